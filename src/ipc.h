@@ -1,0 +1,111 @@
+/*
+ * ipc.h: typed records over SOCK_SEQPACKET socketpairs, with at most one
+ * file descriptor riding on the record that describes it (SCM_RIGHTS).
+ * Every receiver checks each record against a table of allowed types,
+ * senders, sizes and fd-carrying (ipc_recv); a mismatch drops the peer.
+ */
+#ifndef IETD_IPC_H
+#define IETD_IPC_H
+
+#include <sys/socket.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "param.h"
+#include "pdu.h"
+
+#define IPC_MAX		4096		/* largest record, header included */
+
+enum ipc_type {
+	MSG_NONE = 0,
+	/* parent -> io */
+	MSG_P_WORKER,		/* + fd: io's end of a new worker channel */
+	MSG_P_GONE,		/* a worker has exited */
+	MSG_P_SHUTDOWN,		/* stop: log out sessions, flush, exit */
+	/* worker -> io */
+	MSG_W_ADMIT,		/* may this login become a session? */
+	MSG_W_HANDOFF,		/* + fd: the logged-in connection */
+	/* io -> worker */
+	MSG_I_ADMIT,		/* verdict and TSIH */
+	/* io -> parent */
+	MSG_I_READY,		/* io is up (start-up handshake) */
+	MSG__COUNT
+};
+
+enum ipc_role { ROLE_STARTUP, ROLE_PARENT, ROLE_WORKER, ROLE_IO };
+
+struct ipc_hdr {
+	uint32_t	type;
+	uint32_t	len;		/* payload bytes after the header */
+	uint32_t	peerid;		/* worker id, 0 for none */
+	uint32_t	flags;
+};
+
+struct msg_p_worker {
+	struct sockaddr_storage	peer;		/* as accept(2) gave it */
+	struct sockaddr_storage	local;		/* getsockname of the client */
+};
+
+struct msg_p_gone {
+	int32_t		status;		/* wait(2) status */
+};
+
+struct msg_w_admit {
+	uint8_t		isid[6];
+	uint16_t	tsih;		/* 0: new session */
+	uint16_t	cid;
+	uint16_t	pad;
+	uint32_t	tid;		/* target id from the worker's conf */
+	char		initiator[ISCSI_NAME_MAX];
+	char		target[ISCSI_NAME_MAX];
+};
+
+struct msg_i_admit {
+	uint32_t	status;		/* LOGIN_* (0 = admitted) */
+	uint16_t	tsih;		/* assigned when admitted */
+	uint16_t	pad;
+};
+
+struct msg_w_handoff {
+	uint8_t		isid[6];
+	uint16_t	tsih;		/* as returned by MSG_I_ADMIT */
+	uint16_t	cid;
+	uint16_t	pad;
+	uint32_t	tid;
+	uint32_t	cmdsn;		/* ExpCmdSN: next CmdSN expected */
+	uint32_t	statsn;		/* next StatSN to send */
+	uint32_t	params[P__COUNT];	/* negotiated (param.h) */
+	char		initiator[ISCSI_NAME_MAX];
+	char		target[ISCSI_NAME_MAX];
+};
+
+/* One row of a receiver's table. */
+struct ipc_rule {
+	enum ipc_type	ir_type;
+	uint32_t	ir_min;		/* payload size bounds */
+	uint32_t	ir_max;
+	bool		ir_fd;		/* must carry exactly one fd */
+};
+
+struct ipc_msg {
+	struct ipc_hdr	hdr;
+	uint8_t		data[IPC_MAX - sizeof(struct ipc_hdr)];
+	int		fd;		/* -1 if none */
+};
+
+/* socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC). */
+int	ipc_pair(int sv[2]);
+/* Send one record; fd < 0 for none.  0 or -1 (errno). */
+int	ipc_send(int sock, enum ipc_type, uint32_t peerid, const void *,
+	    size_t, int fd);
+/*
+ * Receive one record and check it against rules[nrules].  Returns 1 with
+ * *msg filled, 0 on EOF, -1 on error or a record the table refuses (the
+ * reason is logged, any fd received is closed).  EAGAIN: -1, errno set.
+ */
+int	ipc_recv(int sock, const struct ipc_rule *, size_t nrules,
+	    struct ipc_msg *);
+/* Copy a NUL-terminated string field, verifying termination. */
+bool	ipc_str_ok(const char *field, size_t size);
+
+#endif

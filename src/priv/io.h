@@ -1,0 +1,20 @@
+/*
+ * io.h: the privileged I/O process: accepts worker channels from the
+ * parent, admits sessions, takes handed-off connections and runs the full
+ * feature phase over them.
+ */
+#ifndef IETD_IO_H
+#define IETD_IO_H
+
+#include "conf.h"
+#include "log.h"
+#include "priv/lun.h"
+
+/*
+ * Runs the io role until MSG_P_SHUTDOWN (or the parent's channel closes):
+ * then asks sessions to end, flushes every backing store and exits 0.
+ * Called after sandbox_io().
+ */
+__dead void io_main(int parent_fd, struct conf *, struct lun_table *);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * lun.h: backing stores of the io process (fileio, blockio, nullio).
+ * lun_table_open runs at start-up, as root, before the roles split; io
+ * inherits the table and the parent frees its copy (closing the fds).
+ */
+#ifndef IETD_LUN_H
+#define IETD_LUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+
+struct lun {
+	uint32_t	 lun_id;
+	enum lun_type	 lun_type;
+	int		 lun_fd;		/* -1 for nullio */
+	bool		 lun_readonly;		/* IOMode=ro */
+	bool		 lun_wt;		/* IOMode=wt: sync after writes */
+	bool		 lun_blockdev;		/* backing store is a block device */
+	uint32_t	 lun_blocksize;
+	uint64_t	 lun_nblocks;
+	char		 lun_path[4096];	/* "" for nullio */
+	char		 lun_scsi_id[SCSI_ID_MAX + 1];	/* VPD 0x83 T10 id */
+	char		 lun_scsi_sn[SCSI_SN_MAX + 1];	/* VPD 0x80 */
+	uint8_t		 lun_naa[8];		/* NAA-5 designator, stable */
+};
+
+struct lun_target {
+	uint32_t	 lt_tid;
+	char		*lt_name;
+	struct lun	*lt_luns;		/* sorted by lun_id */
+	size_t		 lt_nluns;
+};
+
+struct lun_table {
+	struct lun_target *lt_targets;
+	size_t		   lt_ntargets;
+};
+
+/* Open every LUN of every target.  NULL on error, logged as
+ * "file:line: path: reason". */
+struct lun_table *lun_table_open(const struct conf *);
+void	lun_table_free(struct lun_table *);	/* closes every fd */
+struct lun_target *lun_target_find(const struct lun_table *, uint32_t tid);
+struct lun *lun_find(const struct lun_target *, uint64_t lun_id);
+
+/* Byte-addressed I/O; 0 or -1 with errno (EIO, ENOSPC, ...). */
+int	lun_read(struct lun *, void *, size_t len, uint64_t off);
+int	lun_write(struct lun *, const void *, size_t len, uint64_t off);
+int	lun_sync(struct lun *);
+int	lun_sync_all(struct lun_table *);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * util.h: small helpers shared by every role.
+ */
+#ifndef IETD_UTIL_H
+#define IETD_UTIL_H
+
+#include <sys/socket.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* Fatal on failure: only for start-up and the worker. */
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+char	*xstrdup(const char *);
+
+int	 set_nonblock(int fd);
+/* "1.2.3.4:3260" or "[::1]:3260" (with_port) / "1.2.3.4" or "::1". */
+const char *addr_str(const struct sockaddr *, int with_port, char *, size_t);
+#define ADDRSTRLEN	64
+
+/* Big-endian 24-bit helpers used by the PDU code. */
+static inline uint32_t
+get_be24(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2]);
+}
+
+static inline void
+put_be24(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 16;
+	p[1] = v >> 8;
+	p[2] = v;
+}
+
+#endif
