@@ -1,0 +1,422 @@
+/*
+ * lun.c: backing stores of the io process (fileio, blockio, nullio).
+ *
+ * lun_table_open runs once at start-up, as root, and opens every LUN of
+ * every configured target.  Afterwards the table is read-only apart from
+ * the I/O done through lun_read, lun_write and lun_sync, which are plain
+ * synchronous pread/pwrite/fdatasync for now.
+ */
+
+#include <sys/types.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include <linux/fs.h>		/* BLKGETSIZE64 */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+#include <openssl/evp.h>
+
+#include "log.h"
+#include "priv/lun.h"
+
+/* Size of a nullio LUN whose configuration gives no Sectors. */
+#define LUN_NULLIO_DEFAULT_BYTES	(64ULL << 30)
+#define LUN_BLOCKSIZE_DEFAULT		512U
+
+static int	lun_open(const struct conf *, const struct conf_target *,
+		    const struct conf_lun *, struct lun *);
+static int	lun_open_backing(const struct conf *, const struct conf_lun *,
+		    struct lun *);
+static int	lun_naa_derive(const char *, uint32_t, uint8_t *);
+static int	lun_cmp(const void *, const void *);
+static void	lun_target_close(struct lun_target *);
+
+struct lun_table *
+lun_table_open(const struct conf *conf)
+{
+	struct lun_table	*tab;
+	struct lun_target	*lt;
+	struct conf_target	*ct;
+	struct conf_lun		*cl;
+	size_t			 ntargets, nluns;
+
+	if ((tab = calloc(1, sizeof(*tab))) == NULL) {
+		log_warn("lun table");
+		return (NULL);
+	}
+	ntargets = 0;
+	TAILQ_FOREACH(ct, &conf->conf_targets, ct_entry)
+		ntargets++;
+	if (ntargets > 0 &&
+	    (tab->lt_targets = calloc(ntargets, sizeof(*lt))) == NULL) {
+		log_warn("lun table");
+		goto fail;
+	}
+
+	TAILQ_FOREACH(ct, &conf->conf_targets, ct_entry) {
+		lt = &tab->lt_targets[tab->lt_ntargets];
+		lt->lt_tid = ct->ct_tid;
+		if ((lt->lt_name = strdup(ct->ct_name)) == NULL) {
+			log_warn("lun table");
+			goto fail;
+		}
+		tab->lt_ntargets++;
+
+		nluns = 0;
+		TAILQ_FOREACH(cl, &ct->ct_luns, cl_entry)
+			nluns++;
+		if (nluns == 0)
+			continue;
+		if ((lt->lt_luns = calloc(nluns, sizeof(struct lun))) ==
+		    NULL) {
+			log_warn("lun table");
+			goto fail;
+		}
+		/* lt_nluns counts opened LUNs only, so that a failure
+		 * closes exactly what was opened. */
+		TAILQ_FOREACH(cl, &ct->ct_luns, cl_entry) {
+			if (lun_open(conf, ct, cl,
+			    &lt->lt_luns[lt->lt_nluns]) == -1)
+				goto fail;
+			lt->lt_nluns++;
+		}
+		qsort(lt->lt_luns, lt->lt_nluns, sizeof(struct lun), lun_cmp);
+	}
+	return (tab);
+
+fail:
+	lun_table_free(tab);
+	return (NULL);
+}
+
+void
+lun_table_free(struct lun_table *tab)
+{
+	size_t	i;
+
+	if (tab == NULL)
+		return;
+	for (i = 0; i < tab->lt_ntargets; i++)
+		lun_target_close(&tab->lt_targets[i]);
+	free(tab->lt_targets);
+	free(tab);
+}
+
+static void
+lun_target_close(struct lun_target *lt)
+{
+	size_t	i;
+
+	for (i = 0; i < lt->lt_nluns; i++)
+		if (lt->lt_luns[i].lun_fd != -1)
+			close(lt->lt_luns[i].lun_fd);
+	free(lt->lt_luns);
+	free(lt->lt_name);
+	lt->lt_luns = NULL;
+	lt->lt_name = NULL;
+	lt->lt_nluns = 0;
+}
+
+static int
+lun_cmp(const void *a, const void *b)
+{
+	const struct lun	*la = a, *lb = b;
+
+	if (la->lun_id < lb->lun_id)
+		return (-1);
+	return (la->lun_id > lb->lun_id);
+}
+
+static int
+lun_open(const struct conf *conf, const struct conf_target *ct,
+    const struct conf_lun *cl, struct lun *lun)
+{
+	const char	*what;
+
+	memset(lun, 0, sizeof(*lun));
+	lun->lun_fd = -1;
+	lun->lun_id = cl->cl_id;
+	lun->lun_type = cl->cl_type;
+	lun->lun_readonly = cl->cl_iomode == IOMODE_RO;
+	lun->lun_wt = cl->cl_iomode == IOMODE_WT;
+	lun->lun_blocksize = cl->cl_blocksize != 0 ? cl->cl_blocksize :
+	    LUN_BLOCKSIZE_DEFAULT;
+	what = cl->cl_path != NULL ? cl->cl_path : "nullio";
+
+	if (lun->lun_blocksize < 512 || lun->lun_blocksize > 4096 ||
+	    (lun->lun_blocksize & (lun->lun_blocksize - 1)) != 0) {
+		log_warnx("%s:%d: %s: invalid block size %u", conf->conf_path,
+		    cl->cl_line, what, lun->lun_blocksize);
+		return (-1);
+	}
+
+	if (cl->cl_type == LUN_NULLIO) {
+		/* cl_sectors counts blocks of the LUN's block size. */
+		lun->lun_nblocks = cl->cl_sectors != 0 ? cl->cl_sectors :
+		    LUN_NULLIO_DEFAULT_BYTES / lun->lun_blocksize;
+	} else {
+		if (cl->cl_path == NULL || cl->cl_path[0] == '\0') {
+			log_warnx("%s:%d: lun %u: no Path", conf->conf_path,
+			    cl->cl_line, cl->cl_id);
+			return (-1);
+		}
+		if (strlcpy(lun->lun_path, cl->cl_path,
+		    sizeof(lun->lun_path)) >= sizeof(lun->lun_path)) {
+			log_warnx("%s:%d: %s: %s", conf->conf_path,
+			    cl->cl_line, cl->cl_path, strerror(ENAMETOOLONG));
+			return (-1);
+		}
+		if (lun_open_backing(conf, cl, lun) == -1)
+			return (-1);
+	}
+
+	/* Defaults stable across restarts of the same configuration. */
+	if (cl->cl_scsi_sn[0] != '\0')
+		strlcpy(lun->lun_scsi_sn, cl->cl_scsi_sn,
+		    sizeof(lun->lun_scsi_sn));
+	else
+		snprintf(lun->lun_scsi_sn, sizeof(lun->lun_scsi_sn),
+		    "%04x%04x", ct->ct_tid, cl->cl_id);
+	if (cl->cl_scsi_id[0] != '\0')
+		strlcpy(lun->lun_scsi_id, cl->cl_scsi_id,
+		    sizeof(lun->lun_scsi_id));
+	else
+		snprintf(lun->lun_scsi_id, sizeof(lun->lun_scsi_id),
+		    "%08x%08x", ct->ct_tid, cl->cl_id);
+	if (lun_naa_derive(ct->ct_name, cl->cl_id, lun->lun_naa) == -1) {
+		log_warnx("%s:%d: %s: cannot derive NAA identifier",
+		    conf->conf_path, cl->cl_line, what);
+		if (lun->lun_fd != -1)
+			close(lun->lun_fd);
+		lun->lun_fd = -1;
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * fileio and blockio.  blockio is the same buffered code path as fileio
+ * for now; O_DIRECT (and the alignment it needs) comes with a later issue.
+ */
+static int
+lun_open_backing(const struct conf *conf, const struct conf_lun *cl,
+    struct lun *lun)
+{
+	struct stat	 st;
+	uint64_t	 size;
+	int		 fd, flags, serrno;
+
+	flags = lun->lun_readonly ? O_RDONLY : O_RDWR;
+	if ((fd = open(cl->cl_path, flags | O_CLOEXEC)) == -1)
+		goto syserr;
+	if (fstat(fd, &st) == -1)
+		goto syserr;
+	if (S_ISREG(st.st_mode)) {
+		size = (uint64_t)st.st_size;
+	} else if (S_ISBLK(st.st_mode)) {
+		if (ioctl(fd, BLKGETSIZE64, &size) == -1)
+			goto syserr;
+		lun->lun_blockdev = true;
+	} else {
+		log_warnx("%s:%d: %s: not a regular file or block device",
+		    conf->conf_path, cl->cl_line, cl->cl_path);
+		close(fd);
+		return (-1);
+	}
+	if (size < lun->lun_blocksize) {
+		log_warnx("%s:%d: %s: smaller than one block (%llu bytes)",
+		    conf->conf_path, cl->cl_line, cl->cl_path,
+		    (unsigned long long)size);
+		close(fd);
+		return (-1);
+	}
+	lun->lun_fd = fd;
+	lun->lun_nblocks = size / lun->lun_blocksize;
+	return (0);
+
+syserr:
+	serrno = errno;
+	log_warnx("%s:%d: %s: %s", conf->conf_path, cl->cl_line,
+	    cl->cl_path, strerror(serrno));
+	if (fd != -1)
+		close(fd);
+	return (-1);
+}
+
+/*
+ * NAA type 3 (locally assigned) designator: the top nibble is 3 and the
+ * other 60 bits come from SHA-256("<target name>\0<lun, 4 bytes BE>"), so
+ * no IEEE OUI is needed and the value survives restarts.
+ */
+static int
+lun_naa_derive(const char *name, uint32_t id, uint8_t *naa)
+{
+	EVP_MD_CTX	*ctx;
+	uint8_t		 md[EVP_MAX_MD_SIZE], idb[4];
+	unsigned int	 mdlen;
+	int		 ok;
+
+	idb[0] = id >> 24;
+	idb[1] = id >> 16;
+	idb[2] = id >> 8;
+	idb[3] = id;
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return (-1);
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, name, strlen(name) + 1) == 1 &&
+	    EVP_DigestUpdate(ctx, idb, sizeof(idb)) == 1 &&
+	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen >= 8;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return (-1);
+	memcpy(naa, md, 8);
+	naa[0] = 0x30 | (naa[0] & 0x0f);
+	return (0);
+}
+
+struct lun_target *
+lun_target_find(const struct lun_table *tab, uint32_t tid)
+{
+	size_t	i;
+
+	if (tab == NULL)
+		return (NULL);
+	for (i = 0; i < tab->lt_ntargets; i++)
+		if (tab->lt_targets[i].lt_tid == tid)
+			return (&tab->lt_targets[i]);
+	return (NULL);
+}
+
+struct lun *
+lun_find(const struct lun_target *lt, uint64_t id)
+{
+	size_t	lo, hi, mid;
+
+	if (lt == NULL)
+		return (NULL);
+	lo = 0;
+	hi = lt->lt_nluns;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (lt->lt_luns[mid].lun_id == id)
+			return (&lt->lt_luns[mid]);
+		if (lt->lt_luns[mid].lun_id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (NULL);
+}
+
+/* True if [off, off + len) lies inside the LUN. */
+static int
+lun_range_ok(const struct lun *lun, size_t len, uint64_t off)
+{
+	uint64_t	size;
+
+	size = lun->lun_nblocks * lun->lun_blocksize;
+	return (off <= size && len <= size - off);
+}
+
+int
+lun_read(struct lun *lun, void *buf, size_t len, uint64_t off)
+{
+	uint8_t	*p = buf;
+	ssize_t	 n;
+
+	if (!lun_range_ok(lun, len, off)) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (lun->lun_fd == -1) {
+		memset(buf, 0, len);
+		return (0);
+	}
+	while (len > 0) {
+		n = pread(lun->lun_fd, p, len, (off_t)off);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		if (n == 0) {
+			/* The backing file shrank under us. */
+			errno = EIO;
+			return (-1);
+		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return (0);
+}
+
+int
+lun_write(struct lun *lun, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t	*p = buf;
+	ssize_t		 n;
+
+	if (lun->lun_readonly) {
+		errno = EROFS;
+		return (-1);
+	}
+	if (!lun_range_ok(lun, len, off)) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (lun->lun_fd == -1)
+		return (0);
+	while (len > 0) {
+		n = pwrite(lun->lun_fd, p, len, (off_t)off);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		if (n == 0) {
+			errno = ENOSPC;
+			return (-1);
+		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	if (lun->lun_wt)
+		return (lun_sync(lun));
+	return (0);
+}
+
+int
+lun_sync(struct lun *lun)
+{
+	if (lun->lun_fd == -1 || lun->lun_readonly)
+		return (0);
+	while (fdatasync(lun->lun_fd) == -1) {
+		if (errno != EINTR)
+			return (-1);
+	}
+	return (0);
+}
+
+int
+lun_sync_all(struct lun_table *tab)
+{
+	size_t	i, j;
+	int	rv = 0;
+
+	if (tab == NULL)
+		return (0);
+	for (i = 0; i < tab->lt_ntargets; i++)
+		for (j = 0; j < tab->lt_targets[i].lt_nluns; j++)
+			if (lun_sync(&tab->lt_targets[i].lt_luns[j]) == -1)
+				rv = -1;
+	return (rv);
+}
