@@ -21,6 +21,7 @@ static int	 log_foreground = 1;
 static int	 log_verbose;
 static char	 log_proc[32] = "ietd";
 static char	 log_peer[1280];
+static void	(*log_exit)(int) = exit;
 
 void
 log_init(int foreground, int facility)
@@ -36,6 +37,12 @@ log_procinit(const char *name)
 {
 	if (name != NULL)
 		strlcpy(log_proc, name, sizeof(log_proc));
+}
+
+void
+log_set_exit(void (*fn)(int))
+{
+	log_exit = fn;
 }
 
 void
@@ -156,7 +163,8 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog_errno(LOG_CRIT, err, fmt, ap);
 	va_end(ap);
-	exit(1);
+	log_exit(1);
+	abort();
 }
 
 void
@@ -167,5 +175,6 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog(LOG_CRIT, fmt, ap);
 	va_end(ap);
-	exit(1);
+	log_exit(1);
+	abort();
 }

@@ -14,6 +14,8 @@
 
 void	log_init(int foreground, int facility);
 void	log_procinit(const char *name);
+/* What fatal() calls: exit by default; the worker uses _exit. */
+void	log_set_exit(void (*)(int));
 void	log_setverbose(int level);
 int	log_getverbose(void);
 /* Prefix every later message with "<addr> (<initiator>): "; NULL clears. */

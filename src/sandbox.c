@@ -1,0 +1,244 @@
+/*
+ * sandbox.c: privilege drop for each role (STYLE.md section 4).  Every
+ * step is checked and any failure is fatal: ietd fails closed.
+ *
+ * seccomp filters come with a later issue; they belong at the end of
+ * each sandbox_*() function below, after PR_SET_NO_NEW_PRIVS.
+ */
+#include <sys/types.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <string.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+/*
+ * AddressSanitizer builds (make check runs one): LeakSanitizer needs to
+ * clone a tracer at exit, so RLIMIT_NPROC stays unset there, and it reads
+ * /proc/self/maps, which it caches when told a sandbox is coming.
+ */
+#define SANITIZER_BUILD	1
+#define sandbox_notify()	__sanitizer_sandbox_on_notify(NULL)
+#else
+#define SANITIZER_BUILD	0
+#define sandbox_notify()	do { } while (0)
+#endif
+
+#include "log.h"
+#include "sandbox.h"
+#include "util.h"
+
+static void
+set_limit(int resource, rlim_t value, const char *name)
+{
+	struct rlimit	 rl;
+
+	rl.rlim_cur = rl.rlim_max = value;
+	if (setrlimit(resource, &rl) == -1)
+		fatal("setrlimit %s", name);
+}
+
+void
+sandbox_chroot_prepare(const char *dir)
+{
+	struct stat	 sb;
+	struct dirent	*de;
+	DIR		*d;
+
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+		fatal("%s", dir);
+	if (lstat(dir, &sb) == -1)
+		fatal("%s", dir);
+	if (!S_ISDIR(sb.st_mode) || sb.st_uid != 0 ||
+	    (sb.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		fatalx("%s: must be a directory owned by root and not "
+		    "writable by group or others", dir);
+	if ((d = opendir(dir)) == NULL)
+		fatal("%s", dir);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
+			fatalx("%s: must be empty (found %s)", dir, de->d_name);
+	closedir(d);
+}
+
+/* setgroups, setresgid, setresuid, then prove the old ids are gone. */
+static void
+drop_ids(uid_t uid, gid_t gid)
+{
+	uid_t	 ru, eu, su;
+	gid_t	 rg, eg, sg;
+
+	if (uid == 0)
+		fatalx("refusing to run as uid 0");
+	if (setgroups(1, &gid) == -1)
+		fatal("setgroups");
+	if (setresgid(gid, gid, gid) == -1)
+		fatal("setresgid");
+	if (setresuid(uid, uid, uid) == -1)
+		fatal("setresuid");
+	if (getresuid(&ru, &eu, &su) == -1 || getresgid(&rg, &eg, &sg) == -1)
+		fatal("getresuid");
+	if (ru != uid || eu != uid || su != uid ||
+	    rg != gid || eg != gid || sg != gid)
+		fatalx("privilege drop did not take (uid %u/%u/%u gid %u/%u/%u)",
+		    ru, eu, su, rg, eg, sg);
+	if (setuid(0) != -1 || seteuid(0) != -1)
+		fatalx("could regain uid 0 after dropping privileges");
+	if (gid != 0 && (setgid(0) != -1 || setegid(0) != -1))
+		fatalx("could regain gid 0 after dropping privileges");
+}
+
+/* Keep exactly `keep' (permitted and effective), nothing inheritable. */
+static void
+set_caps(const cap_value_t *keep, int nkeep)
+{
+	cap_t		 caps;
+	cap_flag_value_t v;
+	int		 i;
+
+	if ((caps = cap_init()) == NULL)
+		fatal("cap_init");
+	if (nkeep > 0 &&
+	    (cap_set_flag(caps, CAP_PERMITTED, nkeep, keep, CAP_SET) == -1 ||
+	    cap_set_flag(caps, CAP_EFFECTIVE, nkeep, keep, CAP_SET) == -1))
+		fatal("cap_set_flag");
+	if (cap_set_proc(caps) == -1)
+		fatal("cap_set_proc");
+	cap_free(caps);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
+	    errno != EINVAL)
+		fatal("PR_CAP_AMBIENT_CLEAR_ALL");
+
+	/* Verify: nothing but `keep' anywhere. */
+	if ((caps = cap_get_proc()) == NULL)
+		fatal("cap_get_proc");
+	for (i = 0; i <= CAP_LAST_CAP; i++) {
+		int	 k, want = 0;
+
+		for (k = 0; k < nkeep; k++)
+			if (keep[k] == i)
+				want = 1;
+		if (cap_get_flag(caps, i, CAP_EFFECTIVE, &v) == -1)
+			continue;	/* capability unknown to libcap */
+		if ((v == CAP_SET) != want)
+			fatalx("capability %d still set after drop", i);
+		if (cap_get_flag(caps, i, CAP_INHERITABLE, &v) == 0 &&
+		    v == CAP_SET)
+			fatalx("inheritable capability %d after drop", i);
+	}
+	cap_free(caps);
+}
+
+/* Remove every capability but `keep' from the bounding set (as root). */
+static void
+bound_caps(const cap_value_t *keep, int nkeep)
+{
+	int	 i, k, want;
+
+	for (i = 0; i <= CAP_LAST_CAP; i++) {
+		want = 0;
+		for (k = 0; k < nkeep; k++)
+			if (keep[k] == i)
+				want = 1;
+		if (!want && prctl(PR_CAPBSET_DROP, i, 0, 0, 0) == -1 &&
+		    errno != EINVAL)
+			fatal("PR_CAPBSET_DROP %d", i);
+	}
+}
+
+static void
+common_tail(void)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("PR_SET_DUMPABLE");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("PR_SET_NO_NEW_PRIVS");
+}
+
+void
+sandbox_parent(uid_t uid, gid_t gid, const char *chroot_dir, unsigned nofile)
+{
+	sandbox_notify();
+	if (chroot(chroot_dir) == -1)
+		fatal("chroot %s", chroot_dir);
+	if (chdir("/") == -1)
+		fatal("chdir /");
+	bound_caps(NULL, 0);
+	drop_ids(uid, gid);
+	set_caps(NULL, 0);
+	set_limit(RLIMIT_FSIZE, 0, "FSIZE");
+	set_limit(RLIMIT_NOFILE, nofile, "NOFILE");
+	set_limit(RLIMIT_CORE, 0, "CORE");
+	common_tail();
+}
+
+void
+sandbox_worker(void)
+{
+	cap_t	 caps;
+	char	*text;
+
+	/* Inherited from the parent: ids, chroot, no caps, no_new_privs. */
+	if ((caps = cap_get_proc()) == NULL)
+		fatal("cap_get_proc");
+	if ((text = cap_to_text(caps, NULL)) == NULL)
+		fatal("cap_to_text");
+	if (strcmp(text, "=") != 0)
+		fatalx("worker holds capabilities: %s", text);
+	cap_free(text);
+	cap_free(caps);
+	if (getuid() == 0 || geteuid() == 0)
+		fatalx("worker runs as root");
+	set_limit(RLIMIT_FSIZE, 0, "FSIZE");
+	if (!SANITIZER_BUILD)
+		set_limit(RLIMIT_NPROC, 0, "NPROC");
+	/* The worker opens nothing: no new descriptor above 2. */
+	set_limit(RLIMIT_NOFILE, 2, "NOFILE");
+	common_tail();
+}
+
+void
+sandbox_io(uid_t uid, gid_t gid, uint64_t max_lun_bytes)
+{
+	static const cap_value_t keep[] = {
+		CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_NET_BIND_SERVICE
+	};
+	struct rlimit	 rl;
+
+	sandbox_notify();
+	/* Room for many connections, raised while still root. */
+	rl.rlim_cur = rl.rlim_max = 65536;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+			fatal("getrlimit");
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			fatal("setrlimit NOFILE");
+	}
+	bound_caps(keep, nitems(keep));
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == -1)
+		fatal("PR_SET_KEEPCAPS");
+	drop_ids(uid, gid);
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) == -1)
+		fatal("PR_SET_KEEPCAPS");
+	set_caps(keep, nitems(keep));
+	/*
+	 * FSIZE caps the write offset: at least the largest LUN.  NPROC 0:
+	 * io never forks (a later issue starts its reactor threads before
+	 * this point).
+	 */
+	set_limit(RLIMIT_FSIZE, max_lun_bytes > 0 ? max_lun_bytes : 1,
+	    "FSIZE");
+	if (!SANITIZER_BUILD)
+		set_limit(RLIMIT_NPROC, 0, "NPROC");
+	set_limit(RLIMIT_CORE, 0, "CORE");
+	common_tail();
+}

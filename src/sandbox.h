@@ -1,0 +1,22 @@
+/*
+ * sandbox.h: one function per role.  Only main.c and sandbox.c change
+ * credentials, capabilities, rlimits or (later) seccomp.
+ */
+#ifndef IETD_SANDBOX_H
+#define IETD_SANDBOX_H
+
+#include <sys/types.h>
+#include <stdint.h>
+
+#define IETD_CHROOT	"/run/ietd"
+
+/* Make sure dir exists, is a root-owned directory not writable by others. */
+void	sandbox_chroot_prepare(const char *dir);
+/* Parent: chroot, drop to uid/gid, no capabilities, FSIZE 0. */
+void	sandbox_parent(uid_t, gid_t, const char *chroot_dir, unsigned nofile);
+/* Worker (already unprivileged, inherits the chroot): tightest limits. */
+void	sandbox_worker(void);
+/* io: drop to uid/gid keeping only the storage capabilities. */
+void	sandbox_io(uid_t, gid_t, uint64_t max_lun_bytes);
+
+#endif
