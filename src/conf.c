@@ -1,0 +1,1060 @@
+/*
+ * conf.c: the ietd.conf(5) parser (IET syntax).
+ *
+ * The file is read whole, split into physical lines, joined into logical
+ * lines (a trailing backslash continues a line), cut into words and
+ * dispatched through keywords[].  Session keys are not in the table: they
+ * go to param_conf_set(), which owns their names, values and ranges.
+ * Every error is logged as "file:line: message" and parsing goes on, so
+ * that one run reports as many mistakes as possible; conf_parse then
+ * returns NULL.  conf_verify checks what needs the whole file.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "param.h"
+#include "util.h"
+
+#define CONF_LINE_MAX	4096		/* bytes in one (logical) line */
+#define CONF_FILE_MAX	(16 * 1024 * 1024)
+#define CONF_WORDS_MAX	32		/* words in one line */
+#define CONF_NAME_MAX	223		/* RFC 7143 iSCSI name length */
+#define CONF_ALIAS_MAX	255		/* TargetAlias: a text value */
+#define CONF_USER_MAX	255		/* CHAP_N */
+#define CONF_SECRET_MAX	255
+#define CONF_SECRET_MIN	12		/* RFC 7143 section 12.1.3: 96 bits */
+
+struct words {
+	int		 w_argc;
+	char		*w_argv[CONF_WORDS_MAX];
+	const char	*w_rest[CONF_WORDS_MAX];  /* line from word i on */
+};
+
+struct parse {
+	struct conf		*ps_conf;
+	struct conf_target	*ps_target;	/* current Target block */
+	const char		*ps_name;
+	int			 ps_line;
+	int			 ps_errors;
+	uint32_t		 ps_tid;
+};
+
+#define KW_GLOBAL	0x1
+#define KW_TARGET	0x2
+
+struct keyword {
+	const char	*kw_name;
+	int		 kw_where;
+	int		 kw_minargs;	/* not counting the keyword */
+	int		 kw_maxargs;	/* -1: no limit */
+	const char	*kw_usage;
+	int		(*kw_fn)(struct parse *, const struct keyword *,
+			    const struct words *);
+};
+
+static int	kw_target(struct parse *, const struct keyword *,
+		    const struct words *);
+static int	kw_user(struct parse *, const struct keyword *,
+		    const struct words *);
+static int	kw_alias(struct parse *, const struct keyword *,
+		    const struct words *);
+static int	kw_lun(struct parse *, const struct keyword *,
+		    const struct words *);
+static int	kw_type(struct parse *, const struct keyword *,
+		    const struct words *);
+static int	kw_ignored(struct parse *, const struct keyword *,
+		    const struct words *);
+
+/*
+ * IET's keywords.  Wthreads and the iSNS keywords are accepted so that
+ * IET configurations still load, and ignored with a warning.
+ */
+static const struct keyword keywords[] = {
+	{ "Target", KW_GLOBAL | KW_TARGET, 1, 1, "Target <name>",
+	    kw_target },
+	{ "IncomingUser", KW_GLOBAL | KW_TARGET, 2, 2,
+	    "IncomingUser <name> <secret>", kw_user },
+	{ "OutgoingUser", KW_GLOBAL | KW_TARGET, 2, 2,
+	    "OutgoingUser <name> <secret>", kw_user },
+	{ "Alias", KW_TARGET, 1, -1, "Alias <text>", kw_alias },
+	{ "Lun", KW_TARGET, 2, -1,
+	    "Lun <n> Path=<path>,Type=fileio|blockio|nullio[,...]", kw_lun },
+	{ "Type", KW_TARGET, 1, 1, "Type 0", kw_type },
+	{ "Wthreads", KW_TARGET, 1, 1, "Wthreads <n>", kw_ignored },
+	{ "iSNSServer", KW_GLOBAL, 1, 1, "iSNSServer <address>",
+	    kw_ignored },
+	{ "iSNSAccessControl", KW_GLOBAL, 1, 1, "iSNSAccessControl Yes|No",
+	    kw_ignored },
+};
+
+static void	conf_err(struct parse *, int, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+static void	conf_warn(struct parse *, int, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+static void
+conf_vlog(const char *name, int line, int error, const char *fmt, va_list ap)
+{
+	char	 msg[512];
+
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (line > 0)
+		log_warnx("%s:%d: %s%s", name, line,
+		    error ? "" : "warning: ", msg);
+	else
+		log_warnx("%s: %s%s", name, error ? "" : "warning: ", msg);
+}
+
+static void
+conf_err(struct parse *ps, int line, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	conf_vlog(ps->ps_name, line, 1, fmt, ap);
+	va_end(ap);
+	ps->ps_errors++;
+}
+
+static void
+conf_warn(struct parse *ps, int line, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	conf_vlog(ps->ps_name, line, 0, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Memory.
+ */
+
+static void
+conf_freestr(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+static void
+conf_users_free(struct conf_users *users)
+{
+	struct conf_user	*cu;
+
+	while ((cu = TAILQ_FIRST(users)) != NULL) {
+		TAILQ_REMOVE(users, cu, cu_entry);
+		free(cu->cu_name);
+		conf_freestr(cu->cu_secret);
+		free(cu);
+	}
+}
+
+static void
+conf_target_free(struct conf_target *ct)
+{
+	struct conf_lun		*cl;
+
+	while ((cl = TAILQ_FIRST(&ct->ct_luns)) != NULL) {
+		TAILQ_REMOVE(&ct->ct_luns, cl, cl_entry);
+		free(cl->cl_path);
+		free(cl);
+	}
+	conf_users_free(&ct->ct_in_users);
+	conf_users_free(&ct->ct_out_users);
+	free(ct->ct_name);
+	free(ct->ct_alias);
+	free(ct);
+}
+
+void
+conf_free(struct conf *conf)
+{
+	struct conf_target	*ct;
+
+	if (conf == NULL)
+		return;
+	while ((ct = TAILQ_FIRST(&conf->conf_targets)) != NULL) {
+		TAILQ_REMOVE(&conf->conf_targets, ct, ct_entry);
+		conf_target_free(ct);
+	}
+	conf_users_free(&conf->conf_in_users);
+	conf_users_free(&conf->conf_out_users);
+	free(conf->conf_path);
+	free(conf);
+}
+
+static struct conf *
+conf_new(const char *name)
+{
+	struct conf	*conf;
+
+	if ((conf = calloc(1, sizeof(*conf))) == NULL)
+		return (NULL);
+	TAILQ_INIT(&conf->conf_targets);
+	TAILQ_INIT(&conf->conf_in_users);
+	TAILQ_INIT(&conf->conf_out_users);
+	if ((conf->conf_path = strdup(name)) == NULL) {
+		free(conf);
+		return (NULL);
+	}
+	return (conf);
+}
+
+/*
+ * Values.
+ */
+
+static const char *
+conf_visc(int c, char *buf, size_t len)
+{
+	if (isprint((unsigned char)c))
+		(void)snprintf(buf, len, "'%c'", c);
+	else
+		(void)snprintf(buf, len, "0x%02x", (unsigned char)c);
+	return (buf);
+}
+
+static bool
+conf_ishex(const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return (false);
+	return (s[n] == '\0');
+}
+
+/*
+ * Check an iSCSI name (RFC 3720 3.2.6, RFC 3722, RFC 3980).  The name is
+ * folded to lower case first, as RFC 3722's stringprep profile does; the
+ * caller warns when that changed it.  Returns NULL, or what is wrong.
+ */
+static const char *
+conf_name_check(char *name, bool *folded, char *why, size_t whylen)
+{
+	size_t	 i, len;
+	char	 cbuf[8];
+	char	*p;
+
+	*folded = false;
+	len = strlen(name);
+	if (len == 0)
+		return ("empty target name");
+	if (len > CONF_NAME_MAX) {
+		(void)snprintf(why, whylen,
+		    "target name is too long (%zu bytes, at most %d)",
+		    len, CONF_NAME_MAX);
+		return (why);
+	}
+	for (i = 0; i < len; i++) {
+		if (isupper((unsigned char)name[i])) {
+			name[i] = tolower((unsigned char)name[i]);
+			*folded = true;
+		}
+		if (!islower((unsigned char)name[i]) &&
+		    !isdigit((unsigned char)name[i]) &&
+		    name[i] != '-' && name[i] != '.' && name[i] != ':') {
+			(void)snprintf(why, whylen,
+			    "invalid character %s in target name",
+			    conf_visc(name[i], cbuf, sizeof(cbuf)));
+			return (why);
+		}
+	}
+	if (strncmp(name, "eui.", 4) == 0) {
+		if (!conf_ishex(name + 4, 16))
+			return ("eui. name needs exactly 16 hex digits");
+		return (NULL);
+	}
+	if (strncmp(name, "naa.", 4) == 0) {
+		if (!conf_ishex(name + 4, 16) && !conf_ishex(name + 4, 32))
+			return ("naa. name needs 16 or 32 hex digits");
+		return (NULL);
+	}
+	if (strncmp(name, "iqn.", 4) != 0)
+		return ("target name must begin with iqn., eui. or naa.");
+	/* iqn.yyyy-mm.naming-authority[:unique] */
+	p = name + 4;
+	for (i = 0; i < 7; i++)
+		if (i == 4 ? p[i] != '-' : !isdigit((unsigned char)p[i]))
+			break;
+	if (i < 7 || p[7] != '.' ||
+	    (p[5] - '0') * 10 + (p[6] - '0') < 1 ||
+	    (p[5] - '0') * 10 + (p[6] - '0') > 12)
+		return ("iqn. name needs a date (iqn.yyyy-mm.)");
+	p += 8;
+	if (*p == '\0' || *p == ':' || *p == '.')
+		return ("iqn. name needs a naming authority after the date");
+	return (NULL);
+}
+
+static bool
+conf_printable(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (!isprint((unsigned char)*s))
+			return (false);
+	return (true);
+}
+
+/*
+ * Keywords.
+ */
+
+static int
+kw_target(struct parse *ps, const struct keyword *kw, const struct words *w)
+{
+	struct conf_target	*ct;
+	const char		*errstr;
+	char			 why[128];
+	bool			 folded;
+
+	if ((ct = calloc(1, sizeof(*ct))) == NULL)
+		return (-1);
+	TAILQ_INIT(&ct->ct_luns);
+	TAILQ_INIT(&ct->ct_in_users);
+	TAILQ_INIT(&ct->ct_out_users);
+	if ((ct->ct_name = strdup(w->w_argv[1])) == NULL) {
+		free(ct);
+		return (-1);
+	}
+	ct->ct_tid = ++ps->ps_tid;
+	ct->ct_line = ps->ps_line;
+	param_conf_defaults(ct->ct_params);
+	/* A broken name still opens a block, so that its lines parse. */
+	TAILQ_INSERT_TAIL(&ps->ps_conf->conf_targets, ct, ct_entry);
+	ps->ps_conf->conf_ntargets++;
+	ps->ps_target = ct;
+
+	errstr = conf_name_check(ct->ct_name, &folded, why, sizeof(why));
+	if (errstr != NULL)
+		conf_err(ps, ps->ps_line, "%s: %s", w->w_argv[1], errstr);
+	else if (folded)
+		conf_warn(ps, ps->ps_line, "target name %s folded to %s",
+		    w->w_argv[1], ct->ct_name);
+	return (0);
+}
+
+static int
+kw_user(struct parse *ps, const struct keyword *kw, const struct words *w)
+{
+	struct conf_users	*list;
+	struct conf_user	*cu;
+	const char		*name = w->w_argv[1], *secret = w->w_argv[2];
+	bool			 in;
+
+	in = strcasecmp(kw->kw_name, "IncomingUser") == 0;
+	if (ps->ps_target != NULL)
+		list = in ? &ps->ps_target->ct_in_users :
+		    &ps->ps_target->ct_out_users;
+	else
+		list = in ? &ps->ps_conf->conf_in_users :
+		    &ps->ps_conf->conf_out_users;
+
+	if (strlen(name) > CONF_USER_MAX) {
+		conf_err(ps, ps->ps_line, "%s: user name is too long "
+		    "(at most %d bytes)", kw->kw_name, CONF_USER_MAX);
+		return (0);
+	}
+	if (strlen(secret) > CONF_SECRET_MAX) {
+		conf_err(ps, ps->ps_line, "%s %s: secret is too long "
+		    "(at most %d bytes)", kw->kw_name, name, CONF_SECRET_MAX);
+		return (0);
+	}
+	if (!in && (cu = TAILQ_FIRST(list)) != NULL) {
+		conf_err(ps, ps->ps_line, "OutgoingUser: only one allowed "
+		    "per %s (already given at line %d)",
+		    ps->ps_target != NULL ? "target" : "discovery",
+		    cu->cu_line);
+		return (0);
+	}
+	if (strlen(secret) < CONF_SECRET_MIN)
+		conf_warn(ps, ps->ps_line, "%s %s: secret is shorter than "
+		    "%d bytes; many initiators refuse it", kw->kw_name, name,
+		    CONF_SECRET_MIN);
+
+	if ((cu = calloc(1, sizeof(*cu))) == NULL)
+		return (-1);
+	if ((cu->cu_name = strdup(name)) == NULL ||
+	    (cu->cu_secret = strdup(secret)) == NULL) {
+		free(cu->cu_name);
+		free(cu);
+		return (-1);
+	}
+	cu->cu_line = ps->ps_line;
+	TAILQ_INSERT_TAIL(list, cu, cu_entry);
+	return (0);
+}
+
+static int
+kw_alias(struct parse *ps, const struct keyword *kw, const struct words *w)
+{
+	struct conf_target	*ct = ps->ps_target;
+	const char		*text = w->w_rest[1];
+	size_t			 len;
+
+	/* The alias is the rest of the line, spaces included. */
+	len = strlen(text);
+	while (len > 0 && isspace((unsigned char)text[len - 1]))
+		len--;
+	if (len > CONF_ALIAS_MAX) {
+		conf_err(ps, ps->ps_line, "Alias is too long "
+		    "(at most %d bytes)", CONF_ALIAS_MAX);
+		return (0);
+	}
+	if (ct->ct_alias != NULL) {
+		conf_err(ps, ps->ps_line, "Alias given twice for target %s",
+		    ct->ct_name);
+		return (0);
+	}
+	if ((ct->ct_alias = strndup(text, len)) == NULL)
+		return (-1);
+	if (!conf_printable(ct->ct_alias))
+		conf_err(ps, ps->ps_line, "Alias contains a control "
+		    "character");
+	return (0);
+}
+
+static int
+kw_type(struct parse *ps, const struct keyword *kw, const struct words *w)
+{
+	/* IET's target Type (SCSI device type): only disks exist here. */
+	if (strcmp(w->w_argv[1], "0") != 0)
+		conf_err(ps, ps->ps_line, "Type %s: only Type 0 (disk) is "
+		    "supported", w->w_argv[1]);
+	return (0);
+}
+
+static int
+kw_ignored(struct parse *ps, const struct keyword *kw,
+    const struct words *w)
+{
+	conf_warn(ps, ps->ps_line, "%s is not supported by ietd and is "
+	    "ignored", kw->kw_name);
+	return (0);
+}
+
+/*
+ * Lun <n> Path=<path>,Type=fileio|blockio|nullio[,IOMode=wb|wt|ro]
+ *     [,BlockSize=512|4096][,ScsiId=<id>][,ScsiSN=<sn>][,Sectors=<n>]
+ * Parameters are separated by commas; IET allowed no blanks, ietd also
+ * takes blanks as separators.
+ */
+
+#define LP_PATH		0x01
+#define LP_TYPE		0x02
+#define LP_IOMODE	0x04
+#define LP_BLOCKSIZE	0x08
+#define LP_SCSIID	0x10
+#define LP_SCSISN	0x20
+#define LP_SECTORS	0x40
+
+static const struct {
+	const char	*lp_name;
+	int		 lp_flag;
+} lun_params[] = {
+	{ "Path", LP_PATH },
+	{ "Type", LP_TYPE },
+	{ "IOMode", LP_IOMODE },
+	{ "BlockSize", LP_BLOCKSIZE },
+	{ "ScsiId", LP_SCSIID },
+	{ "ScsiSN", LP_SCSISN },
+	{ "Sectors", LP_SECTORS },
+};
+
+static int
+lun_param(struct parse *ps, struct conf_lun *cl, int *seen, char *item)
+{
+	const char	*errstr, *pname;
+	char		*val;
+	size_t		 i;
+	int		 flag;
+
+	if ((val = strchr(item, '=')) == NULL) {
+		conf_err(ps, ps->ps_line, "Lun %u: %s: expected "
+		    "<parameter>=<value>", cl->cl_id, item);
+		return (0);
+	}
+	*val++ = '\0';
+	for (i = 0; i < nitems(lun_params); i++)
+		if (strcasecmp(item, lun_params[i].lp_name) == 0)
+			break;
+	if (i == nitems(lun_params)) {
+		conf_err(ps, ps->ps_line, "Lun %u: unknown parameter %s",
+		    cl->cl_id, item);
+		return (0);
+	}
+	flag = lun_params[i].lp_flag;
+	pname = lun_params[i].lp_name;
+	if (*seen & flag) {
+		conf_err(ps, ps->ps_line, "Lun %u: %s given twice",
+		    cl->cl_id, pname);
+		return (0);
+	}
+	*seen |= flag;
+	if (*val == '\0') {
+		conf_err(ps, ps->ps_line, "Lun %u: %s: empty value",
+		    cl->cl_id, pname);
+		return (0);
+	}
+
+	switch (flag) {
+	case LP_PATH:
+		if (*val != '/')
+			conf_err(ps, ps->ps_line, "Lun %u: Path %s: not an "
+			    "absolute path", cl->cl_id, val);
+		else if (strlen(val) >= PATH_MAX)
+			conf_err(ps, ps->ps_line, "Lun %u: Path is too long",
+			    cl->cl_id);
+		else if ((cl->cl_path = strdup(val)) == NULL)
+			return (-1);
+		break;
+	case LP_TYPE:
+		if (strcasecmp(val, "fileio") == 0)
+			cl->cl_type = LUN_FILEIO;
+		else if (strcasecmp(val, "blockio") == 0)
+			cl->cl_type = LUN_BLOCKIO;
+		else if (strcasecmp(val, "nullio") == 0)
+			cl->cl_type = LUN_NULLIO;
+		else
+			conf_err(ps, ps->ps_line, "Lun %u: Type %s: expected "
+			    "fileio, blockio or nullio", cl->cl_id, val);
+		break;
+	case LP_IOMODE:
+		if (strcasecmp(val, "wb") == 0)
+			cl->cl_iomode = IOMODE_WB;
+		else if (strcasecmp(val, "wt") == 0)
+			cl->cl_iomode = IOMODE_WT;
+		else if (strcasecmp(val, "ro") == 0)
+			cl->cl_iomode = IOMODE_RO;
+		else
+			conf_err(ps, ps->ps_line, "Lun %u: IOMode %s: expected "
+			    "wb, wt or ro", cl->cl_id, val);
+		break;
+	case LP_BLOCKSIZE:
+		if (strcmp(val, "512") == 0)
+			cl->cl_blocksize = 512;
+		else if (strcmp(val, "4096") == 0)
+			cl->cl_blocksize = 4096;
+		else
+			conf_err(ps, ps->ps_line, "Lun %u: BlockSize %s: "
+			    "expected 512 or 4096", cl->cl_id, val);
+		break;
+	case LP_SCSIID:
+	case LP_SCSISN:
+		if (strlen(val) > (flag == LP_SCSIID ? SCSI_ID_MAX :
+		    SCSI_SN_MAX))
+			conf_err(ps, ps->ps_line, "Lun %u: %s is too long "
+			    "(at most %d characters)", cl->cl_id, pname,
+			    flag == LP_SCSIID ? SCSI_ID_MAX : SCSI_SN_MAX);
+		else if (!conf_printable(val))
+			conf_err(ps, ps->ps_line, "Lun %u: %s contains a "
+			    "control character", cl->cl_id, pname);
+		else if (flag == LP_SCSIID)
+			(void)strlcpy(cl->cl_scsi_id, val,
+			    sizeof(cl->cl_scsi_id));
+		else
+			(void)strlcpy(cl->cl_scsi_sn, val,
+			    sizeof(cl->cl_scsi_sn));
+		break;
+	case LP_SECTORS:
+		/* Keep sectors * 4096 within an off_t. */
+		cl->cl_sectors = strtonum(val, 1, LLONG_MAX / 4096, &errstr);
+		if (errstr != NULL)
+			conf_err(ps, ps->ps_line, "Lun %u: Sectors %s is %s",
+			    cl->cl_id, val, errstr);
+		break;
+	}
+	return (0);
+}
+
+static int
+kw_lun(struct parse *ps, const struct keyword *kw, const struct words *w)
+{
+	struct conf_lun	*cl;
+	const char	*errstr;
+	char		*item, *list;
+	int		 i, seen = 0;
+
+	if ((cl = calloc(1, sizeof(*cl))) == NULL)
+		return (-1);
+	cl->cl_line = ps->ps_line;
+	cl->cl_type = LUN_FILEIO;		/* IET's default */
+	cl->cl_iomode = IOMODE_WT;		/* IET's default */
+	cl->cl_blocksize = 512;
+	TAILQ_INSERT_TAIL(&ps->ps_target->ct_luns, cl, cl_entry);
+
+	cl->cl_id = strtonum(w->w_argv[1], 0, CONF_LUN_MAX - 1, &errstr);
+	if (errstr != NULL) {
+		conf_err(ps, ps->ps_line, "Lun %s: LUN number is %s "
+		    "(0-%d)", w->w_argv[1], errstr, CONF_LUN_MAX - 1);
+		return (0);
+	}
+	for (i = 2; i < w->w_argc; i++) {
+		list = w->w_argv[i];
+		while ((item = strsep(&list, ",")) != NULL) {
+			if (*item == '\0')
+				continue;
+			if (lun_param(ps, cl, &seen, item) == -1)
+				return (-1);
+		}
+	}
+	if ((seen & LP_SECTORS) && cl->cl_type != LUN_NULLIO)
+		conf_err(ps, ps->ps_line, "Lun %u: Sectors is only valid "
+		    "with Type=nullio", cl->cl_id);
+	return (0);
+}
+
+/*
+ * Session keys (HeaderDigest, MaxBurstLength, ...): names, values and
+ * ranges belong to param.c.  Returns false if `key' is not one.
+ */
+static bool
+conf_session_key(struct parse *ps, const struct words *w)
+{
+	const struct param_def	*pd = NULL;
+	const char		*errstr = NULL;
+	int			 i;
+
+	for (i = 0; i < P__COUNT; i++) {
+		pd = param_def_get(i);
+		if (pd != NULL && pd->pd_name != NULL &&
+		    strcasecmp(pd->pd_name, w->w_argv[0]) == 0)
+			break;
+	}
+	if (i == P__COUNT)
+		return (false);
+	if (ps->ps_target == NULL) {
+		/* IET had session keys only per target. */
+		conf_err(ps, ps->ps_line, "%s is only valid inside a Target "
+		    "block", pd->pd_name);
+		return (true);
+	}
+	if (w->w_argc != 2) {
+		conf_err(ps, ps->ps_line, "%s: %s (usage: %s <value>)",
+		    pd->pd_name, w->w_argc < 2 ? "missing value" :
+		    "too many arguments", pd->pd_name);
+		return (true);
+	}
+	if (param_conf_set(ps->ps_target->ct_params, pd->pd_name,
+	    w->w_argv[1], &errstr) == -1) {
+		if (errstr != NULL && strcmp(errstr, "unknown key") == 0)
+			return (false);
+		conf_err(ps, ps->ps_line, "%s %s: %s", pd->pd_name,
+		    w->w_argv[1], errstr != NULL ? errstr : "invalid value");
+	}
+	return (true);
+}
+
+/*
+ * Lines.
+ */
+
+static int
+conf_split(struct parse *ps, char *tok, const char *raw, struct words *w)
+{
+	char	*p = tok;
+
+	w->w_argc = 0;
+	for (;;) {
+		while (*p != '\0' && isspace((unsigned char)*p))
+			p++;
+		if (*p == '\0' || *p == '#')	/* '#' starts a comment */
+			break;
+		if (w->w_argc == CONF_WORDS_MAX) {
+			conf_err(ps, ps->ps_line, "too many words (at most "
+			    "%d)", CONF_WORDS_MAX);
+			return (-1);
+		}
+		w->w_argv[w->w_argc] = p;
+		w->w_rest[w->w_argc] = raw + (p - tok);
+		w->w_argc++;
+		while (*p != '\0' && !isspace((unsigned char)*p))
+			p++;
+		if (*p != '\0')
+			*p++ = '\0';
+	}
+	return (0);
+}
+
+static int
+conf_line(struct parse *ps, const char *raw, size_t len)
+{
+	const struct keyword	*kw = NULL;
+	struct words		 w;
+	char			 tok[CONF_LINE_MAX + 1];
+	size_t			 i;
+	int			 rv = 0;
+
+	memcpy(tok, raw, len);
+	tok[len] = '\0';
+	if (conf_split(ps, tok, raw, &w) == -1 || w.w_argc == 0)
+		goto out;
+
+	for (i = 0; i < nitems(keywords); i++)
+		if (strcasecmp(w.w_argv[0], keywords[i].kw_name) == 0) {
+			kw = &keywords[i];
+			break;
+		}
+	if (kw == NULL) {
+		if (!conf_session_key(ps, &w))
+			conf_err(ps, ps->ps_line, "unknown keyword %s",
+			    w.w_argv[0]);
+		goto out;
+	}
+	if (ps->ps_target == NULL && !(kw->kw_where & KW_GLOBAL)) {
+		conf_err(ps, ps->ps_line, "%s is only valid inside a Target "
+		    "block", kw->kw_name);
+		goto out;
+	}
+	if (ps->ps_target != NULL && !(kw->kw_where & KW_TARGET)) {
+		conf_err(ps, ps->ps_line, "%s is only valid before the "
+		    "first Target", kw->kw_name);
+		goto out;
+	}
+	if (w.w_argc - 1 < kw->kw_minargs ||
+	    (kw->kw_maxargs != -1 && w.w_argc - 1 > kw->kw_maxargs)) {
+		conf_err(ps, ps->ps_line, "%s: %s (usage: %s)", kw->kw_name,
+		    w.w_argc - 1 < kw->kw_minargs ? "missing argument" :
+		    "too many arguments", kw->kw_usage);
+		goto out;
+	}
+	rv = kw->kw_fn(ps, kw, &w);
+	if (rv == -1)
+		conf_err(ps, ps->ps_line, "out of memory");
+out:
+	explicit_bzero(tok, len);		/* may hold a secret */
+	return (rv);
+}
+
+/* A line whose first non-blank character is '#'. */
+static bool
+conf_comment(const char *p, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n && isspace((unsigned char)p[i]); i++)
+		;
+	return (i < n && p[i] == '#');
+}
+
+struct conf *
+conf_parse_buf(const char *name, const char *buf, size_t len)
+{
+	struct parse	 ps;
+	char		 logical[CONF_LINE_MAX + 1];
+	const char	*p, *nl;
+	size_t		 pos = 0, n, llen = 0;
+	int		 line = 0, start = 0;
+	bool		 cont, skip = false, oom = false;
+
+	memset(&ps, 0, sizeof(ps));
+	ps.ps_name = name;
+	if ((ps.ps_conf = conf_new(name)) == NULL) {
+		log_warnx("%s: out of memory", name);
+		return (NULL);
+	}
+
+	while (pos < len) {
+		line++;
+		p = buf + pos;
+		nl = memchr(p, '\n', len - pos);
+		n = nl != NULL ? (size_t)(nl - p) : len - pos;
+		pos += n + (nl != NULL);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (llen == 0 && !skip)
+			start = line;
+		if (memchr(p, '\0', n) != NULL) {
+			conf_err(&ps, line, "line contains a NUL byte");
+			skip = true;
+		} else if (n > CONF_LINE_MAX) {
+			conf_err(&ps, line, "line is too long (more than %d "
+			    "bytes)", CONF_LINE_MAX);
+			skip = true;
+		}
+		if (skip) {
+			/* Drop the whole logical line this belongs to. */
+			cont = n > 0 && p[n - 1] == '\\';
+			llen = 0;
+			skip = cont;
+			continue;
+		}
+		if (conf_comment(p, n))
+			continue;
+		cont = n > 0 && p[n - 1] == '\\';
+		if (cont)
+			n--;
+		if (llen + n + 1 > CONF_LINE_MAX) {
+			conf_err(&ps, start, "line is too long (more than %d "
+			    "bytes)", CONF_LINE_MAX);
+			llen = 0;
+			skip = cont;
+			continue;
+		}
+		memcpy(logical + llen, p, n);
+		llen += n;
+		if (cont) {
+			logical[llen++] = ' ';
+			continue;
+		}
+		ps.ps_line = start;
+		n = llen;
+		llen = 0;
+		if (conf_line(&ps, logical, n) == -1) {
+			oom = true;
+			break;
+		}
+	}
+	if (llen > 0 && !oom) {
+		/* A backslash on the last line. */
+		ps.ps_line = start;
+		(void)conf_line(&ps, logical, llen);
+	}
+	explicit_bzero(logical, sizeof(logical));
+
+	if (ps.ps_errors > 0) {
+		conf_free(ps.ps_conf);
+		return (NULL);
+	}
+	return (ps.ps_conf);
+}
+
+struct conf *
+conf_parse(const char *path)
+{
+	struct conf	*conf;
+	struct stat	 st;
+	char		*buf;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 fd;
+
+	/* O_NONBLOCK: a FIFO must not hang us before the S_ISREG check. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1) {
+		log_warn("%s", path);
+		return (NULL);
+	}
+	if (fstat(fd, &st) == -1) {
+		log_warn("%s", path);
+		close(fd);
+		return (NULL);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_warnx("%s: not a regular file", path);
+		close(fd);
+		return (NULL);
+	}
+	if (st.st_mode & (S_IRGRP | S_IROTH))
+		log_warnx("%s: warning: readable by group or others, but it "
+		    "may hold CHAP secrets (chmod 600 it)", path);
+	if (st.st_size > CONF_FILE_MAX) {
+		log_warnx("%s: file is too large (more than %d bytes)", path,
+		    CONF_FILE_MAX);
+		close(fd);
+		return (NULL);
+	}
+	if ((buf = malloc(st.st_size + 1)) == NULL) {
+		log_warnx("%s: out of memory", path);
+		close(fd);
+		return (NULL);
+	}
+	while (len < (size_t)st.st_size) {
+		n = read(fd, buf + len, st.st_size - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			log_warn("%s: read", path);
+			freezero(buf, st.st_size + 1);
+			close(fd);
+			return (NULL);
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	conf = conf_parse_buf(path, buf, len);
+	freezero(buf, st.st_size + 1);		/* it held the secrets */
+	return (conf);
+}
+
+/*
+ * Checks on the whole configuration.
+ */
+
+static int
+conf_verify_users(const struct conf *conf, const struct conf_users *users,
+    const char *what)
+{
+	const struct conf_user	*cu, *cu2;
+	int			 errors = 0;
+
+	TAILQ_FOREACH(cu, users, cu_entry) {
+		if (cu->cu_name == NULL || cu->cu_name[0] == '\0' ||
+		    cu->cu_secret == NULL || cu->cu_secret[0] == '\0') {
+			log_warnx("%s:%d: %s: empty user name or secret",
+			    conf->conf_path, cu->cu_line, what);
+			errors++;
+			continue;
+		}
+		for (cu2 = TAILQ_FIRST(users); cu2 != cu;
+		    cu2 = TAILQ_NEXT(cu2, cu_entry))
+			if (cu2->cu_name != NULL &&
+			    strcmp(cu2->cu_name, cu->cu_name) == 0) {
+				log_warnx("%s:%d: %s %s already configured "
+				    "at line %d", conf->conf_path, cu->cu_line,
+				    what, cu->cu_name, cu2->cu_line);
+				errors++;
+				break;
+			}
+	}
+	return (errors);
+}
+
+static int
+conf_verify_luns(const struct conf *conf, const struct conf_target *ct)
+{
+	const struct conf_lun	*cl, *cl2;
+	const char		*path = conf->conf_path;
+	int			 errors = 0;
+
+	TAILQ_FOREACH(cl, &ct->ct_luns, cl_entry) {
+		for (cl2 = TAILQ_FIRST(&ct->ct_luns); cl2 != cl;
+		    cl2 = TAILQ_NEXT(cl2, cl_entry))
+			if (cl2->cl_id == cl->cl_id) {
+				/* IET's wording */
+				log_warnx("%s:%d: lun %u:%u already "
+				    "configured", path, cl->cl_line,
+				    ct->ct_tid, cl->cl_id);
+				errors++;
+				break;
+			}
+		if (cl->cl_type == LUN_NULLIO && cl->cl_path != NULL) {
+			log_warnx("%s:%d: Lun %u: Path is not valid with "
+			    "Type=nullio", path, cl->cl_line, cl->cl_id);
+			errors++;
+		}
+		if (cl->cl_type != LUN_NULLIO && cl->cl_path == NULL) {
+			log_warnx("%s:%d: Lun %u: Path missing (needed with "
+			    "Type=%s)", path, cl->cl_line, cl->cl_id,
+			    cl->cl_type == LUN_FILEIO ? "fileio" : "blockio");
+			errors++;
+		}
+		if (cl->cl_blocksize != 512 && cl->cl_blocksize != 4096) {
+			log_warnx("%s:%d: Lun %u: BlockSize %u: expected 512 "
+			    "or 4096", path, cl->cl_line, cl->cl_id,
+			    cl->cl_blocksize);
+			errors++;
+		}
+	}
+	return (errors);
+}
+
+int
+conf_verify(struct conf *conf)
+{
+	const struct conf_target *ct, *ct2;
+	const char		*path = conf->conf_path;
+	int			 errors = 0;
+
+	errors += conf_verify_users(conf, &conf->conf_in_users,
+	    "IncomingUser");
+	errors += conf_verify_users(conf, &conf->conf_out_users,
+	    "OutgoingUser");
+	TAILQ_FOREACH(ct, &conf->conf_targets, ct_entry) {
+		for (ct2 = TAILQ_FIRST(&conf->conf_targets); ct2 != ct;
+		    ct2 = TAILQ_NEXT(ct2, ct_entry))
+			if (strcasecmp(ct2->ct_name, ct->ct_name) == 0) {
+				log_warnx("%s:%d: target %s already "
+				    "configured at line %d", path,
+				    ct->ct_line, ct->ct_name, ct2->ct_line);
+				errors++;
+				break;
+			}
+		if (TAILQ_EMPTY(&ct->ct_luns))
+			log_warnx("%s:%d: warning: target %s has no LUNs",
+			    path, ct->ct_line, ct->ct_name);
+		errors += conf_verify_luns(conf, ct);
+		errors += conf_verify_users(conf, &ct->ct_in_users,
+		    "IncomingUser");
+		errors += conf_verify_users(conf, &ct->ct_out_users,
+		    "OutgoingUser");
+		if (ct->ct_params[P_FIRST_BURST] >
+		    ct->ct_params[P_MAX_BURST]) {
+			log_warnx("%s:%d: target %s: FirstBurstLength %u "
+			    "exceeds MaxBurstLength %u", path, ct->ct_line,
+			    ct->ct_name, ct->ct_params[P_FIRST_BURST],
+			    ct->ct_params[P_MAX_BURST]);
+			errors++;
+		}
+	}
+	return (errors > 0 ? -1 : 0);
+}
+
+static void
+conf_scrub_users(struct conf_users *users)
+{
+	struct conf_user	*cu;
+
+	TAILQ_FOREACH(cu, users, cu_entry)
+		if (cu->cu_secret != NULL)
+			explicit_bzero(cu->cu_secret, strlen(cu->cu_secret));
+}
+
+void
+conf_scrub_secrets(struct conf *conf)
+{
+	struct conf_target	*ct;
+
+	conf_scrub_users(&conf->conf_in_users);
+	conf_scrub_users(&conf->conf_out_users);
+	TAILQ_FOREACH(ct, &conf->conf_targets, ct_entry) {
+		conf_scrub_users(&ct->ct_in_users);
+		conf_scrub_users(&ct->ct_out_users);
+	}
+}
+
+struct conf_target *
+conf_target_find(const struct conf *conf, const char *name)
+{
+	struct conf_target	*ct;
+
+	/* Names are kept folded to lower case (RFC 3722). */
+	TAILQ_FOREACH(ct, &conf->conf_targets, ct_entry)
+		if (strcasecmp(ct->ct_name, name) == 0)
+			return (ct);
+	return (NULL);
+}
+
+struct conf_target *
+conf_target_find_tid(const struct conf *conf, uint32_t tid)
+{
+	struct conf_target	*ct;
+
+	TAILQ_FOREACH(ct, &conf->conf_targets, ct_entry)
+		if (ct->ct_tid == tid)
+			return (ct);
+	return (NULL);
+}
