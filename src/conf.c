@@ -697,17 +697,18 @@ conf_split(struct parse *ps, char *tok, const char *raw, struct words *w)
 	return (0);
 }
 
+/* One logical line, NUL-terminated. */
 static int
-conf_line(struct parse *ps, const char *raw, size_t len)
+conf_line(struct parse *ps, const char *raw)
 {
 	const struct keyword	*kw = NULL;
 	struct words		 w;
 	char			 tok[CONF_LINE_MAX + 1];
-	size_t			 i;
+	size_t			 i, len;
 	int			 rv = 0;
 
-	memcpy(tok, raw, len);
-	tok[len] = '\0';
+	len = strlen(raw);
+	memcpy(tok, raw, len + 1);
 	if (conf_split(ps, tok, raw, &w) == -1 || w.w_argc == 0)
 		goto out;
 
@@ -805,7 +806,7 @@ conf_parse_buf(const char *name, const char *buf, size_t len)
 		cont = n > 0 && p[n - 1] == '\\';
 		if (cont)
 			n--;
-		if (llen + n + 1 > CONF_LINE_MAX) {
+		if (llen + n + cont > CONF_LINE_MAX) {
 			conf_err(&ps, start, "line is too long (more than %d "
 			    "bytes)", CONF_LINE_MAX);
 			llen = 0;
@@ -819,9 +820,9 @@ conf_parse_buf(const char *name, const char *buf, size_t len)
 			continue;
 		}
 		ps.ps_line = start;
-		n = llen;
+		logical[llen] = '\0';
 		llen = 0;
-		if (conf_line(&ps, logical, n) == -1) {
+		if (conf_line(&ps, logical) == -1) {
 			oom = true;
 			break;
 		}
@@ -829,7 +830,8 @@ conf_parse_buf(const char *name, const char *buf, size_t len)
 	if (llen > 0 && !oom) {
 		/* A backslash on the last line. */
 		ps.ps_line = start;
-		(void)conf_line(&ps, logical, llen);
+		logical[llen] = '\0';
+		(void)conf_line(&ps, logical);
 	}
 	explicit_bzero(logical, sizeof(logical));
 
