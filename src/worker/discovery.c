@@ -1,0 +1,308 @@
+/*
+ * discovery.c: the Full Feature Phase of a discovery session, run in the
+ * worker: Text Requests with SendTargets (answers longer than the
+ * initiator's MaxRecvDataSegmentLength go out in C-bit pieces), NOP-Out,
+ * and Logout.  Anything else is rejected.
+ */
+#include <sys/types.h>
+
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+
+#include "log.h"
+#include "util.h"
+#include "worker/login.h"
+
+#define DISC_TEXT_MAX	(1024 * 1024)	/* SendTargets answer */
+#define DISC_REQ_MAX	65536		/* joined Text Request data */
+
+struct text_buf {
+	char	*tb_data;
+	size_t	 tb_len;
+	size_t	 tb_cap;
+};
+
+static int
+tb_add(struct text_buf *tb, const char *key, const char *value)
+{
+	size_t	 need = strlen(key) + 1 + strlen(value) + 1;
+	char	*p;
+
+	if (tb->tb_len + need > DISC_TEXT_MAX)
+		return (-1);
+	if (tb->tb_len + need > tb->tb_cap) {
+		size_t	 cap = tb->tb_cap ? tb->tb_cap * 2 : 1024;
+
+		while (cap < tb->tb_len + need)
+			cap *= 2;
+		if ((p = realloc(tb->tb_data, cap)) == NULL)
+			fatal("realloc");
+		tb->tb_data = p;
+		tb->tb_cap = cap;
+	}
+	snprintf(tb->tb_data + tb->tb_len, need, "%s=%s", key, value);
+	tb->tb_len += need;
+	return (0);
+}
+
+/* "TargetAddress" for the portal the initiator used. */
+static void
+portal(const struct login *l, char *buf, size_t len)
+{
+	char	 a[ADDRSTRLEN];
+
+	addr_str((const struct sockaddr *)&l->l_local, 1, a, sizeof(a));
+	snprintf(buf, len, "%s,1", a);
+}
+
+static void
+sendtargets(const struct login *l, const char *value, struct text_buf *tb)
+{
+	struct conf_target	*t;
+	char			 addr[ADDRSTRLEN + 8];
+
+	portal(l, addr, sizeof(addr));
+	TAILQ_FOREACH(t, &l->l_conf->conf_targets, ct_entry) {
+		if (strcmp(value, "All") != 0 && strcmp(value, t->ct_name) != 0)
+			continue;
+		if (tb_add(tb, "TargetName", t->ct_name) == -1 ||
+		    tb_add(tb, "TargetAddress", addr) == -1) {
+			log_warnx("SendTargets answer over %d bytes; "
+			    "truncated", DISC_TEXT_MAX);
+			return;
+		}
+	}
+}
+
+static void
+send_pdu(struct login *l, struct pdu *p)
+{
+	login_send(l, p);
+	pdu_free(p);
+}
+
+static void
+reject(struct login *l, const struct pdu *req, int reason)
+{
+	struct iscsi_reject	*r;
+	struct pdu		 rsp;
+
+	pdu_init(&rsp);
+	r = (void *)&rsp.bhs;
+	r->opcode = ISCSI_OP_REJECT;
+	r->flags = ISCSI_FLAG_FINAL;
+	r->reason = reason;
+	r->ffffffff = ISCSI_RESERVED_TAG;
+	r->statsn = htobe32(l->l_statsn++);
+	r->expcmdsn = htobe32(l->l_cmdsn);
+	r->maxcmdsn = htobe32(l->l_cmdsn + l->l_window - 1);
+	if (pdu_set_data(&rsp, &req->bhs, sizeof(req->bhs)) == -1)
+		fatal("pdu_set_data");
+	log_warnx("rejecting %s in a discovery session (reason %#x)",
+	    pdu_opcode_name(pdu_opcode(&req->bhs)), reason);
+	send_pdu(l, &rsp);
+}
+
+/* CmdSN of a non-immediate request must be ExpCmdSN (one at a time). */
+static void
+cmdsn(struct login *l, const struct pdu *req)
+{
+	uint32_t	 sn = be32toh(req->bhs.sn24);
+
+	if (req->bhs.opcode & ISCSI_OP_IMMEDIATE)
+		return;
+	if (sn != l->l_cmdsn)
+		log_debug(1, "exp_cmd_sn: %u,%u", l->l_cmdsn, sn);
+	l->l_cmdsn = sn + 1;
+}
+
+struct text_state {
+	struct text_buf	 ts_answer;	/* what is left to send */
+	size_t		 ts_off;
+	uint32_t	 ts_ttt;
+	char		*ts_req;	/* joined C-bit request text */
+	size_t		 ts_reqlen;
+};
+
+static void
+text_request(struct login *l, struct pdu *req, struct text_state *ts)
+{
+	struct iscsi_text	*q = (void *)&req->bhs, *r;
+	struct keys		*in;
+	struct pdu		 rsp;
+	const char		*errstr, *v;
+	size_t			 i, chunk, max;
+	char			*p;
+
+	cmdsn(l, req);
+	pdu_init(&rsp);
+	r = (void *)&rsp.bhs;
+	r->opcode = ISCSI_OP_TEXT_RSP;
+	r->itt = q->itt;
+	r->ttt = ISCSI_RESERVED_TAG;
+
+	if (q->ttt == ISCSI_RESERVED_TAG) {
+		/* A new request (possibly in C-bit pieces). */
+		free(ts->ts_answer.tb_data);
+		memset(&ts->ts_answer, 0, sizeof(ts->ts_answer));
+		ts->ts_off = 0;
+		if (ts->ts_reqlen + req->data_len > DISC_REQ_MAX) {
+			reject(l, req, REJECT_PROTOCOL_ERROR);
+			return;
+		}
+		if ((p = realloc(ts->ts_req, ts->ts_reqlen + req->data_len +
+		    1)) == NULL)
+			fatal("realloc");
+		ts->ts_req = p;
+		if (req->data_len > 0)
+			memcpy(p + ts->ts_reqlen, req->data, req->data_len);
+		ts->ts_reqlen += req->data_len;
+		if (q->flags & ISCSI_TEXT_C) {
+			/* Acknowledge the piece with an empty answer. */
+			goto send;
+		}
+		if ((in = keys_new()) == NULL)
+			fatal("keys_new");
+		if (keys_load(in, ts->ts_req, ts->ts_reqlen, &errstr) == -1) {
+			log_warnx("malformed Text Request: %s", errstr);
+			keys_free(in);
+			ts->ts_reqlen = 0;
+			reject(l, req, REJECT_PROTOCOL_ERROR);
+			return;
+		}
+		ts->ts_reqlen = 0;
+		for (i = 0; i < in->keys_n; i++) {
+			if (strcmp(in->keys_name[i], "SendTargets") == 0) {
+				v = in->keys_value[i];
+				sendtargets(l, v, &ts->ts_answer);
+			} else if (tb_add(&ts->ts_answer, in->keys_name[i],
+			    "NotUnderstood") == -1)
+				break;
+		}
+		keys_free(in);
+	} else if (q->ttt != htobe32(ts->ts_ttt) ||
+	    ts->ts_off >= ts->ts_answer.tb_len) {
+		reject(l, req, REJECT_INVALID_PDU_FIELD);
+		return;
+	}
+
+	max = l->l_neg.pn_result[P_MAX_XMIT_DSL];
+	chunk = ts->ts_answer.tb_len - ts->ts_off;
+	if (chunk > max) {
+		chunk = max;
+		r->flags = ISCSI_TEXT_C;
+		ts->ts_ttt++;
+		if (ts->ts_ttt == ISCSI_RESERVED_TAG)
+			ts->ts_ttt = 1;
+		r->ttt = htobe32(ts->ts_ttt);
+	} else
+		r->flags = ISCSI_FLAG_FINAL;
+	if (chunk > 0 && pdu_set_data(&rsp, ts->ts_answer.tb_data + ts->ts_off,
+	    chunk) == -1)
+		fatal("pdu_set_data");
+	ts->ts_off += chunk;
+send:
+	r->sn24 = htobe32(l->l_statsn++);
+	r->sn28 = htobe32(l->l_cmdsn);
+	r->maxcmdsn = htobe32(l->l_cmdsn + l->l_window - 1);
+	send_pdu(l, &rsp);
+}
+
+static void
+nop_out(struct login *l, struct pdu *req)
+{
+	struct iscsi_nop	*q = (void *)&req->bhs, *r;
+	struct pdu		 rsp;
+
+	cmdsn(l, req);
+	if (q->itt == ISCSI_RESERVED_TAG)
+		return;
+	pdu_init(&rsp);
+	r = (void *)&rsp.bhs;
+	r->opcode = ISCSI_OP_NOP_IN;
+	r->flags = ISCSI_FLAG_FINAL;
+	memcpy(r->lun, q->lun, sizeof(r->lun));
+	r->itt = q->itt;
+	r->ttt = ISCSI_RESERVED_TAG;
+	r->sn24 = htobe32(l->l_statsn++);
+	r->sn28 = htobe32(l->l_cmdsn);
+	r->maxcmdsn = htobe32(l->l_cmdsn + l->l_window - 1);
+	if (req->data_len > 0 &&
+	    pdu_set_data(&rsp, req->data, req->data_len) == -1)
+		fatal("pdu_set_data");
+	send_pdu(l, &rsp);
+}
+
+static __dead void
+logout(struct login *l, struct pdu *req)
+{
+	struct iscsi_logout_req	*q = (void *)&req->bhs;
+	struct iscsi_logout_rsp	*r;
+	struct pdu		 rsp;
+
+	cmdsn(l, req);
+	pdu_init(&rsp);
+	r = (void *)&rsp.bhs;
+	r->opcode = ISCSI_OP_LOGOUT_RSP;
+	r->flags = ISCSI_FLAG_FINAL;
+	r->response = (q->flags & 0x7f) == LOGOUT_REMOVE_FOR_RECOVERY ?
+	    LOGOUT_RSP_RECOVERY_UNSUPPORTED : LOGOUT_RSP_OK;
+	r->itt = q->itt;
+	r->statsn = htobe32(l->l_statsn++);
+	r->expcmdsn = htobe32(l->l_cmdsn);
+	r->maxcmdsn = htobe32(l->l_cmdsn + l->l_window - 1);
+	r->time2wait = htobe16(l->l_neg.pn_result[P_DEFAULT_TIME2WAIT]);
+	r->time2retain = htobe16(l->l_neg.pn_result[P_DEFAULT_TIME2RETAIN]);
+	send_pdu(l, &rsp);
+	log_info("connection closed");
+	_exit(0);
+}
+
+__dead void
+discovery_run(struct login *l)
+{
+	struct text_state	 ts;
+	struct pdu		 req;
+	size_t			 max;
+	int			 r;
+
+	memset(&ts, 0, sizeof(ts));
+	ts.ts_ttt = arc4random() & 0x7fffffff;
+	max = l->l_neg.pn_result[P_MAX_RECV_DSL];
+	for (;;) {
+		pdu_init(&req);
+		r = pdu_read(l->l_fd, &req, max);
+		if (r == PDU_ERR_EOF || (r == PDU_ERR_IO && errno == ECONNRESET)) {
+			log_info("connection closed");
+			_exit(0);
+		}
+		if (r == PDU_ERR_TOOBIG) {
+			reject(l, &req, REJECT_PROTOCOL_ERROR);
+			log_warnx("DataSegmentLength %u over %zu; closing",
+			    pdu_data_len(&req.bhs), max);
+			_exit(1);
+		}
+		if (r != 0)
+			fatal("read");
+		switch (pdu_opcode(&req.bhs)) {
+		case ISCSI_OP_TEXT_REQ:
+			text_request(l, &req, &ts);
+			break;
+		case ISCSI_OP_NOP_OUT:
+			nop_out(l, &req);
+			break;
+		case ISCSI_OP_LOGOUT_REQ:
+			logout(l, &req);
+		default:
+			reject(l, &req, REJECT_CMD_NOT_SUPPORTED);
+			break;
+		}
+		pdu_free(&req);
+	}
+}

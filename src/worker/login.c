@@ -1,0 +1,424 @@
+/*
+ * login.c: the iSCSI Login Phase (RFC 7143 sections 6.3 and 11.12-11.13)
+ * in the worker: initial-PDU checks, the security stage, the operational
+ * stage, and the transition to the Full Feature Phase.  For a normal
+ * session io admits the session (and assigns its TSIH) before the final
+ * Login Response goes out.  Any violation: the right Login status, a log
+ * line, and the worker exits.
+ */
+#include <sys/types.h>
+
+#include <endian.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "util.h"
+#include "worker/login.h"
+
+/* Keys the login code answers itself; param_negotiate never sees them. */
+static const char *const declarative_keys[] = {
+	"InitiatorName", "InitiatorAlias", "TargetName", "SessionType",
+	"AuthMethod", "TargetAlias", "TargetAddress", "TargetPortalGroupTag",
+};
+
+void
+login_send(struct login *l, struct pdu *p)
+{
+	if (pdu_write(l->l_fd, p) == -1) {
+		if (errno == EPIPE || errno == ECONNRESET)
+			_exit(0);
+		fatal("write");
+	}
+}
+
+static void
+rsp_init(struct login *l, struct pdu *rsp, const struct pdu *req,
+    uint8_t flags)
+{
+	struct iscsi_login_rsp		*r = (void *)&rsp->bhs;
+	const struct iscsi_login_req	*q = (const void *)&req->bhs;
+
+	pdu_init(rsp);
+	r->opcode = ISCSI_OP_LOGIN_RSP;
+	r->flags = flags;
+	r->version_max = 0;
+	r->version_active = 0;
+	memcpy(r->isid, l->l_isid, sizeof(r->isid));
+	r->tsih = htobe16(l->l_tsih);
+	r->itt = q->itt;
+	r->statsn = htobe32(l->l_statsn++);
+	r->expcmdsn = htobe32(l->l_cmdsn);
+	r->maxcmdsn = htobe32(l->l_cmdsn + l->l_window - 1);
+}
+
+__dead void
+login_fail(struct login *l, const struct pdu *req, int status,
+    const char *fmt, ...)
+{
+	struct iscsi_login_rsp	*r;
+	struct pdu		 rsp;
+	va_list			 ap;
+	char			 why[512];
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_warnx("login by %s failed: %s (status %#06x)",
+	    l->l_initiator[0] != '\0' ? l->l_initiator : "(unknown)", why,
+	    status);
+	rsp_init(l, &rsp, req, 0);
+	r = (void *)&rsp.bhs;
+	r->tsih = 0;
+	r->status_class = status >> 8;
+	r->status_detail = status & 0xff;
+	(void)pdu_write(l->l_fd, &rsp);
+	pdu_free(&rsp);
+	_exit(1);
+}
+
+void
+login_keys_to_pdu(struct login *l, struct pdu *p, const struct keys *k)
+{
+	char	*data;
+	size_t	 len;
+
+	if (keys_save(k, &data, &len) == -1)
+		fatal("keys_save");
+	if (len > ISCSI_LOGIN_DATA_MAX)
+		fatalx("login response of %zu bytes is too long", len);
+	if (pdu_set_data(p, data, len) == -1)
+		fatal("pdu_set_data");
+	free(data);
+}
+
+/* iSCSI names: iqn., eui. or naa. forms, printable, 1-223 bytes. */
+static bool
+valid_name(const char *s)
+{
+	size_t	 i, n = strlen(s);
+
+	if (n == 0 || n >= ISCSI_NAME_MAX)
+		return (false);
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return (false);
+	return (true);
+}
+
+static void
+read_request(struct login *l, struct pdu *req)
+{
+	int	 r;
+
+	pdu_init(req);
+	r = pdu_read(l->l_fd, req, ISCSI_LOGIN_DATA_MAX);
+	switch (r) {
+	case 0:
+		break;
+	case PDU_ERR_EOF:
+		log_debug(1, "connection closed during login");
+		_exit(0);
+	case PDU_ERR_TOOBIG:
+		login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		    "%s with DataSegmentLength %u over %u",
+		    pdu_opcode_name(pdu_opcode(&req->bhs)),
+		    pdu_data_len(&req->bhs), ISCSI_LOGIN_DATA_MAX);
+	case PDU_ERR_AHS:
+		login_fail(l, req, LOGIN_INITIATOR_ERROR, "bad AHS");
+	default:
+		if (errno == ECONNRESET)
+			_exit(0);
+		fatal("read");
+	}
+	if (++l->l_npdus > LOGIN_PDUS_MAX)
+		login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		    "more than %d login PDUs", LOGIN_PDUS_MAX);
+	if (pdu_opcode(&req->bhs) != ISCSI_OP_LOGIN_REQ)
+		login_fail(l, req, LOGIN_INVALID_DURING_LOGIN,
+		    "protocol error: received %s (opcode %#x) during login",
+		    pdu_opcode_name(pdu_opcode(&req->bhs)),
+		    pdu_opcode(&req->bhs));
+	if (req->ahs_len != 0)
+		login_fail(l, req, LOGIN_INITIATOR_ERROR, "AHS in login");
+}
+
+/*
+ * Read one logical request: PDUs with the C bit are answered with empty
+ * responses and their text is joined (RFC 7143 section 6.2).
+ */
+static void
+read_joined(struct login *l, struct pdu *req, struct keys *in)
+{
+	struct iscsi_login_req	*q;
+	struct pdu		 part, rsp;
+	const char		*errstr;
+	char			*text = NULL, *ntext;
+	size_t			 len = 0;
+
+	read_request(l, req);
+	for (;;) {
+		q = (void *)&req->bhs;
+		if (len + req->data_len > LOGIN_TEXT_MAX)
+			login_fail(l, req, LOGIN_INITIATOR_ERROR,
+			    "login text over %d bytes", LOGIN_TEXT_MAX);
+		if ((ntext = realloc(text, len + req->data_len + 1)) == NULL)
+			fatal("realloc");
+		text = ntext;
+		if (req->data_len > 0)
+			memcpy(text + len, req->data, req->data_len);
+		len += req->data_len;
+		if ((q->flags & ISCSI_LOGIN_C) == 0)
+			break;
+		if (q->flags & ISCSI_LOGIN_T)
+			login_fail(l, req, LOGIN_INITIATOR_ERROR,
+			    "both C and T bits set");
+		rsp_init(l, &rsp, req, q->flags & 0x0c);
+		login_send(l, &rsp);
+		pdu_free(&rsp);
+		read_request(l, &part);
+		if (((struct iscsi_login_req *)&part.bhs)->itt != q->itt)
+			login_fail(l, &part, LOGIN_INITIATOR_ERROR,
+			    "continuation with another ITT");
+		/* Keep the last PDU's header and data as the request. */
+		pdu_free(req);
+		*req = part;
+	}
+	if (keys_load(in, text, len, &errstr) == -1)
+		login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		    "malformed login keys: %s", errstr);
+	free(text);
+}
+
+/* What the first Login Request must hold: who, which session, which target. */
+static void
+first_request(struct login *l, const struct pdu *req, struct keys *in,
+    struct keys *out)
+{
+	const struct iscsi_login_req	*q = (const void *)&req->bhs;
+	const char			*v;
+	uint32_t			 defaults[P__COUNT];
+
+	memcpy(l->l_isid, q->isid, sizeof(l->l_isid));
+	l->l_tsih = be16toh(q->tsih);
+	l->l_cid = be16toh(q->cid);
+	l->l_itt = q->itt;
+	l->l_cmdsn = be32toh(q->cmdsn);
+	l->l_statsn = arc4random();
+	l->l_window = 1;
+	l->l_stage = ISCSI_LOGIN_CSG(q->flags);
+
+	if (q->version_min > 0)
+		login_fail(l, req, LOGIN_UNSUPPORTED_VERSION,
+		    "version %u-%u not supported", q->version_min,
+		    q->version_max);
+	if ((v = keys_find(in, "InitiatorName")) == NULL)
+		login_fail(l, req, LOGIN_MISSING_PARAMETER,
+		    "no InitiatorName");
+	if (!valid_name(v))
+		login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		    "invalid InitiatorName");
+	strlcpy(l->l_initiator, v, sizeof(l->l_initiator));
+	log_setpeer(l->l_addr, l->l_initiator);
+
+	v = keys_find(in, "SessionType");
+	if (v == NULL || strcmp(v, "Normal") == 0)
+		l->l_discovery = false;
+	else if (strcmp(v, "Discovery") == 0)
+		l->l_discovery = true;
+	else
+		login_fail(l, req, LOGIN_SESSION_TYPE_UNSUPPORTED,
+		    "SessionType %s", v);
+
+	if (l->l_discovery) {
+		if (!TAILQ_EMPTY(&l->l_conf->conf_in_users))
+			login_fail(l, req, LOGIN_AUTH_FAILED,
+			    "discovery requires CHAP, which is not "
+			    "implemented yet");
+		if (l->l_tsih != 0)
+			login_fail(l, req, LOGIN_SESSION_DOES_NOT_EXIST,
+			    "discovery session with TSIH %u", l->l_tsih);
+		param_conf_defaults(defaults);
+		param_neg_init(&l->l_neg, defaults, true, true);
+	} else {
+		if ((v = keys_find(in, "TargetName")) == NULL)
+			login_fail(l, req, LOGIN_MISSING_PARAMETER,
+			    "no TargetName");
+		if ((l->l_target = conf_target_find(l->l_conf, v)) == NULL)
+			login_fail(l, req, LOGIN_TARGET_NOT_FOUND,
+			    "no target %s", v);
+		if (!TAILQ_EMPTY(&l->l_target->ct_in_users))
+			login_fail(l, req, LOGIN_AUTH_FAILED,
+			    "target %s requires CHAP, which is not "
+			    "implemented yet", v);
+		param_neg_init(&l->l_neg, l->l_target->ct_params, false,
+		    l->l_tsih == 0);
+		l->l_window = l->l_target->ct_params[P_QUEUED_COMMANDS];
+		if (keys_add(out, "TargetPortalGroupTag", "1") == -1 ||
+		    (l->l_target->ct_alias != NULL &&
+		    keys_add(out, "TargetAlias", l->l_target->ct_alias) == -1))
+			fatal("keys_add");
+	}
+}
+
+/* Later requests must not change who is logging in. */
+static void
+check_same(struct login *l, const struct pdu *req, const struct keys *in)
+{
+	const struct iscsi_login_req	*q = (const void *)&req->bhs;
+	const char			*v;
+
+	if (memcmp(q->isid, l->l_isid, sizeof(l->l_isid)) != 0 ||
+	    be16toh(q->tsih) != l->l_tsih || be16toh(q->cid) != l->l_cid)
+		login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		    "ISID, TSIH or CID changed during login");
+	if ((v = keys_find(in, "InitiatorName")) != NULL &&
+	    strcmp(v, l->l_initiator) != 0)
+		login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		    "InitiatorName changed during login");
+	if ((v = keys_find(in, "TargetName")) != NULL &&
+	    (l->l_target == NULL || strcmp(v, l->l_target->ct_name) != 0))
+		login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		    "TargetName changed during login");
+}
+
+/* AuthMethod: ietd offers None until CHAP lands (fail closed above). */
+static void
+security_keys(struct login *l, const struct pdu *req, struct keys *in,
+    struct keys *out)
+{
+	const char	*v;
+	char		*list, *p, *tok;
+	bool		 none = false;
+
+	if ((v = keys_find(in, "AuthMethod")) == NULL)
+		return;
+	if ((list = strdup(v)) == NULL)
+		fatal("strdup");
+	for (p = list; (tok = strsep(&p, ",")) != NULL;)
+		if (strcmp(tok, "None") == 0)
+			none = true;
+	free(list);
+	if (!none)
+		login_fail(l, req, LOGIN_AUTH_FAILED,
+		    "no supported AuthMethod in \"%s\"", v);
+	if (keys_add(out, "AuthMethod", "None") == -1)
+		fatal("keys_add");
+}
+
+static void
+operational_keys(struct login *l, const struct pdu *req, struct keys *in,
+    struct keys *out)
+{
+	const char	*errstr = "";
+	size_t		 i;
+	int		 status;
+
+	for (i = 0; i < nitems(declarative_keys); i++)
+		keys_delete(in, declarative_keys[i]);
+	if (param_negotiate(&l->l_neg, in, out, &status, &errstr) == -1)
+		login_fail(l, req, status, "negotiation: %s", errstr);
+}
+
+static void
+admit(struct login *l, const struct pdu *req)
+{
+	static const struct ipc_rule rules[] = {
+		{ MSG_I_ADMIT, sizeof(struct msg_i_admit),
+		    sizeof(struct msg_i_admit), false },
+	};
+	struct msg_w_admit	 a;
+	struct msg_i_admit	 v;
+	struct ipc_msg		 m;
+
+	memset(&a, 0, sizeof(a));
+	memcpy(a.isid, l->l_isid, sizeof(a.isid));
+	a.tsih = l->l_tsih;
+	a.cid = l->l_cid;
+	a.tid = l->l_target->ct_tid;
+	strlcpy(a.initiator, l->l_initiator, sizeof(a.initiator));
+	strlcpy(a.target, l->l_target->ct_name, sizeof(a.target));
+	if (ipc_send(l->l_chan, MSG_W_ADMIT, 0, &a, sizeof(a), -1) == -1 ||
+	    ipc_recv(l->l_chan, rules, nitems(rules), &m) != 1)
+		login_fail(l, req, LOGIN_TARGET_ERROR,
+		    "no admission verdict from io");
+	memcpy(&v, m.data, sizeof(v));
+	if (v.status != LOGIN_OK)
+		login_fail(l, req, v.status, "session refused by io");
+	if (v.tsih == 0)
+		login_fail(l, req, LOGIN_TARGET_ERROR, "io gave TSIH 0");
+	l->l_tsih = v.tsih;
+}
+
+void
+login_run(struct login *l)
+{
+	struct iscsi_login_req	*q;
+	struct pdu		 req, rsp;
+	struct keys		*in, *out;
+	int			 csg, nsg, transit;
+	bool			 first = true;
+
+	for (;;) {
+		if ((in = keys_new()) == NULL || (out = keys_new()) == NULL)
+			fatal("keys_new");
+		read_joined(l, &req, in);
+		q = (void *)&req.bhs;
+		csg = ISCSI_LOGIN_CSG(q->flags);
+		nsg = ISCSI_LOGIN_NSG(q->flags);
+		transit = (q->flags & ISCSI_LOGIN_T) != 0;
+		if (first)
+			first_request(l, &req, in, out);
+		else
+			check_same(l, &req, in);
+		first = false;
+
+		if (csg != l->l_stage ||
+		    (csg != ISCSI_STAGE_SECURITY &&
+		    csg != ISCSI_STAGE_OPERATIONAL))
+			login_fail(l, &req, LOGIN_INITIATOR_ERROR,
+			    "CSG %d in stage %d", csg, l->l_stage);
+		if (transit && (nsg <= csg || nsg == 2))
+			login_fail(l, &req, LOGIN_INITIATOR_ERROR,
+			    "transition from stage %d to %d", csg, nsg);
+		log_debug(1, "Login request (%s negotiation): %d",
+		    csg == ISCSI_STAGE_SECURITY ? "security" : "operational",
+		    l->l_stage);
+
+		if (csg == ISCSI_STAGE_SECURITY)
+			security_keys(l, &req, in, out);
+		else if (keys_find(in, "AuthMethod") != NULL)
+			login_fail(l, &req, LOGIN_INITIATOR_ERROR,
+			    "AuthMethod in the operational stage");
+		operational_keys(l, &req, in, out);
+
+		if (transit && nsg == ISCSI_STAGE_FULL && !l->l_discovery)
+			admit(l, &req);
+		rsp_init(l, &rsp, &req, transit ?
+		    ISCSI_LOGIN_T | csg << 2 | nsg : csg << 2);
+		login_keys_to_pdu(l, &rsp, out);
+		login_send(l, &rsp);
+		pdu_free(&rsp);
+		pdu_free(&req);
+		keys_free(in);
+		keys_free(out);
+		if (transit)
+			l->l_stage = nsg;
+		if (l->l_stage == ISCSI_STAGE_FULL)
+			break;
+	}
+	if (l->l_discovery)
+		log_info("successful login by %s (discovery)", l->l_initiator);
+	else
+		log_info("successful login by %s to %s", l->l_initiator,
+		    l->l_target->ct_name);
+}

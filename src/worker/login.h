@@ -1,0 +1,52 @@
+/*
+ * login.h: state of one connection's login phase (worker only).
+ */
+#ifndef IETD_LOGIN_H
+#define IETD_LOGIN_H
+
+#include <sys/socket.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "keys.h"
+#include "param.h"
+#include "pdu.h"
+
+#define LOGIN_PDUS_MAX		32	/* login requests in one login phase */
+#define LOGIN_TEXT_MAX		65536	/* keys across C-bit continuations */
+
+struct login {
+	int			 l_fd;		/* the initiator's socket */
+	int			 l_chan;	/* channel to io */
+	const struct conf	*l_conf;
+	struct sockaddr_storage	 l_local;
+	char			 l_addr[64];	/* peer, for the log */
+	struct conf_target	*l_target;	/* NULL for discovery */
+	bool			 l_discovery;
+	char			 l_initiator[ISCSI_NAME_MAX];
+	uint8_t			 l_isid[6];
+	uint16_t		 l_tsih;
+	uint16_t		 l_cid;
+	uint32_t		 l_itt;
+	uint32_t		 l_cmdsn;	/* ExpCmdSN */
+	uint32_t		 l_statsn;	/* next StatSN to send */
+	uint32_t		 l_window;	/* QueuedCommands */
+	int			 l_stage;	/* current stage (CSG) */
+	unsigned		 l_npdus;
+	struct param_neg	 l_neg;
+};
+
+/* Runs the login phase; returns once the Full Feature Phase is reached. */
+void	login_run(struct login *);
+/* Send a Login Response with a failure status, log why, and exit. */
+__dead void login_fail(struct login *, const struct pdu *req, int status,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Answer a keys list into a PDU's data (or exit on failure). */
+void	login_keys_to_pdu(struct login *, struct pdu *, const struct keys *);
+void	login_send(struct login *, struct pdu *);
+
+/* discovery.c: the Full Feature Phase of a discovery session. */
+__dead void discovery_run(struct login *);
+
+#endif

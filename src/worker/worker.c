@@ -1,0 +1,100 @@
+/*
+ * worker.c: the per-connection process.  It runs in the strictest
+ * sandbox with a hard alarm(-t): SIGALRM is left at SIG_DFL, so a login
+ * that takes too long simply ends, and the parent logs it.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+#include <bsd/unistd.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "sandbox.h"
+#include "util.h"
+#include "worker/login.h"
+#include "worker/worker.h"
+
+/* Move the two descriptors to fixed numbers, whatever they were. */
+static void
+fixed_fds(int client, int chan)
+{
+	int	 c, h;
+
+	if ((c = fcntl(client, F_DUPFD_CLOEXEC, 10)) == -1 ||
+	    (h = fcntl(chan, F_DUPFD_CLOEXEC, 10)) == -1)
+		fatal("fcntl");
+	close(client);
+	close(chan);
+	if (dup2(c, WORKER_CLIENT_FD) == -1 || dup2(h, WORKER_CHAN_FD) == -1)
+		fatal("dup2");
+	close(c);
+	close(h);
+}
+
+static __dead void
+handoff(struct login *l)
+{
+	struct msg_w_handoff	 m;
+
+	memset(&m, 0, sizeof(m));
+	memcpy(m.isid, l->l_isid, sizeof(m.isid));
+	m.tsih = l->l_tsih;
+	m.cid = l->l_cid;
+	m.tid = l->l_target->ct_tid;
+	m.cmdsn = l->l_cmdsn;
+	m.statsn = l->l_statsn;
+	memcpy(m.params, l->l_neg.pn_result, sizeof(m.params));
+	strlcpy(m.initiator, l->l_initiator, sizeof(m.initiator));
+	strlcpy(m.target, l->l_target->ct_name, sizeof(m.target));
+	if (ipc_send(l->l_chan, MSG_W_HANDOFF, 0, &m, sizeof(m), l->l_fd) == -1)
+		fatal("handoff to io");
+	log_debug(1, "conn_take_fd: %u %u %#llx %d", m.cid, m.statsn,
+	    (unsigned long long)((uint64_t)m.isid[0] << 40 |
+	    (uint64_t)m.isid[1] << 32 | (uint64_t)m.isid[2] << 24 |
+	    (uint64_t)m.isid[3] << 16 | (uint64_t)m.isid[4] << 8 |
+	    m.isid[5]) << 16 | m.tsih, l->l_fd);
+	_exit(0);
+}
+
+__dead void
+worker_main(int client_fd, int chan_fd, const struct conf *conf,
+    unsigned timeout, const struct sockaddr_storage *peer)
+{
+	struct login	 l;
+	socklen_t	 len;
+	int		 on = 1;
+
+	log_set_exit(_exit);
+	log_procinit("worker");
+	fixed_fds(client_fd, chan_fd);
+
+	memset(&l, 0, sizeof(l));
+	l.l_fd = WORKER_CLIENT_FD;
+	l.l_chan = WORKER_CHAN_FD;
+	l.l_conf = conf;
+	l.l_window = 1;
+	addr_str((const struct sockaddr *)peer, 1, l.l_addr, sizeof(l.l_addr));
+	len = sizeof(l.l_local);
+	if (getsockname(l.l_fd, (struct sockaddr *)&l.l_local, &len) == -1)
+		fatal("getsockname");
+	(void)setsockopt(l.l_fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	log_setpeer(l.l_addr, NULL);
+	setproctitle("login %s", l.l_addr);
+
+	sandbox_worker();
+	if (timeout > 0)
+		alarm(timeout);
+
+	login_run(&l);
+	if (l.l_discovery)
+		discovery_run(&l);
+	handoff(&l);
+}
