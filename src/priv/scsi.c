@@ -1035,10 +1035,11 @@ op_report_luns(struct scsi_cmd *cmd)
 	for (i = 0; i < n; i++) {
 		id = lt->lt_luns[i].lun_id;
 		memset(e, 0, sizeof(e));
+		/* Peripheral device addressing below 256, flat above. */
 		if (id < 256) {
-			e[1] = id;		/* peripheral device addressing */
+			e[1] = id;
 		} else {
-			e[0] = 0x40 | ((id >> 8) & 0x3f);	/* flat space */
+			e[0] = 0x40 | ((id >> 8) & 0x3f);
 			e[1] = id;
 		}
 		put_clipped(cmd, 8 + i * 8, e, 8);

@@ -1,0 +1,901 @@
+/*
+ * test_scsi.c: backing stores (lun.c) and SCSI command execution
+ * (scsi.c), driven directly through scsi_exec.  Exits 0 when every check
+ * passes; otherwise prints each failure and exits 1.
+ */
+
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+
+#include "conf.h"
+#include "log.h"
+#include "priv/lun.h"
+#include "priv/scsi.h"
+
+#define TNAME		"iqn.2026-11.org.ietd:test"
+#define NBLOCKS0	2048		/* LUN 0: 1 MiB of 512-byte blocks */
+#define BIGBLOCKS	0x100000005ULL	/* LUN 3: past READ CAPACITY(10) */
+
+static int	 failures, checks;
+static char	 tmpdir[] = "/tmp/test_scsi.XXXXXX";
+static char	 path0[256], path1[256], pathsmall[256];
+static struct lun_table *tab;
+static struct lun_target *tgt;
+static uint8_t	 buf[1 << 20];
+
+#define CHECK(c)	check((c), __LINE__, #c)
+
+static void
+check(bool ok, int line, const char *what)
+{
+	checks++;
+	if (ok)
+		return;
+	failures++;
+	printf("FAIL test_scsi.c:%d: %s\n", line, what);
+}
+
+static uint32_t
+be32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3]);
+}
+
+static uint64_t
+be64(const uint8_t *p)
+{
+	return ((uint64_t)be32(p) << 32 | be32(p + 4));
+}
+
+static void
+pbe32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+static void
+pbe64(uint8_t *p, uint64_t v)
+{
+	pbe32(p, v >> 32);
+	pbe32(p + 4, (uint32_t)v);
+}
+
+/* Run one CDB against LUN id (NULL LUN if not configured). */
+static struct scsi_cmd
+run(uint64_t lunid, const uint8_t *cdb16, uint8_t *data, uint32_t len)
+{
+	struct scsi_cmd	 c;
+
+	memset(&c, 0xa5, sizeof(c));	/* outputs must all be set */
+	c.sc_target = tgt;
+	c.sc_lun = lun_find(tgt, lunid);
+	c.sc_lun_id = lunid;
+	c.sc_cdb = cdb16;
+	c.sc_buf = data;
+	c.sc_buf_len = len;
+	scsi_exec(&c);
+	return (c);
+}
+
+static bool
+is_good(const struct scsi_cmd *c)
+{
+	return (c->sc_status == SCSI_STATUS_GOOD && c->sc_sense_len == 0);
+}
+
+static bool
+is_sense(const struct scsi_cmd *c, uint8_t key, uint8_t asc, uint8_t ascq)
+{
+	return (c->sc_status == SCSI_STATUS_CHECK_CONDITION &&
+	    c->sc_sense_len == 18 && (c->sc_sense[0] & 0x7f) == 0x70 &&
+	    c->sc_sense[7] == 10 && (c->sc_sense[2] & 0x0f) == key &&
+	    c->sc_sense[12] == asc && c->sc_sense[13] == ascq &&
+	    c->sc_xfer_len == 0);
+}
+
+#define ILLEGAL(c, asc)	is_sense((c), SKEY_ILLEGAL_REQUEST, (asc), 0)
+
+static struct conf_lun *
+add_lun(struct conf_target *ct, uint32_t id, enum lun_type type,
+    enum lun_iomode mode, const char *path, uint64_t sectors, int line)
+{
+	struct conf_lun	*cl;
+
+	if ((cl = calloc(1, sizeof(*cl))) == NULL)
+		exit(2);
+	cl->cl_id = id;
+	cl->cl_type = type;
+	cl->cl_iomode = mode;
+	cl->cl_path = path != NULL ? strdup(path) : NULL;
+	cl->cl_blocksize = 512;
+	cl->cl_sectors = sectors;
+	cl->cl_line = line;
+	TAILQ_INSERT_TAIL(&ct->ct_luns, cl, cl_entry);
+	return (cl);
+}
+
+static struct conf *
+conf_new(struct conf_target **ctp)
+{
+	struct conf		*conf;
+	struct conf_target	*ct;
+
+	conf = calloc(1, sizeof(*conf));
+	ct = calloc(1, sizeof(*ct));
+	if (conf == NULL || ct == NULL)
+		exit(2);
+	conf->conf_path = strdup("test.conf");
+	TAILQ_INIT(&conf->conf_targets);
+	TAILQ_INIT(&conf->conf_in_users);
+	TAILQ_INIT(&conf->conf_out_users);
+	ct->ct_tid = 1;
+	ct->ct_name = strdup(TNAME);
+	TAILQ_INIT(&ct->ct_luns);
+	TAILQ_INIT(&ct->ct_in_users);
+	TAILQ_INIT(&ct->ct_out_users);
+	TAILQ_INSERT_TAIL(&conf->conf_targets, ct, ct_entry);
+	conf->conf_ntargets = 1;
+	*ctp = ct;
+	return (conf);
+}
+
+static void
+conf_del(struct conf *conf)
+{
+	struct conf_target	*ct;
+	struct conf_lun		*cl;
+
+	while ((ct = TAILQ_FIRST(&conf->conf_targets)) != NULL) {
+		TAILQ_REMOVE(&conf->conf_targets, ct, ct_entry);
+		while ((cl = TAILQ_FIRST(&ct->ct_luns)) != NULL) {
+			TAILQ_REMOVE(&ct->ct_luns, cl, cl_entry);
+			free(cl->cl_path);
+			free(cl);
+		}
+		free(ct->ct_name);
+		free(ct);
+	}
+	free(conf->conf_path);
+	free(conf);
+}
+
+static void
+mkfile(const char *path, off_t size)
+{
+	int	fd;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600)) == -1 ||
+	    ftruncate(fd, size) == -1) {
+		perror(path);
+		exit(2);
+	}
+	close(fd);
+}
+
+/* The main table: LUNs given out of order to test sorting. */
+static struct conf *
+setup(void)
+{
+	struct conf		*conf;
+	struct conf_target	*ct;
+
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		exit(2);
+	}
+	snprintf(path0, sizeof(path0), "%s/lun0.img", tmpdir);
+	snprintf(path1, sizeof(path1), "%s/lun1.img", tmpdir);
+	snprintf(pathsmall, sizeof(pathsmall), "%s/small.img", tmpdir);
+	mkfile(path0, NBLOCKS0 * 512 + 100);	/* partial block ignored */
+	mkfile(path1, 64 * 1024);
+	mkfile(pathsmall, 100);
+
+	conf = conf_new(&ct);
+	add_lun(ct, 300, LUN_NULLIO, IOMODE_WB, NULL, 1000, 10);
+	add_lun(ct, 0, LUN_FILEIO, IOMODE_WB, path0, 0, 11);
+	add_lun(ct, 1, LUN_FILEIO, IOMODE_RO, path1, 0, 12);
+	add_lun(ct, 2, LUN_NULLIO, IOMODE_WB, NULL, 0, 13);
+	add_lun(ct, 3, LUN_NULLIO, IOMODE_WB, NULL, BIGBLOCKS, 14);
+	add_lun(ct, 4, LUN_BLOCKIO, IOMODE_WT, path0, 0, 15);
+	return (conf);
+}
+
+static void
+test_lun_table(struct conf *conf)
+{
+	struct conf		*bad;
+	struct conf_target	*ct;
+	struct lun_table	*t2;
+	struct lun		*l0, *l1, *l2, *l3, *l4, *l300;
+
+	CHECK(tab != NULL);
+	CHECK(tab->lt_ntargets == 1);
+	CHECK(lun_target_find(tab, 2) == NULL);
+	CHECK(tgt != NULL && tgt->lt_tid == 1 && tgt->lt_nluns == 6);
+	CHECK(strcmp(tgt->lt_name, TNAME) == 0);
+	CHECK(tgt->lt_luns[0].lun_id == 0 && tgt->lt_luns[5].lun_id == 300);
+	CHECK(lun_find(tgt, 5) == NULL && lun_find(tgt, 1ULL << 40) == NULL);
+	l0 = lun_find(tgt, 0);
+	l1 = lun_find(tgt, 1);
+	l2 = lun_find(tgt, 2);
+	l3 = lun_find(tgt, 3);
+	l4 = lun_find(tgt, 4);
+	l300 = lun_find(tgt, 300);
+	CHECK(l0 && l1 && l2 && l3 && l4 && l300);
+	if (!(l0 && l1 && l2 && l3 && l4 && l300))
+		return;
+	CHECK(l0->lun_nblocks == NBLOCKS0 && l0->lun_blocksize == 512);
+	CHECK(l0->lun_fd >= 0 && !l0->lun_blockdev && !l0->lun_readonly);
+	CHECK(strcmp(l0->lun_path, path0) == 0);
+	CHECK(l1->lun_readonly && l1->lun_nblocks == 128);
+	CHECK(l2->lun_fd == -1 && l2->lun_path[0] == '\0');
+	CHECK(l2->lun_nblocks == (64ULL << 30) / 512);
+	CHECK(l3->lun_nblocks == BIGBLOCKS && l300->lun_nblocks == 1000);
+	CHECK(l4->lun_wt && l4->lun_type == LUN_BLOCKIO);
+	CHECK(strcmp(l0->lun_scsi_sn, "00010000") == 0);
+	CHECK(strcmp(l300->lun_scsi_sn, "0001012c") == 0);
+	CHECK(strlen(l0->lun_scsi_id) > 0 &&
+	    strcmp(l0->lun_scsi_id, l1->lun_scsi_id) != 0);
+	CHECK((l0->lun_naa[0] >> 4) == 3 && (l300->lun_naa[0] >> 4) == 3);
+	CHECK(memcmp(l0->lun_naa, l1->lun_naa, 8) != 0);
+
+	/* Stable across a second open of the same configuration. */
+	t2 = lun_table_open(conf);
+	CHECK(t2 != NULL);
+	if (t2 != NULL) {
+		CHECK(memcmp(t2->lt_targets[0].lt_luns[0].lun_naa,
+		    l0->lun_naa, 8) == 0);
+		CHECK(strcmp(t2->lt_targets[0].lt_luns[0].lun_scsi_id,
+		    l0->lun_scsi_id) == 0);
+		lun_table_free(t2);
+	}
+
+	/* Configured ScsiSN/ScsiId win over the derived ones. */
+	bad = conf_new(&ct);
+	strlcpy(add_lun(ct, 0, LUN_NULLIO, IOMODE_WB, NULL, 8, 1)->cl_scsi_sn,
+	    "SN123", SCSI_SN_MAX + 1);
+	t2 = lun_table_open(bad);
+	CHECK(t2 != NULL &&
+	    strcmp(t2->lt_targets[0].lt_luns[0].lun_scsi_sn, "SN123") == 0);
+	lun_table_free(t2);
+	conf_del(bad);
+
+	/* Failures: missing file, smaller than a block, a directory. */
+	fprintf(stderr, "test_scsi: three lun errors expected:\n");
+	bad = conf_new(&ct);
+	add_lun(ct, 0, LUN_NULLIO, IOMODE_WB, NULL, 0, 1);
+	add_lun(ct, 1, LUN_FILEIO, IOMODE_WB, "/nonexistent/x", 0, 2);
+	CHECK(lun_table_open(bad) == NULL);
+	conf_del(bad);
+	bad = conf_new(&ct);
+	add_lun(ct, 0, LUN_FILEIO, IOMODE_WB, pathsmall, 0, 3);
+	CHECK(lun_table_open(bad) == NULL);
+	conf_del(bad);
+	bad = conf_new(&ct);
+	add_lun(ct, 0, LUN_FILEIO, IOMODE_RO, tmpdir, 0, 4);
+	CHECK(lun_table_open(bad) == NULL);
+	conf_del(bad);
+}
+
+static void
+test_inquiry(void)
+{
+	uint8_t		 cdb[16], *p, *end;
+	struct scsi_cmd	 c;
+	struct lun	*l0 = lun_find(tgt, 0);
+	bool		 naa = false, t10 = false, rtp = false, tpg = false;
+	bool		 name = false;
+	int		 i;
+
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x12;
+	cdb[4] = 255;
+	memset(buf, 0xee, 512);
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && c.sc_want_len >= 36 && c.sc_want_len <= 255);
+	CHECK(c.sc_xfer_len == c.sc_want_len);
+	CHECK(buf[0] == 0x00 && buf[1] == 0 && buf[2] == 0x06);
+	CHECK((buf[3] & 0x0f) == 2 && (buf[3] & 0x10));	/* RDF, HISUP */
+	CHECK(buf[4] + 5U == c.sc_want_len);
+	CHECK(buf[7] & 0x02);					/* CMDQUE */
+	CHECK(memcmp(buf + 8, "IET     VIRTUAL-DISK    0001", 28) == 0);
+	CHECK(buf[c.sc_want_len] == 0xee);		/* nothing beyond */
+
+	/* Allocation length and buffer length both clip. */
+	cdb[4] = 5;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && c.sc_want_len == 5 && c.sc_xfer_len == 5);
+	cdb[3] = 0x02;
+	cdb[4] = 0x00;
+	c = run(0, cdb, buf, 36);
+	CHECK(is_good(&c) && c.sc_want_len > 36 && c.sc_xfer_len == 36);
+	c = run(0, cdb, NULL, 0);
+	CHECK(is_good(&c) && c.sc_xfer_len == 0);
+	cdb[3] = 0;
+	cdb[4] = 0;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && c.sc_want_len == 0 && c.sc_xfer_len == 0);
+
+	/* EVPD 0 with a page code, CMDDT, NACA. */
+	cdb[4] = 255;
+	cdb[2] = 0x80;
+	c = run(0, cdb, buf, 4096);
+	CHECK(ILLEGAL(&c, 0x24) && (c.sc_sense[15] & 0xc0) == 0xc0 &&
+	    c.sc_sense[17] == 2);
+	cdb[2] = 0;
+	cdb[1] = 0x02;
+	c = run(0, cdb, buf, 4096);
+	CHECK(ILLEGAL(&c, 0x24));
+	cdb[1] = 0;
+	cdb[5] = 0x04;
+	c = run(0, cdb, buf, 4096);
+	CHECK(ILLEGAL(&c, 0x24));
+	cdb[5] = 0;
+
+	/* Supported pages: sorted, with 00, 80, 83. */
+	cdb[1] = 0x01;
+	cdb[2] = 0x00;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && buf[1] == 0x00 && buf[3] >= 3);
+	CHECK(buf[4] == 0x00 && buf[5] == 0x80 && buf[6] == 0x83);
+	for (i = 5; i < 4 + buf[3]; i++)
+		CHECK(buf[i] > buf[i - 1]);
+	CHECK(c.sc_want_len == 4U + buf[3]);
+
+	cdb[2] = 0x80;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && buf[1] == 0x80 && buf[3] == 8 &&
+	    memcmp(buf + 4, "00010000", 8) == 0);
+
+	cdb[2] = 0x83;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && buf[1] == 0x83);
+	CHECK(c.sc_want_len == 4U + (buf[2] << 8 | buf[3]));
+	p = buf + 4;
+	end = buf + c.sc_want_len;
+	while (p + 4 <= end && p + 4 + p[3] <= end) {
+		switch (p[1] & 0x3f) {
+		case 0x01:		/* LU, T10 vendor ID */
+			t10 = memcmp(p + 4, "IET     ", 8) == 0 &&
+			    p[3] == 8 + strlen(l0->lun_scsi_id);
+			break;
+		case 0x03:		/* LU, NAA */
+			naa = p[3] == 8 && (p[4] >> 4) == 3 &&
+			    memcmp(p + 4, l0->lun_naa, 8) == 0;
+			break;
+		case 0x14:		/* target port, relative port */
+			rtp = p[3] == 4 && p[7] == 1 && (p[0] >> 4) == 5;
+			break;
+		case 0x15:		/* target port group */
+			tpg = p[3] == 4 && p[7] == 1;
+			break;
+		case 0x28:		/* target device, SCSI name */
+			name = p[3] % 4 == 0 &&
+			    strcmp((char *)p + 4, TNAME) == 0;
+			break;
+		}
+		p += 4 + p[3];
+	}
+	CHECK(p == end);
+	CHECK(t10 && naa && rtp && tpg && name);
+
+	cdb[2] = 0xb0;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && buf[3] == 0x3c && c.sc_want_len == 64);
+	CHECK(be32(buf + 8) == SCSI_MAX_XFER / 512);
+	cdb[2] = 0xb1;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && buf[1] == 0xb1 && c.sc_want_len == 64);
+	cdb[2] = 0x99;
+	c = run(0, cdb, buf, 4096);
+	CHECK(ILLEGAL(&c, 0x24));
+
+	/* LUN that is not configured. */
+	cdb[1] = 0;
+	cdb[2] = 0;
+	c = run(7, cdb, buf, 4096);
+	CHECK(is_good(&c) && buf[0] == 0x7f);
+}
+
+static void
+test_report_luns(void)
+{
+	uint8_t		 cdb[16];
+	struct scsi_cmd	 c;
+
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0xa0;
+	pbe32(cdb + 6, 4096);
+	memset(buf, 0xee, 256);
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && c.sc_want_len == 8 + 6 * 8);
+	CHECK(be32(buf) == 6 * 8 && be32(buf + 4) == 0);
+	CHECK(buf[8] == 0 && buf[9] == 0 && buf[17] == 1 && buf[41] == 4);
+	CHECK(buf[48] == 0x41 && buf[49] == 0x2c);	/* 300, flat */
+	CHECK(be32(buf + 50) == 0 && buf[56] == 0xee);
+
+	/* Works for a LUN that is not configured. */
+	c = run(99, cdb, buf, 4096);
+	CHECK(is_good(&c) && be32(buf) == 48);
+
+	/* Clipped by allocation length, then by the buffer. */
+	pbe32(cdb + 6, 16);
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && c.sc_want_len == 16 && c.sc_xfer_len == 16 &&
+	    be32(buf) == 48);
+	pbe32(cdb + 6, 4096);
+	c = run(0, cdb, buf, 12);
+	CHECK(is_good(&c) && c.sc_want_len == 56 && c.sc_xfer_len == 12);
+
+	cdb[2] = 1;			/* well known only: none */
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && be32(buf) == 0 && c.sc_want_len == 8);
+	cdb[2] = 2;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && be32(buf) == 48);
+	cdb[2] = 3;
+	c = run(0, cdb, buf, 4096);
+	CHECK(ILLEGAL(&c, 0x24));
+	cdb[2] = 0;
+	pbe32(cdb + 6, 15);
+	c = run(0, cdb, buf, 4096);
+	CHECK(ILLEGAL(&c, 0x24));
+}
+
+static void
+test_read_capacity(void)
+{
+	uint8_t		 cdb[16];
+	struct scsi_cmd	 c;
+
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x25;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && c.sc_want_len == 8 && c.sc_xfer_len == 8);
+	CHECK(be32(buf) == NBLOCKS0 - 1 && be32(buf + 4) == 512);
+	c = run(3, cdb, buf, 4096);
+	CHECK(is_good(&c) && be32(buf) == 0xffffffff);
+	cdb[2] = 1;			/* LBA without PMI */
+	c = run(0, cdb, buf, 4096);
+	CHECK(ILLEGAL(&c, 0x24));
+
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x9e;
+	cdb[1] = 0x10;
+	pbe32(cdb + 10, 32);
+	c = run(3, cdb, buf, 4096);
+	CHECK(is_good(&c) && c.sc_want_len == 32);
+	CHECK(be64(buf) == BIGBLOCKS - 1 && be32(buf + 8) == 512);
+	CHECK(buf[12] == 0 && buf[13] == 0 && buf[14] == 0);
+	pbe32(cdb + 10, 0);
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && c.sc_want_len == 0);
+	pbe32(cdb + 10, 12);
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && c.sc_want_len == 12 &&
+	    be64(buf) == NBLOCKS0 - 1);
+	cdb[1] = 0x11;
+	c = run(0, cdb, buf, 4096);
+	CHECK(ILLEGAL(&c, 0x24));
+}
+
+static void
+rw_cdb(uint8_t *cdb, uint8_t op, uint64_t lba, uint32_t n)
+{
+	memset(cdb, 0, 16);
+	cdb[0] = op;
+	switch (op) {
+	case 0x08:
+	case 0x0a:
+		cdb[1] = (lba >> 16) & 0x1f;
+		cdb[2] = lba >> 8;
+		cdb[3] = lba;
+		cdb[4] = n;
+		break;
+	case 0x28:
+	case 0x2a:
+	case 0x2f:
+	case 0x35:
+		pbe32(cdb + 2, (uint32_t)lba);
+		cdb[7] = n >> 8;
+		cdb[8] = n;
+		break;
+	case 0xa8:
+	case 0xaa:
+	case 0xaf:
+		pbe32(cdb + 2, (uint32_t)lba);
+		pbe32(cdb + 6, n);
+		break;
+	default:
+		pbe64(cdb + 2, lba);
+		pbe32(cdb + 10, n);
+		break;
+	}
+}
+
+static void
+test_read_write(void)
+{
+	static uint8_t	 pat[4096], back[4096];
+	static const uint8_t rd[] = { 0x08, 0x28, 0xa8, 0x88 };
+	static const uint8_t wr[] = { 0x0a, 0x2a, 0xaa, 0x8a };
+	uint8_t		 cdb[16];
+	struct scsi_cmd	 c;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(pat); i++)
+		pat[i] = (uint8_t)(i * 7 + 3);
+	for (i = 0; i < 4; i++) {
+		pat[0] = (uint8_t)i;
+		rw_cdb(cdb, wr[i], 10 + i, 4);
+		c = run(0, cdb, pat, 2048);
+		CHECK(is_good(&c) && c.sc_want_len == 2048 &&
+		    c.sc_xfer_len == 2048);
+		memset(back, 0, sizeof(back));
+		rw_cdb(cdb, rd[i], 10 + i, 4);
+		c = run(0, cdb, back, 2048);
+		CHECK(is_good(&c) && c.sc_xfer_len == 2048 &&
+		    memcmp(back, pat, 2048) == 0);
+	}
+	CHECK(scsi_cdb_dir(cdb) == SCSI_DIR_READ);
+	rw_cdb(cdb, 0x2a, 0, 1);
+	CHECK(scsi_cdb_dir(cdb) == SCSI_DIR_WRITE);
+
+	/* READ(6) transfer length 0 means 256 blocks. */
+	rw_cdb(cdb, 0x08, 0, 0);
+	c = run(0, cdb, buf, sizeof(buf));
+	CHECK(is_good(&c) && c.sc_want_len == 256 * 512);
+
+	/* The blockio/wt LUN on the same file sees the same data. */
+	rw_cdb(cdb, 0x28, 13, 1);
+	c = run(4, cdb, back, 512);
+	CHECK(is_good(&c) && back[0] == 3 && memcmp(back + 1, pat + 1, 511) == 0);
+
+	/* Residuals: EDTL shorter or longer than the transfer length. */
+	rw_cdb(cdb, 0x28, 0, 1);
+	c = run(0, cdb, buf, 200);
+	CHECK(is_good(&c) && c.sc_want_len == 512 && c.sc_xfer_len == 200);
+	c = run(0, cdb, buf, 10000);
+	CHECK(is_good(&c) && c.sc_want_len == 512 && c.sc_xfer_len == 512);
+	c = run(0, cdb, NULL, 0);
+	CHECK(is_good(&c) && c.sc_want_len == 512 && c.sc_xfer_len == 0);
+
+	/* A short write writes only what it was given. */
+	memset(pat, 'a', 1024);
+	rw_cdb(cdb, 0x2a, 100, 2);
+	c = run(0, cdb, pat, 1024);
+	CHECK(is_good(&c));
+	memset(pat, 'b', 1024);
+	rw_cdb(cdb, 0x2a, 100, 1);
+	c = run(0, cdb, pat, 200);
+	CHECK(is_good(&c) && c.sc_want_len == 512 && c.sc_xfer_len == 200);
+	rw_cdb(cdb, 0x28, 100, 2);
+	c = run(0, cdb, back, 1024);
+	CHECK(is_good(&c) && back[0] == 'b' && back[199] == 'b' &&
+	    back[200] == 'a' && back[1023] == 'a');
+
+	/* Range: last block, past the end, zero length at the end. */
+	rw_cdb(cdb, 0x28, NBLOCKS0 - 1, 1);
+	c = run(0, cdb, buf, 512);
+	CHECK(is_good(&c));
+	rw_cdb(cdb, 0x28, NBLOCKS0 - 1, 2);
+	c = run(0, cdb, buf, 1024);
+	CHECK(ILLEGAL(&c, 0x21));
+	rw_cdb(cdb, 0x2a, NBLOCKS0, 1);
+	c = run(0, cdb, buf, 512);
+	CHECK(ILLEGAL(&c, 0x21));
+	rw_cdb(cdb, 0x28, NBLOCKS0, 0);
+	c = run(0, cdb, buf, 0);
+	CHECK(is_good(&c) && c.sc_want_len == 0);
+	rw_cdb(cdb, 0x28, NBLOCKS0 + 1, 0);
+	c = run(0, cdb, buf, 0);
+	CHECK(ILLEGAL(&c, 0x21));
+	rw_cdb(cdb, 0x28, 0x80000000U, 0);
+	c = run(0, cdb, buf, 0);
+	CHECK(ILLEGAL(&c, 0x21));
+	rw_cdb(cdb, 0x88, UINT64_MAX, 1);
+	c = run(0, cdb, buf, 512);
+	CHECK(ILLEGAL(&c, 0x21));
+	rw_cdb(cdb, 0x88, 1, UINT32_MAX);
+	c = run(2, cdb, buf, 512);
+	CHECK(ILLEGAL(&c, 0x21));
+	rw_cdb(cdb, 0x0a, 0x1fffff, 1);
+	c = run(0, cdb, buf, 512);
+	CHECK(ILLEGAL(&c, 0x21));
+
+	/* More than the maximum transfer length. */
+	rw_cdb(cdb, 0x28, 0, 0xffff);
+	c = run(2, cdb, buf, 512);
+	CHECK(ILLEGAL(&c, 0x24));
+
+	/* RDPROTECT/WRPROTECT, FUA, DPO. */
+	rw_cdb(cdb, 0x28, 0, 1);
+	cdb[1] = 0x20;
+	c = run(0, cdb, buf, 512);
+	CHECK(ILLEGAL(&c, 0x24));
+	rw_cdb(cdb, 0x8a, 0, 1);
+	cdb[1] = 0x18;
+	c = run(0, cdb, buf, 512);
+	CHECK(is_good(&c));
+	c = run(4, cdb, buf, 512);
+	CHECK(is_good(&c));
+
+	/* Read-only LUN: reads work, writes are DATA PROTECT. */
+	rw_cdb(cdb, 0x28, 0, 1);
+	c = run(1, cdb, buf, 512);
+	CHECK(is_good(&c));
+	rw_cdb(cdb, 0x2a, 0, 1);
+	c = run(1, cdb, buf, 512);
+	CHECK(is_sense(&c, SKEY_DATA_PROTECT, 0x27, 0));
+
+	/* nullio: writes vanish, reads are zeroes. */
+	memset(pat, 0x5a, 4096);
+	rw_cdb(cdb, 0x2a, 1000, 8);
+	c = run(2, cdb, pat, 4096);
+	CHECK(is_good(&c));
+	memset(back, 0x77, sizeof(back));
+	rw_cdb(cdb, 0x28, 1000, 8);
+	c = run(2, cdb, back, 4096);
+	CHECK(is_good(&c) && back[0] == 0 && back[4095] == 0 &&
+	    memcmp(back, back + 1, 4095) == 0);
+	rw_cdb(cdb, 0x88, BIGBLOCKS - 1, 1);
+	c = run(3, cdb, back, 512);
+	CHECK(is_good(&c));
+}
+
+static void
+test_verify_sync(void)
+{
+	uint8_t		 cdb[16], data[1024];
+	struct scsi_cmd	 c;
+
+	rw_cdb(cdb, 0x2f, 0, 16);
+	c = run(0, cdb, NULL, 0);
+	CHECK(is_good(&c) && c.sc_want_len == 0);
+	CHECK(scsi_cdb_dir(cdb) == SCSI_DIR_NONE);
+	rw_cdb(cdb, 0x8f, NBLOCKS0 - 1, 2);
+	c = run(0, cdb, NULL, 0);
+	CHECK(ILLEGAL(&c, 0x21));
+
+	/* BYTCHK 1: compare with what READ returns. */
+	rw_cdb(cdb, 0x28, 10, 2);
+	c = run(0, cdb, data, sizeof(data));
+	CHECK(is_good(&c));
+	rw_cdb(cdb, 0x2f, 10, 2);
+	cdb[1] = 0x02;
+	CHECK(scsi_cdb_dir(cdb) == SCSI_DIR_WRITE);
+	c = run(0, cdb, data, sizeof(data));
+	CHECK(is_good(&c) && c.sc_want_len == 1024);
+	data[700] ^= 0xff;
+	c = run(0, cdb, data, sizeof(data));
+	CHECK(is_sense(&c, SKEY_MISCOMPARE, 0x1d, 0) &&
+	    (c.sc_sense[0] & 0x80) && be32(c.sc_sense + 3) == 700);
+	cdb[1] = 0x04;				/* BYTCHK 10b reserved */
+	c = run(0, cdb, data, sizeof(data));
+	CHECK(ILLEGAL(&c, 0x24));
+	/* BYTCHK 11b: one block against each block of nullio zeroes. */
+	memset(data, 0, sizeof(data));
+	rw_cdb(cdb, 0xaf, 5, 4);
+	cdb[1] = 0x06;
+	c = run(2, cdb, data, 512);
+	CHECK(is_good(&c) && c.sc_want_len == 512);
+	data[3] = 1;
+	c = run(2, cdb, data, 512);
+	CHECK(is_sense(&c, SKEY_MISCOMPARE, 0x1d, 0));
+
+	rw_cdb(cdb, 0x35, 0, 0);
+	c = run(0, cdb, NULL, 0);
+	CHECK(is_good(&c));
+	c = run(2, cdb, NULL, 0);
+	CHECK(is_good(&c));
+	rw_cdb(cdb, 0x91, NBLOCKS0, 1);
+	c = run(0, cdb, NULL, 0);
+	CHECK(ILLEGAL(&c, 0x21));
+	rw_cdb(cdb, 0x91, 0, NBLOCKS0);
+	c = run(4, cdb, NULL, 0);
+	CHECK(is_good(&c));
+}
+
+/* Find page pg in mode parameter data after hlen + bdlen. */
+static const uint8_t *
+mode_page(const uint8_t *d, size_t len, size_t off, uint8_t pg)
+{
+	while (off + 2 <= len) {
+		if ((d[off] & 0x3f) == pg)
+			return (d + off);
+		off += 2 + d[off + 1];
+	}
+	return (NULL);
+}
+
+static void
+test_mode_sense(void)
+{
+	uint8_t		 cdb[16];
+	const uint8_t	*p;
+	struct scsi_cmd	 c;
+
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x1a;
+	cdb[2] = 0x3f;
+	cdb[4] = 255;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && buf[0] + 1U == c.sc_want_len);
+	CHECK(buf[2] == 0x10 && buf[3] == 8);		/* DPOFUA, not WP */
+	CHECK(be32(buf + 4) == NBLOCKS0 && be32(buf + 8) == 512);
+	p = mode_page(buf, c.sc_want_len, 12, 0x08);
+	CHECK(p != NULL && p[1] == 0x12 && (p[2] & 0x05) == 0x04);
+	p = mode_page(buf, c.sc_want_len, 12, 0x0a);
+	CHECK(p != NULL && p[1] == 0x0a && (p[2] & 0x04) == 0);
+	CHECK(mode_page(buf, c.sc_want_len, 12, 0x1c) != NULL);
+
+	/* Write-through: WCE 0.  Read-only: WP.  DBD: no descriptor. */
+	cdb[2] = 0x08;
+	c = run(4, cdb, buf, 4096);
+	p = mode_page(buf, c.sc_want_len, 12, 0x08);
+	CHECK(is_good(&c) && p != NULL && (p[2] & 0x04) == 0);
+	cdb[1] = 0x08;
+	c = run(1, cdb, buf, 4096);
+	CHECK(is_good(&c) && (buf[2] & 0x80) && buf[3] == 0 &&
+	    buf[4] == 0x08 && c.sc_want_len == 24);
+	cdb[1] = 0;
+
+	/* Changeable values: nothing. */
+	cdb[2] = 0x48;
+	c = run(0, cdb, buf, 4096);
+	p = mode_page(buf, c.sc_want_len, 12, 0x08);
+	CHECK(is_good(&c) && p != NULL && p[2] == 0);
+	cdb[2] = 0x88;				/* default */
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c));
+	cdb[2] = 0xc8;				/* saved */
+	c = run(0, cdb, buf, 4096);
+	CHECK(ILLEGAL(&c, 0x39));
+	cdb[2] = 0x05;
+	c = run(0, cdb, buf, 4096);
+	CHECK(ILLEGAL(&c, 0x24));
+	cdb[2] = 0x08;
+	cdb[3] = 0x01;
+	c = run(0, cdb, buf, 4096);
+	CHECK(ILLEGAL(&c, 0x24));
+	cdb[2] = 0x3f;
+	cdb[3] = 0xff;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c));
+	cdb[3] = 0;
+	cdb[4] = 4;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && c.sc_want_len == 4 && c.sc_xfer_len == 4);
+
+	/* MODE SENSE(10) with a long LBA descriptor. */
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x5a;
+	cdb[1] = 0x10;
+	cdb[2] = 0x3f;
+	cdb[8] = 255;
+	c = run(3, cdb, buf, 4096);
+	CHECK(is_good(&c) && (buf[0] << 8 | buf[1]) + 2U == c.sc_want_len);
+	CHECK(buf[3] == 0x10 && (buf[4] & 1) && buf[7] == 16);
+	CHECK(be64(buf + 8) == BIGBLOCKS && be32(buf + 20) == 512);
+	CHECK(mode_page(buf, c.sc_want_len, 24, 0x0a) != NULL);
+	cdb[1] = 0;
+	c = run(3, cdb, buf, 4096);
+	CHECK(is_good(&c) && buf[7] == 8 && be32(buf + 8) == 0xffffffff);
+}
+
+static void
+test_misc(void)
+{
+	uint8_t		 cdb[16];
+	struct scsi_cmd	 c;
+
+	memset(cdb, 0, sizeof(cdb));
+	c = run(0, cdb, NULL, 0);		/* TEST UNIT READY */
+	CHECK(is_good(&c) && c.sc_want_len == 0 && c.sc_xfer_len == 0);
+	c = run(9, cdb, NULL, 0);
+	CHECK(ILLEGAL(&c, 0x25));
+	cdb[5] = 0x04;				/* NACA */
+	c = run(0, cdb, NULL, 0);
+	CHECK(ILLEGAL(&c, 0x24));
+
+	/* Sense layout. */
+	CHECK(c.sc_status == SCSI_STATUS_CHECK_CONDITION &&
+	    c.sc_sense_len == 18 && c.sc_sense[0] == 0x70 &&
+	    c.sc_sense[2] == SKEY_ILLEGAL_REQUEST && c.sc_sense[7] == 10);
+
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0xc0;
+	c = run(0, cdb, buf, 512);
+	CHECK(ILLEGAL(&c, 0x20));
+	cdb[0] = 0x41;				/* WRITE SAME(10): not yet */
+	c = run(0, cdb, buf, 512);
+	CHECK(ILLEGAL(&c, 0x20));
+
+	/* REQUEST SENSE: NO SENSE, fixed and descriptor format. */
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x03;
+	cdb[4] = 252;
+	memset(buf, 0xee, 64);
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && c.sc_want_len == 18 && buf[0] == 0x70 &&
+	    buf[2] == 0 && buf[7] == 10 && buf[12] == 0 && buf[18] == 0xee);
+	cdb[1] = 1;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && c.sc_want_len == 8 && buf[0] == 0x72 &&
+	    buf[1] == 0);
+	cdb[1] = 0;
+	c = run(9, cdb, buf, 4096);
+	CHECK(is_good(&c) && buf[2] == SKEY_ILLEGAL_REQUEST &&
+	    buf[12] == 0x25);
+	cdb[4] = 4;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && c.sc_want_len == 4);
+
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x1b;
+	cdb[4] = 0x01;
+	c = run(0, cdb, NULL, 0);
+	CHECK(is_good(&c));
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x1e;
+	c = run(0, cdb, NULL, 0);
+	CHECK(is_good(&c));
+	cdb[4] = 0x02;
+	c = run(0, cdb, NULL, 0);
+	CHECK(ILLEGAL(&c, 0x24));
+
+	/* scsi_sense itself. */
+	memset(&c, 0, sizeof(c));
+	c.sc_want_len = c.sc_xfer_len = 512;
+	scsi_sense(&c, SKEY_MEDIUM_ERROR, 0x11, 0x00);
+	CHECK(is_sense(&c, SKEY_MEDIUM_ERROR, 0x11, 0) &&
+	    c.sc_want_len == 0);
+}
+
+int
+main(void)
+{
+	struct conf	*conf;
+
+	log_init(1, 0);
+	conf = setup();
+	tab = lun_table_open(conf);
+	if (tab == NULL) {
+		printf("FAIL test_scsi.c: lun_table_open failed\n");
+		return (1);
+	}
+	tgt = lun_target_find(tab, 1);
+	test_lun_table(conf);
+	if (tgt != NULL) {
+		test_inquiry();
+		test_report_luns();
+		test_read_capacity();
+		test_read_write();
+		test_verify_sync();
+		test_mode_sense();
+		test_misc();
+	}
+	CHECK(lun_sync_all(tab) == 0);
+	lun_table_free(tab);
+	conf_del(conf);
+	unlink(path0);
+	unlink(path1);
+	unlink(pathsmall);
+	rmdir(tmpdir);
+
+	printf("test_scsi: %d checks, %d failed\n", checks, failures);
+	return (failures == 0 ? 0 : 1);
+}
