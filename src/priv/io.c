@@ -1,0 +1,699 @@
+/*
+ * io.c: the io process's event loop.  It takes worker channels from the
+ * parent, judges MSG_W_ADMIT (TSIH allocation, reinstatement, MaxSessions)
+ * and accepts a MSG_W_HANDOFF only when it matches a verdict io gave that
+ * same channel (the OpenSSH monitor pattern).  Nothing a worker says is
+ * trusted when io can check it: strings, target, parameters and the
+ * handed-off socket itself.
+ */
+#include <sys/epoll.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <bsd/string.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "ipc.h"
+#include "log.h"
+#include "param.h"
+#include "pdu.h"
+#include "util.h"
+#include "priv/io.h"
+#include "priv/lun.h"
+#include "priv/session.h"
+
+#define IO_MAX_EVENTS		64
+#define IO_FLUSH_MSEC		2000	/* shutdown: output flush bound */
+
+/* io's end of one worker's channel, and the verdict io gave it. */
+struct io_worker {
+	enum io_kind		 w_kind;	/* IO_WORKER: first */
+	TAILQ_ENTRY(io_worker)	 w_entry;
+	int			 w_fd;
+	uint32_t		 w_id;
+	char			 w_addr[ADDRSTRLEN];
+	bool			 w_asked;	/* ADMIT seen (once) */
+	bool			 w_admitted;	/* verdict: admitted */
+	bool			 w_tsih_held;	/* w_tsih reserved by us */
+	uint8_t			 w_isid[6];
+	uint16_t		 w_tsih;
+	uint16_t		 w_cid;
+	uint32_t		 w_tid;
+	char			 w_initiator[ISCSI_NAME_MAX];
+};
+TAILQ_HEAD(io_workers, io_worker);
+
+struct io_parent {
+	enum io_kind		 p_kind;	/* IO_PARENT: first */
+	int			 p_fd;
+};
+
+struct io {
+	struct io_reactor	 io_r;
+	struct io_parent	 io_parent;
+	struct io_workers	 io_workers;
+	struct io_workers	 io_dead;	/* freed after each batch */
+	struct conf		*io_conf;
+	bool			 io_stop;
+};
+
+static const struct ipc_rule io_parent_rules[] = {
+	{ MSG_P_WORKER, sizeof(struct msg_p_worker),
+	    sizeof(struct msg_p_worker), true },
+	{ MSG_P_GONE, sizeof(struct msg_p_gone), sizeof(struct msg_p_gone),
+	    false },
+	{ MSG_P_SHUTDOWN, 0, 0, false },
+};
+
+static const struct ipc_rule io_worker_rules[] = {
+	{ MSG_W_ADMIT, sizeof(struct msg_w_admit), sizeof(struct msg_w_admit),
+	    false },
+	{ MSG_W_HANDOFF, sizeof(struct msg_w_handoff),
+	    sizeof(struct msg_w_handoff), true },
+};
+
+static void	io_init(struct io *, int, struct conf *, struct lun_table *);
+static void	io_loop(struct io *);
+static void	io_parent_event(struct io *);
+static void	io_worker_new(struct io *, struct ipc_msg *);
+static void	io_worker_drop(struct io *, struct io_worker *, const char *);
+static void	io_worker_drain(struct io *, struct io_worker *);
+static int	io_worker_read(struct io *, struct io_worker *);
+static void	io_admit(struct io *, struct io_worker *,
+		    const struct msg_w_admit *);
+static uint32_t	io_admit_judge(struct io *, struct io_worker *,
+		    const struct msg_w_admit *, uint16_t *);
+static void	io_handoff(struct io *, struct io_worker *, struct ipc_msg *);
+static int	io_handoff_check(struct io *, struct io_worker *,
+		    const struct msg_w_handoff *, int,
+		    struct sockaddr_storage *, struct sockaddr_storage *);
+static void	io_params_clamp(const uint32_t *, const uint32_t *,
+		    uint32_t *);
+static struct io_target *io_target_get(struct io *, uint32_t, const char *);
+static int	io_tsih_alloc(struct io_reactor *, uint16_t *);
+static void	io_reap(struct io *);
+static __dead void io_shutdown(struct io *);
+
+void
+io_main(int parent_fd, struct conf *conf, struct lun_table *luns)
+{
+	struct io	*io;
+
+	log_procinit("io");
+	if ((io = calloc(1, sizeof(*io))) == NULL)
+		fatal("io: calloc");
+	io_init(io, parent_fd, conf, luns);
+	if (ipc_send(parent_fd, MSG_I_READY, 0, NULL, 0, -1) == -1)
+		fatal("io: send ready");
+	log_debug(1, "io: ready, %zu targets", io->io_r.r_ntargets);
+	io_loop(io);
+	io_shutdown(io);
+}
+
+static void
+io_init(struct io *io, int parent_fd, struct conf *conf,
+    struct lun_table *luns)
+{
+	struct io_reactor	*r = &io->io_r;
+	struct epoll_event	 ev;
+	size_t			 i;
+
+	io->io_conf = conf;
+	TAILQ_INIT(&io->io_workers);
+	TAILQ_INIT(&io->io_dead);
+	r->r_luns = luns;
+	TAILQ_INIT(&r->r_conns);
+	TAILQ_INIT(&r->r_dead);
+	r->r_tsih_next = 1;
+	r->r_ntargets = luns->lt_ntargets;
+	if ((r->r_targets = calloc(r->r_ntargets + 1,
+	    sizeof(*r->r_targets))) == NULL)
+		fatal("io: calloc");
+	for (i = 0; i < r->r_ntargets; i++) {
+		struct io_target *it = &r->r_targets[i];
+
+		it->it_lt = &luns->lt_targets[i];
+		it->it_ct = conf_target_find_tid(conf, it->it_lt->lt_tid);
+		if (it->it_ct == NULL)
+			fatalx("io: target %u not in the configuration",
+			    it->it_lt->lt_tid);
+		TAILQ_INIT(&it->it_sessions);
+	}
+	if ((r->r_epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("io: epoll_create1");
+	io->io_parent.p_kind = IO_PARENT;
+	io->io_parent.p_fd = parent_fd;
+	if (set_nonblock(parent_fd) == -1)
+		fatal("io: parent channel");
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = &io->io_parent;
+	if (epoll_ctl(r->r_epfd, EPOLL_CTL_ADD, parent_fd, &ev) == -1)
+		fatal("io: epoll_ctl parent");
+}
+
+static void
+io_loop(struct io *io)
+{
+	struct epoll_event	 evs[IO_MAX_EVENTS];
+	int			 i, n;
+
+	while (!io->io_stop) {
+		n = epoll_wait(io->io_r.r_epfd, evs, IO_MAX_EVENTS, -1);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("io: epoll_wait");
+		}
+		for (i = 0; i < n && !io->io_stop; i++) {
+			enum io_kind	*kind = evs[i].data.ptr;
+
+			switch (*kind) {
+			case IO_PARENT:
+				io_parent_event(io);
+				break;
+			case IO_WORKER:
+				io_worker_read(io, (struct io_worker *)kind);
+				break;
+			case IO_CONN:
+				session_conn_event((struct conn *)kind,
+				    evs[i].events);
+				break;
+			}
+		}
+		io_reap(io);
+	}
+}
+
+/* Free what was closed during the last batch of events. */
+static void
+io_reap(struct io *io)
+{
+	struct io_worker	*w;
+
+	while ((w = TAILQ_FIRST(&io->io_dead)) != NULL) {
+		TAILQ_REMOVE(&io->io_dead, w, w_entry);
+		free(w);
+	}
+	session_reap(&io->io_r);
+}
+
+static void
+io_parent_event(struct io *io)
+{
+	struct ipc_msg		 m;
+	struct io_worker	*w;
+	int			 rv;
+
+	rv = ipc_recv(io->io_parent.p_fd, io_parent_rules,
+	    nitems(io_parent_rules), &m);
+	if (rv == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (rv == 0) {
+		log_debug(1, "io: parent channel closed");
+		io->io_stop = true;
+		return;
+	}
+	if (rv == -1)
+		fatalx("io: bad record from the parent");
+	switch (m.hdr.type) {
+	case MSG_P_WORKER:
+		io_worker_new(io, &m);
+		break;
+	case MSG_P_GONE:
+		TAILQ_FOREACH(w, &io->io_workers, w_entry)
+			if (w->w_id == m.hdr.peerid)
+				break;
+		if (w != NULL) {
+			/* A handoff may still sit in its channel. */
+			io_worker_drain(io, w);
+			if (w->w_fd != -1)
+				io_worker_drop(io, w, NULL);
+		}
+		break;
+	case MSG_P_SHUTDOWN:
+		log_debug(1, "io: shutdown requested");
+		io->io_stop = true;
+		break;
+	}
+}
+
+static void
+io_worker_new(struct io *io, struct ipc_msg *m)
+{
+	struct msg_p_worker	 pw;
+	struct io_worker	*w;
+	struct epoll_event	 ev;
+
+	memcpy(&pw, m->data, sizeof(pw));
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		log_warn("io: worker %u", m->hdr.peerid);
+		close(m->fd);
+		return;
+	}
+	w->w_kind = IO_WORKER;
+	w->w_fd = m->fd;
+	w->w_id = m->hdr.peerid;
+	addr_str((struct sockaddr *)&pw.peer, 1, w->w_addr, sizeof(w->w_addr));
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = w;
+	if (set_nonblock(w->w_fd) == -1 ||
+	    epoll_ctl(io->io_r.r_epfd, EPOLL_CTL_ADD, w->w_fd, &ev) == -1) {
+		log_warn("io: worker %u", w->w_id);
+		close(w->w_fd);
+		free(w);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&io->io_workers, w, w_entry);
+	log_debug(2, "io: worker %u for %s", w->w_id, w->w_addr);
+}
+
+/* Close a worker channel; a verdict not handed off frees its TSIH. */
+static void
+io_worker_drop(struct io *io, struct io_worker *w, const char *why)
+{
+	if (why != NULL)
+		log_warnx("io: worker %u (%s): %s, dropping its channel",
+		    w->w_id, w->w_addr, why);
+	if (w->w_tsih_held)
+		io_tsih_release(&io->io_r, w->w_tsih);
+	w->w_tsih_held = false;
+	w->w_admitted = false;
+	epoll_ctl(io->io_r.r_epfd, EPOLL_CTL_DEL, w->w_fd, NULL);
+	close(w->w_fd);
+	w->w_fd = -1;
+	TAILQ_REMOVE(&io->io_workers, w, w_entry);
+	TAILQ_INSERT_TAIL(&io->io_dead, w, w_entry);
+}
+
+/* Read whatever records the worker left before it exited. */
+static void
+io_worker_drain(struct io *io, struct io_worker *w)
+{
+	int	 i;
+
+	for (i = 0; i < 4 && w->w_fd != -1; i++)
+		if (io_worker_read(io, w) != 1)
+			break;
+}
+
+/* One record from a worker channel: 1 handled, 0 nothing left. */
+static int
+io_worker_read(struct io *io, struct io_worker *w)
+{
+	struct ipc_msg	 m;
+	int		 rv;
+
+	if (w->w_fd == -1)
+		return (0);
+	rv = ipc_recv(w->w_fd, io_worker_rules, nitems(io_worker_rules), &m);
+	if (rv == -1 && (errno == EAGAIN || errno == EINTR))
+		return (0);
+	if (rv == 0) {
+		io_worker_drop(io, w, NULL);
+		return (0);
+	}
+	if (rv == -1) {
+		io_worker_drop(io, w, "bad record");
+		return (0);
+	}
+	switch (m.hdr.type) {
+	case MSG_W_ADMIT: {
+		struct msg_w_admit	 a;
+
+		memcpy(&a, m.data, sizeof(a));
+		io_admit(io, w, &a);
+		break;
+	}
+	case MSG_W_HANDOFF:
+		io_handoff(io, w, &m);
+		break;
+	}
+	return (1);
+}
+
+static struct io_target *
+io_target_get(struct io *io, uint32_t tid, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < io->io_r.r_ntargets; i++) {
+		struct io_target *it = &io->io_r.r_targets[i];
+
+		if (it->it_lt->lt_tid == tid)
+			return (strcmp(it->it_lt->lt_name, name) == 0 ?
+			    it : NULL);
+	}
+	return (NULL);
+}
+
+static void
+io_admit(struct io *io, struct io_worker *w, const struct msg_w_admit *a)
+{
+	struct msg_i_admit	 v;
+	uint16_t		 tsih = 0;
+
+	if (w->w_asked) {
+		io_worker_drop(io, w, "second admission request");
+		return;
+	}
+	w->w_asked = true;
+	if (!ipc_str_ok(a->initiator, sizeof(a->initiator)) ||
+	    !ipc_str_ok(a->target, sizeof(a->target))) {
+		io_worker_drop(io, w, "unterminated name");
+		return;
+	}
+	memset(&v, 0, sizeof(v));
+	v.status = io_admit_judge(io, w, a, &tsih);
+	v.tsih = tsih;
+	if (v.status == LOGIN_OK) {
+		w->w_admitted = true;
+		memcpy(w->w_isid, a->isid, sizeof(w->w_isid));
+		w->w_tsih = tsih;
+		w->w_cid = a->cid;
+		w->w_tid = a->tid;
+		strlcpy(w->w_initiator, a->initiator, sizeof(w->w_initiator));
+	}
+	if (ipc_send(w->w_fd, MSG_I_ADMIT, w->w_id, &v, sizeof(v), -1) == -1) {
+		log_warn("io: worker %u: send verdict", w->w_id);
+		io_worker_drop(io, w, NULL);
+		return;
+	}
+	log_debug(1, "io: worker %u: admission of %s to %s: %#x, tsih %u",
+	    w->w_id, w->w_initiator[0] ? w->w_initiator : "?", a->target,
+	    v.status, tsih);
+}
+
+static uint32_t
+io_admit_judge(struct io *io, struct io_worker *w,
+    const struct msg_w_admit *a, uint16_t *tsih)
+{
+	struct io_target	*it;
+	struct session		*s;
+	struct io_worker	*o;
+	uint32_t		 max, n;
+
+	if ((it = io_target_get(io, a->tid, a->target)) == NULL) {
+		log_warnx("io: worker %u: no target %u named %s", w->w_id,
+		    a->tid, a->target);
+		return (LOGIN_TARGET_NOT_FOUND);
+	}
+	if (a->tsih != 0) {
+		/* Adding a connection: one connection per session for now. */
+		s = session_find_tsih(it, a->tsih);
+		if (s == NULL || strcmp(s->sess_initiator, a->initiator) != 0 ||
+		    memcmp(s->sess_isid, a->isid, sizeof(s->sess_isid)) != 0)
+			return (LOGIN_SESSION_DOES_NOT_EXIST);
+		return (LOGIN_TOO_MANY_CONNECTIONS);
+	}
+	if ((s = session_find(it, a->initiator, a->isid)) != NULL) {
+		log_info("session reinstatement: closing session %#llx",
+		    (unsigned long long)s->sess_id);
+		session_close(s);
+	}
+	/* MaxSessions counts live sessions and admitted logins. */
+	n = it->it_nsessions;
+	TAILQ_FOREACH(o, &io->io_workers, w_entry)
+		if (o->w_admitted && o->w_tid == a->tid)
+			n++;
+	max = it->it_ct->ct_params[P_MAX_SESSIONS];
+	if (max != 0 && n >= max) {
+		log_warnx("io: target %s: MaxSessions %u reached", a->target,
+		    max);
+		/* RFC 7143 11.13.5: 0302 "insufficient session ... resources" */
+		return (LOGIN_OUT_OF_RESOURCES);
+	}
+	if (io_tsih_alloc(&io->io_r, tsih) == -1) {
+		log_warnx("io: no free TSIH");
+		return (LOGIN_OUT_OF_RESOURCES);
+	}
+	w->w_tsih_held = true;
+	return (LOGIN_OK);
+}
+
+static int
+io_tsih_alloc(struct io_reactor *r, uint16_t *tsih)
+{
+	uint32_t	 i;
+	uint16_t	 t;
+
+	for (i = 0; i < 65536; i++) {
+		t = r->r_tsih_next++;
+		if (t == 0)
+			continue;
+		if ((r->r_tsih_used[t / 8] & (1U << (t % 8))) == 0) {
+			r->r_tsih_used[t / 8] |= 1U << (t % 8);
+			*tsih = t;
+			return (0);
+		}
+	}
+	return (-1);
+}
+
+void
+io_tsih_release(struct io_reactor *r, uint16_t t)
+{
+	r->r_tsih_used[t / 8] &= ~(1U << (t % 8));
+}
+
+static void
+io_handoff(struct io *io, struct io_worker *w, struct ipc_msg *m)
+{
+	struct msg_w_handoff	*h;
+	struct sockaddr_storage	 peer, local;
+	struct io_target	*it;
+	struct session		*s;
+	uint32_t		 params[P__COUNT];
+	int			 fd = m->fd;
+
+	if ((h = malloc(sizeof(*h))) == NULL) {
+		log_warn("io: handoff");
+		close(fd);
+		io_worker_drop(io, w, NULL);
+		return;
+	}
+	memcpy(h, m->data, sizeof(*h));
+	if (io_handoff_check(io, w, h, fd, &peer, &local) == -1) {
+		close(fd);
+		free(h);
+		return;
+	}
+	it = io_target_get(io, h->tid, h->target);
+	io_params_clamp(it->it_ct->ct_params, h->params, params);
+	if (params[P_HEADER_DIGEST] != PARAM_DIGEST_NONE ||
+	    params[P_DATA_DIGEST] != PARAM_DIGEST_NONE) {
+		close(fd);
+		free(h);
+		io_worker_drop(io, w, "digests negotiated, not supported");
+		return;
+	}
+	/* A session with this name and ISID may have appeared since. */
+	if ((s = session_find(it, h->initiator, h->isid)) != NULL) {
+		log_info("session reinstatement: closing session %#llx",
+		    (unsigned long long)s->sess_id);
+		session_close(s);
+	}
+	if ((s = session_new(&io->io_r, it, h, params)) == NULL) {
+		close(fd);
+		free(h);
+		io_worker_drop(io, w, "cannot create the session");
+		return;
+	}
+	/* The TSIH now belongs to the session. */
+	w->w_tsih_held = false;
+	w->w_admitted = false;
+	session_conn_add(s, fd, h->cid, h->statsn, &peer, &local);
+	free(h);
+	/* Once: the worker has nothing more to say. */
+	io_worker_drop(io, w, NULL);
+}
+
+/* Everything a handoff must match; logs and drops the worker if not. */
+static int
+io_handoff_check(struct io *io, struct io_worker *w,
+    const struct msg_w_handoff *h, int fd, struct sockaddr_storage *peer,
+    struct sockaddr_storage *local)
+{
+	socklen_t	 len;
+	int		 type;
+
+	if (!w->w_admitted) {
+		io_worker_drop(io, w, "handoff without admission");
+		return (-1);
+	}
+	if (!ipc_str_ok(h->initiator, sizeof(h->initiator)) ||
+	    !ipc_str_ok(h->target, sizeof(h->target))) {
+		io_worker_drop(io, w, "handoff: unterminated name");
+		return (-1);
+	}
+	if (memcmp(h->isid, w->w_isid, sizeof(h->isid)) != 0 ||
+	    h->tsih != w->w_tsih || h->cid != w->w_cid ||
+	    h->tid != w->w_tid ||
+	    strcmp(h->initiator, w->w_initiator) != 0 ||
+	    io_target_get(io, h->tid, h->target) == NULL) {
+		io_worker_drop(io, w, "handoff does not match its admission");
+		return (-1);
+	}
+	len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+	    type != SOCK_STREAM) {
+		io_worker_drop(io, w, "handoff: not a stream socket");
+		return (-1);
+	}
+	len = sizeof(*peer);
+	memset(peer, 0, sizeof(*peer));
+	if (getpeername(fd, (struct sockaddr *)peer, &len) == -1 ||
+	    (peer->ss_family != AF_INET && peer->ss_family != AF_INET6)) {
+		io_worker_drop(io, w, "handoff: not a connected TCP socket");
+		return (-1);
+	}
+	len = sizeof(*local);
+	memset(local, 0, sizeof(*local));
+	if (getsockname(fd, (struct sockaddr *)local, &len) == -1) {
+		io_worker_drop(io, w, "handoff: getsockname failed");
+		return (-1);
+	}
+	return (0);
+}
+
+static uint32_t
+io_clamp(enum param_id id, uint32_t v, uint32_t lo, uint32_t hi)
+{
+	const struct param_def	*pd = param_def_get(id);
+
+	if (pd != NULL) {
+		if (lo < pd->pd_min)
+			lo = pd->pd_min;
+		if (hi > pd->pd_max)
+			hi = pd->pd_max;
+	}
+	if (hi < lo)
+		hi = lo;
+	if (v < lo)
+		return (lo);
+	if (v > hi)
+		return (hi);
+	return (v);
+}
+
+/*
+ * Re-derive every negotiated value within what the target's
+ * configuration allows (c) from what the worker says (w).
+ */
+static void
+io_params_clamp(const uint32_t *c, const uint32_t *w, uint32_t *p)
+{
+	p[P_HEADER_DIGEST] = w[P_HEADER_DIGEST] == 0 ? PARAM_DIGEST_NONE :
+	    w[P_HEADER_DIGEST];
+	p[P_DATA_DIGEST] = w[P_DATA_DIGEST] == 0 ? PARAM_DIGEST_NONE :
+	    w[P_DATA_DIGEST];
+	p[P_MAX_CONNECTIONS] = io_clamp(P_MAX_CONNECTIONS,
+	    w[P_MAX_CONNECTIONS], 1, c[P_MAX_CONNECTIONS]);
+	p[P_INITIAL_R2T] = (w[P_INITIAL_R2T] || c[P_INITIAL_R2T]) ? 1 : 0;
+	p[P_IMMEDIATE_DATA] = (w[P_IMMEDIATE_DATA] && c[P_IMMEDIATE_DATA]) ?
+	    1 : 0;
+	/* Declared by the target: exactly what is configured. */
+	p[P_MAX_RECV_DSL] = io_clamp(P_MAX_RECV_DSL, c[P_MAX_RECV_DSL], 512,
+	    (1U << 24) - 1);
+	p[P_MAX_XMIT_DSL] = io_clamp(P_MAX_XMIT_DSL, w[P_MAX_XMIT_DSL], 512,
+	    c[P_MAX_XMIT_DSL]);
+	p[P_MAX_BURST] = io_clamp(P_MAX_BURST, w[P_MAX_BURST], 512,
+	    c[P_MAX_BURST]);
+	p[P_FIRST_BURST] = io_clamp(P_FIRST_BURST, w[P_FIRST_BURST], 512,
+	    c[P_FIRST_BURST] < p[P_MAX_BURST] ? c[P_FIRST_BURST] :
+	    p[P_MAX_BURST]);
+	p[P_DEFAULT_TIME2WAIT] = io_clamp(P_DEFAULT_TIME2WAIT,
+	    w[P_DEFAULT_TIME2WAIT], c[P_DEFAULT_TIME2WAIT], 3600);
+	p[P_DEFAULT_TIME2RETAIN] = io_clamp(P_DEFAULT_TIME2RETAIN,
+	    w[P_DEFAULT_TIME2RETAIN], 0, c[P_DEFAULT_TIME2RETAIN]);
+	p[P_MAX_OUTSTANDING_R2T] = io_clamp(P_MAX_OUTSTANDING_R2T,
+	    w[P_MAX_OUTSTANDING_R2T], 1, c[P_MAX_OUTSTANDING_R2T]);
+	p[P_DATA_PDU_IN_ORDER] = (w[P_DATA_PDU_IN_ORDER] ||
+	    c[P_DATA_PDU_IN_ORDER]) ? 1 : 0;
+	p[P_DATA_SEQ_IN_ORDER] = (w[P_DATA_SEQ_IN_ORDER] ||
+	    c[P_DATA_SEQ_IN_ORDER]) ? 1 : 0;
+	p[P_ERROR_RECOVERY_LEVEL] = io_clamp(P_ERROR_RECOVERY_LEVEL,
+	    w[P_ERROR_RECOVERY_LEVEL], 0, c[P_ERROR_RECOVERY_LEVEL]);
+	p[P_IFMARKER] = 0;
+	p[P_OFMARKER] = 0;
+	p[P_PROTOCOL_LEVEL] = io_clamp(P_PROTOCOL_LEVEL, w[P_PROTOCOL_LEVEL],
+	    0, c[P_PROTOCOL_LEVEL]);
+	/* Configuration only: the worker has no say. */
+	p[P_QUEUED_COMMANDS] = c[P_QUEUED_COMMANDS] == 0 ? 1 :
+	    c[P_QUEUED_COMMANDS];
+	p[P_NOP_INTERVAL] = c[P_NOP_INTERVAL];
+	p[P_NOP_TIMEOUT] = c[P_NOP_TIMEOUT];
+	p[P_MAX_SESSIONS] = c[P_MAX_SESSIONS];
+}
+
+static uint64_t
+io_now_msec(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/*
+ * Stop: no more handoffs, flush output queues for a bounded time, close
+ * every connection, flush the backing stores, free everything.
+ */
+static __dead void
+io_shutdown(struct io *io)
+{
+	struct io_reactor	*r = &io->io_r;
+	struct epoll_event	 evs[IO_MAX_EVENTS];
+	struct io_worker	*w;
+	struct conn		*c, *next;
+	uint64_t		 deadline;
+	bool			 pending;
+	int			 i, n;
+
+	log_debug(1, "io: shutting down");
+	while ((w = TAILQ_FIRST(&io->io_workers)) != NULL)
+		io_worker_drop(io, w, NULL);
+	epoll_ctl(r->r_epfd, EPOLL_CTL_DEL, io->io_parent.p_fd, NULL);
+	deadline = io_now_msec() + IO_FLUSH_MSEC;
+	for (;;) {
+		pending = false;
+		for (c = TAILQ_FIRST(&r->r_conns); c != NULL; c = next) {
+			next = session_conn_next(c);
+			if (!session_conn_flush(c))
+				pending = true;
+		}
+		io_reap(io);
+		if (!pending || io_now_msec() >= deadline)
+			break;
+		n = epoll_wait(r->r_epfd, evs, IO_MAX_EVENTS, 100);
+		for (i = 0; i < n; i++) {
+			enum io_kind	*kind = evs[i].data.ptr;
+
+			/* Only writability matters now. */
+			if (*kind == IO_CONN && (evs[i].events &
+			    (EPOLLERR | EPOLLHUP)))
+				session_conn_close((struct conn *)kind, NULL);
+		}
+	}
+	while ((c = TAILQ_FIRST(&r->r_conns)) != NULL)
+		session_conn_close(c, NULL);
+	io_reap(io);
+	close(r->r_epfd);
+	close(io->io_parent.p_fd);
+	if (lun_sync_all(r->r_luns) == -1)
+		log_warnx("io: flushing backing stores failed");
+	lun_table_free(r->r_luns);
+	conf_free(io->io_conf);
+	free(r->r_targets);
+	free(io);
+	log_debug(1, "io: exiting");
+	exit(0);
+}

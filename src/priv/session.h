@@ -1,0 +1,93 @@
+/*
+ * session.h: sessions and full feature phase connections of the io
+ * process (internal to src/priv).  io.c owns the reactor, admission and
+ * handoffs; session.c owns what happens on a connection once handed off.
+ * Every piece of per-connection state lives in struct conn, so that a
+ * connection can later live on any reactor thread.
+ */
+#ifndef IETD_SESSION_H
+#define IETD_SESSION_H
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "ipc.h"
+#include "param.h"
+#include "pdu.h"
+#include "util.h"
+#include "priv/lun.h"
+
+/* What an epoll event's data.ptr points at: every such struct starts
+ * with this tag. */
+enum io_kind { IO_PARENT, IO_WORKER, IO_CONN };
+
+struct conn;
+struct session;
+TAILQ_HEAD(conn_list, conn);
+TAILQ_HEAD(session_list, session);
+
+/* Per-target state of the io process. */
+struct io_target {
+	struct lun_target	*it_lt;
+	const struct conf_target *it_ct;
+	struct session_list	 it_sessions;
+	uint32_t		 it_nsessions;
+};
+
+/* One reactor: an epoll set and what it serves. */
+struct io_reactor {
+	int			 r_epfd;
+	struct lun_table	*r_luns;
+	struct io_target	*r_targets;	/* one per lun_table entry */
+	size_t			 r_ntargets;
+	struct conn_list	 r_conns;	/* every live connection */
+	struct conn_list	 r_dead;	/* closed, freed after the batch */
+	uint8_t			 r_tsih_used[65536 / 8];
+	uint16_t		 r_tsih_next;
+};
+
+struct session {
+	TAILQ_ENTRY(session)	 sess_entry;	/* in it_sessions */
+	struct io_reactor	*sess_reactor;
+	struct io_target	*sess_target;
+	uint8_t			 sess_isid[6];
+	uint16_t		 sess_tsih;
+	uint64_t		 sess_id;	/* ISID << 16 | TSIH */
+	char			 sess_initiator[ISCSI_NAME_MAX];
+	uint32_t		 sess_params[P__COUNT];
+	uint32_t		 sess_expcmdsn;
+	struct conn_list	 sess_conns;
+	uint32_t		 sess_nconns;
+};
+
+/* TSIH bookkeeping (io.c). */
+void	io_tsih_release(struct io_reactor *, uint16_t);
+
+/* session.c */
+struct session *session_new(struct io_reactor *, struct io_target *,
+	    const struct msg_w_handoff *, const uint32_t params[P__COUNT]);
+/* Close every connection of the session, which frees it. */
+void	session_close(struct session *);
+struct session *session_find(struct io_target *, const char *initiator,
+	    const uint8_t isid[6]);
+struct session *session_find_tsih(struct io_target *, uint16_t tsih);
+/*
+ * Start the full feature phase on a handed-off socket.  0, or -1 (logged)
+ * with the fd closed; a session left without connections is freed.
+ */
+int	session_conn_add(struct session *, int fd, uint16_t cid,
+	    uint32_t statsn, const struct sockaddr_storage *peer,
+	    const struct sockaddr_storage *local);
+/* An epoll event for a connection. */
+void	session_conn_event(struct conn *, uint32_t events);
+/* Shutdown: try to write out what is queued; true when all is sent. */
+bool	session_conn_flush(struct conn *);
+void	session_conn_close(struct conn *, const char *why);
+struct conn *session_conn_next(struct conn *);	/* in r_conns */
+/* Free connections closed during the last batch of events. */
+void	session_reap(struct io_reactor *);
+
+#endif
