@@ -274,7 +274,7 @@ test_lun_table(struct conf *conf)
 	conf_del(bad);
 
 	/* Failures: missing file, smaller than a block, a directory. */
-	fprintf(stderr, "test_scsi: three lun errors expected:\n");
+	fprintf(stderr, "test_scsi: four lun errors expected:\n");
 	bad = conf_new(&ct);
 	add_lun(ct, 0, LUN_NULLIO, IOMODE_WB, NULL, 0, 1);
 	add_lun(ct, 1, LUN_FILEIO, IOMODE_WB, "/nonexistent/x", 0, 2);
@@ -286,6 +286,10 @@ test_lun_table(struct conf *conf)
 	conf_del(bad);
 	bad = conf_new(&ct);
 	add_lun(ct, 0, LUN_FILEIO, IOMODE_RO, tmpdir, 0, 4);
+	CHECK(lun_table_open(bad) == NULL);
+	conf_del(bad);
+	bad = conf_new(&ct);
+	add_lun(ct, 0, LUN_NULLIO, IOMODE_WB, NULL, UINT64_MAX / 256, 5);
 	CHECK(lun_table_open(bad) == NULL);
 	conf_del(bad);
 }

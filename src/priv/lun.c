@@ -161,6 +161,12 @@ lun_open(const struct conf *conf, const struct conf_target *ct,
 		/* cl_sectors counts blocks of the LUN's block size. */
 		lun->lun_nblocks = cl->cl_sectors != 0 ? cl->cl_sectors :
 		    LUN_NULLIO_DEFAULT_BYTES / lun->lun_blocksize;
+		/* Byte offsets must fit an off_t. */
+		if (lun->lun_nblocks > INT64_MAX / lun->lun_blocksize) {
+			log_warnx("%s:%d: nullio: %s", conf->conf_path,
+			    cl->cl_line, strerror(EFBIG));
+			return (-1);
+		}
 	} else {
 		if (cl->cl_path == NULL || cl->cl_path[0] == '\0') {
 			log_warnx("%s:%d: lun %u: no Path", conf->conf_path,
