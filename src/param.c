@@ -7,7 +7,6 @@
 #include <sys/types.h>
 
 #include <bsd/stdlib.h>
-#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -237,9 +236,11 @@ param_conf_set(uint32_t conf[P__COUNT], const char *name, const char *value,
 		}
 		break;
 	default:
+		/* libbsd's strtonum does not always set errno: use e. */
 		v = strtonum(value, min, max, &e);
 		if (e != NULL) {
-			if (errno != ERANGE) {
+			if (strcmp(e, "too small") != 0 &&
+			    strcmp(e, "too large") != 0) {
 				*errstr = "invalid value";
 				return (-1);
 			}
