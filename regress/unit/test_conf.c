@@ -175,6 +175,7 @@ test_good(void)
 	    "\tmaxburstlength 131072\n"
 	    "\tFirstBurstLength 65536\n"
 	    "\tImmediateData No\n"
+	    "\tDataDigest crc32c,None\n"
 	    "\t# indented comment\n"
 	    "Target eui.0123456789ABCDEF\r\n"
 	    "\tLun 1 Path=/srv/lun1.img\r\n"
@@ -182,7 +183,7 @@ test_good(void)
 	    "\tLun 0 Path=/srv/x,Type=fileio   # trailing comment\n"
 	    "Target iqn.2024-12.org.example\n"
 	    "\tLun 0 Sectors=1,Type=nullio\n",
-	    "t.conf:18: warning: target name eui.0123456789ABCDEF folded");
+	    "t.conf:19: warning: target name eui.0123456789ABCDEF folded");
 	if (conf == NULL)
 		return;
 	CHECK(conf->conf_ntargets == 4);
@@ -204,6 +205,8 @@ test_good(void)
 	CHECK(ct->ct_params[P_IMMEDIATE_DATA] == 0);
 	CHECK(ct->ct_params[P_MAX_RECV_DSL] == defs[P_MAX_RECV_DSL]);
 	CHECK(ct->ct_params[P_HEADER_DIGEST] == defs[P_HEADER_DIGEST]);
+	CHECK(ct->ct_params[P_DATA_DIGEST] ==
+	    (PARAM_DIGEST_NONE | PARAM_DIGEST_CRC32C));
 	cu = TAILQ_FIRST(&ct->ct_in_users);
 	CHECK(cu != NULL && strcmp(cu->cu_name, "joe") == 0);
 	CHECK(cu != NULL && TAILQ_NEXT(cu, cu_entry) != NULL &&
@@ -386,6 +389,9 @@ static const struct {
 	    "t.conf:2: MaxBurstLength 4294967296: " },
 	{ __LINE__, T "InitialR2T Maybe\n", "t.conf:2: InitialR2T Maybe: " },
 	{ __LINE__, T "HeaderDigest MD5\n", "t.conf:2: HeaderDigest MD5: " },
+	{ __LINE__, T "IFMarker Yes\n", "t.conf:2: IFMarker Yes: " },
+	{ __LINE__, T "HeaderDigest CRC32C, None\n",
+	    "t.conf:2: HeaderDigest: too many arguments" },
 	{ __LINE__, T "MaxBurstLength=65536\n",
 	    "t.conf:2: unknown keyword MaxBurstLength=65536" },
 	{ __LINE__, T "Lun 0 Path=/a\x01,Type=fileio\nLun 1 Path=/b\n"
