@@ -17,7 +17,7 @@
 
 #include "pdu.h"
 
-#define AHS_MAX		(255 * 4)	/* TotalAHSLength is one byte of words */
+#define AHS_MAX		(255 * 4)	/* TotalAHSLength: one byte of words */
 #define DSL_MAX		0xffffffU	/* DataSegmentLength is 24 bits */
 
 static int	read_full(int, void *, size_t);
