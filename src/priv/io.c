@@ -112,7 +112,7 @@ io_main(int parent_fd, struct conf *conf, struct lun_table *luns)
 	io_init(io, parent_fd, conf, luns);
 	if (ipc_send(parent_fd, MSG_I_READY, 0, NULL, 0, -1) == -1)
 		fatal("io: send ready");
-	log_debug(1, "io: ready, %zu targets", io->io_r.r_ntargets);
+	log_debug(1, "ready, %zu targets", io->io_r.r_ntargets);
 	io_loop(io);
 	io_shutdown(io);
 }
@@ -217,7 +217,7 @@ io_parent_event(struct io *io)
 	if (rv == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (rv == 0) {
-		log_debug(1, "io: parent channel closed");
+		log_debug(1, "parent channel closed");
 		io->io_stop = true;
 		return;
 	}
@@ -239,7 +239,7 @@ io_parent_event(struct io *io)
 		}
 		break;
 	case MSG_P_SHUTDOWN:
-		log_debug(1, "io: shutdown requested");
+		log_debug(1, "shutdown requested");
 		io->io_stop = true;
 		break;
 	}
@@ -273,7 +273,7 @@ io_worker_new(struct io *io, struct ipc_msg *m)
 		return;
 	}
 	TAILQ_INSERT_TAIL(&io->io_workers, w, w_entry);
-	log_debug(2, "io: worker %u for %s", w->w_id, w->w_addr);
+	log_debug(2, "worker %u for %s", w->w_id, w->w_addr);
 }
 
 /* Close a worker channel; a verdict not handed off frees its TSIH. */
@@ -387,7 +387,7 @@ io_admit(struct io *io, struct io_worker *w, const struct msg_w_admit *a)
 		io_worker_drop(io, w, NULL);
 		return;
 	}
-	log_debug(1, "io: worker %u: admission of %s to %s: %#x, tsih %u",
+	log_debug(1, "worker %u: admission of %s to %s: %#x, tsih %u",
 	    w->w_id, w->w_initiator[0] ? w->w_initiator : "?", a->target,
 	    v.status, tsih);
 }
@@ -658,7 +658,7 @@ io_shutdown(struct io *io)
 	bool			 pending;
 	int			 i, n;
 
-	log_debug(1, "io: shutting down");
+	log_debug(1, "shutting down");
 	while ((w = TAILQ_FIRST(&io->io_workers)) != NULL)
 		io_worker_drop(io, w, NULL);
 	epoll_ctl(r->r_epfd, EPOLL_CTL_DEL, io->io_parent.p_fd, NULL);
@@ -694,6 +694,6 @@ io_shutdown(struct io *io)
 	conf_free(io->io_conf);
 	free(r->r_targets);
 	free(io);
-	log_debug(1, "io: exiting");
+	log_debug(1, "exiting");
 	exit(0);
 }

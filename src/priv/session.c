@@ -988,8 +988,13 @@ conn_scsi_cmd(struct conn *c)
 		/* Extended CDB and bidirectional AHS are not supported. */
 		t->t_failed = true;
 		scsi_sense(&t->t_sc, SKEY_ILLEGAL_REQUEST, 0x24, 0x00);
-	} else if (t->t_edtl > 0 && ((rd && wr) || (!rd && !wr) ||
-	    (rd && dir != SCSI_DIR_READ) || (wr && dir != SCSI_DIR_WRITE))) {
+	} else if (t->t_edtl > 0 && ((rd && wr) ||
+	    (dir == SCSI_DIR_WRITE && !wr))) {
+		/*
+		 * A write without Data-Out data would write garbage.  A read
+		 * flagged otherwise runs and just sends no Data-In (libiscsi
+		 * expects GOOD); unknown directions are left to scsi_exec.
+		 */
 		log_warnx("%s: CDB %#x does not match R/W flags %#x",
 		    c->conn_tag, t->t_cdb[0], cmd->flags);
 		t->t_failed = true;
@@ -1118,13 +1123,32 @@ data_out_check(struct conn *c, struct task *t, struct r2t *r,
 		    "%u-%u", c->conn_tag, t->t_itt, off, len, start, end);
 		return (REJECT_INVALID_PDU_FIELD);
 	}
-	if (c->conn_p[P_DATA_PDU_IN_ORDER] && (off != next || datasn != sn)) {
+	/* DataSN counts the PDUs of every burst; offsets may only come out
+	 * of order with DataPDUInOrder=No. */
+	if (datasn != sn || (c->conn_p[P_DATA_PDU_IN_ORDER] && off != next)) {
 		log_warnx("%s: Data-Out ITT %#x out of order: offset %u "
 		    "DataSN %u, expected %u and %u", c->conn_tag, t->t_itt,
 		    off, datasn, next, sn);
 		return (REJECT_PROTOCOL_ERROR);
 	}
 	return (0);
+}
+
+/*
+ * A data transfer error ends the command, not the connection: the bad
+ * Data-Out is rejected, the rest of its data is taken and discarded, and
+ * the command ends in CHECK CONDITION (RFC 7143 11.17.1: a Reject never
+ * terminates a task by itself, a response does).
+ */
+static void
+task_fail(struct task *t, uint8_t key, uint8_t asc, uint8_t ascq)
+{
+	if (t->t_failed)
+		return;
+	t->t_failed = true;
+	scsi_sense(&t->t_sc, key, asc, ascq);
+	iobuf_unref(t->t_buf);
+	t->t_buf = NULL;
 }
 
 static void
@@ -1147,14 +1171,7 @@ conn_data_out(struct conn *c)
 		conn_reject(c, REJECT_INVALID_PDU_FIELD, &c->conn_rx_bhs);
 		return;
 	}
-	if (ttt == ISCSI_RESERVED_TAG) {
-		if (!t->t_unsol_open) {
-			log_warnx("%s: unsolicited Data-Out for ITT %#x not "
-			    "allowed", c->conn_tag, t->t_itt);
-			conn_reject(c, REJECT_PROTOCOL_ERROR, &c->conn_rx_bhs);
-			return;
-		}
-	} else {
+	if (ttt != ISCSI_RESERVED_TAG) {
 		for (i = 0; i < TASK_R2T_MAX; i++)
 			if (t->t_r2t[i].r_used && t->t_r2t[i].r_ttt == ttt) {
 				r = &t->t_r2t[i];
@@ -1167,40 +1184,41 @@ conn_data_out(struct conn *c)
 			    &c->conn_rx_bhs);
 			return;
 		}
-	}
-	if ((why = data_out_check(c, t, r, off, len, datasn)) != 0) {
-		conn_reject(c, why, &c->conn_rx_bhs);
-		/* ERL 0 cannot recover a sequence error: drop. */
-		if (why == REJECT_PROTOCOL_ERROR) {
-			c->conn_stop_rx = true;
-			c->conn_logout = true;
-		}
+	} else if (!t->t_unsol_open) {
+		log_warnx("%s: unsolicited Data-Out for ITT %#x not allowed",
+		    c->conn_tag, t->t_itt);
+		conn_reject(c, REJECT_PROTOCOL_ERROR, &c->conn_rx_bhs);
 		return;
+	}
+	if (!t->t_failed &&
+	    (why = data_out_check(c, t, r, off, len, datasn)) != 0) {
+		conn_reject(c, why, &c->conn_rx_bhs);
+		/* 4Bh/00h DATA PHASE ERROR */
+		task_fail(t, SKEY_ABORTED_COMMAND, 0x4b, 0x00);
 	}
 	if (t->t_buf != NULL && len > 0)
 		memcpy(t->t_buf->ib_data + off, c->conn_rx_data, len);
 	t->t_recv += len;
 	if (r == NULL) {
-		t->t_unsol_next = off + len;
+		t->t_unsol_next = t->t_failed ? t->t_unsol_next + len :
+		    off + len;
 		t->t_unsol_datasn++;
-		if (final || t->t_unsol_next == t->t_unsol_end) {
+		if (final || t->t_unsol_next >= t->t_unsol_end) {
 			t->t_unsol_open = false;
 			if (t->t_unsol_next > t->t_r2t_off)
 				t->t_r2t_off = t->t_unsol_next;
 		}
 	} else {
-		r->r_got = off + len - r->r_off;
+		r->r_got = t->t_failed ? r->r_got + len : off + len - r->r_off;
 		r->r_datasn++;
-		if (final || r->r_got == r->r_len) {
-			if (r->r_got != r->r_len) {
+		if (final || r->r_got >= r->r_len) {
+			if (r->r_got != r->r_len && !t->t_failed) {
 				log_warnx("%s: Data-Out ITT %#x: burst ended "
 				    "at %u of %u bytes", c->conn_tag,
 				    t->t_itt, r->r_got, r->r_len);
 				conn_reject(c, REJECT_PROTOCOL_ERROR,
 				    &c->conn_rx_bhs);
-				c->conn_stop_rx = true;
-				c->conn_logout = true;
-				return;
+				task_fail(t, SKEY_ABORTED_COMMAND, 0x4b, 0x00);
 			}
 			r->r_used = false;
 			t->t_nr2t--;
