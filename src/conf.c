@@ -15,6 +15,7 @@
 
 #include <bsd/stdlib.h>
 #include <bsd/string.h>
+#include <bsd/vis.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -109,12 +110,15 @@ static void	conf_err(struct parse *, int, const char *, ...)
 static void	conf_warn(struct parse *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 
+/* Messages quote the file: escape what a terminal would interpret. */
 static void
 conf_vlog(const char *name, int line, int error, const char *fmt, va_list ap)
 {
-	char	 msg[512];
+	char	 raw[512], msg[4 * sizeof(raw) + 1];
 
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	(void)vsnprintf(raw, sizeof(raw), fmt, ap);
+	(void)strnvis(msg, raw, sizeof(msg), VIS_OCTAL | VIS_CSTYLE |
+	    VIS_TAB | VIS_NL | VIS_NOSLASH);
 	if (line > 0)
 		log_warnx("%s:%d: %s%s", name, line,
 		    error ? "" : "warning: ", msg);

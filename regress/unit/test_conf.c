@@ -390,6 +390,9 @@ static const struct {
 	{ __LINE__, T "InitialR2T Maybe\n", "t.conf:2: InitialR2T Maybe: " },
 	{ __LINE__, T "HeaderDigest MD5\n", "t.conf:2: HeaderDigest MD5: " },
 	{ __LINE__, T "IFMarker Yes\n", "t.conf:2: IFMarker Yes: " },
+	/* Control characters are escaped in the log. */
+	{ __LINE__, T "Fo\033[2Jo\n", "t.conf:2: unknown keyword Fo\\033[2Jo" },
+	{ __LINE__, T "Lun 0 Type=tap\xc3\xa9\n", "Type tap\\303\\251: " },
 	{ __LINE__, T "HeaderDigest CRC32C, None\n",
 	    "t.conf:2: HeaderDigest: too many arguments" },
 	{ __LINE__, T "MaxBurstLength=65536\n",
@@ -532,7 +535,8 @@ test_files(void)
 	struct conf	*conf;
 	char		 path[sizeof(tmpdir) + 32];
 	int		 fd;
-	const char	*text = T "Lun 0 Path=/a\nIncomingUser joe secret123456\n";
+	const char	*text =
+	    T "Lun 0 Path=/a\nIncomingUser joe secret123456\n";
 
 	/* Not a regular file. */
 	capture_begin();
