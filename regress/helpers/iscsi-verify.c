@@ -2,14 +2,17 @@
  * iscsi-verify: write a deterministic pattern to a range of blocks of an
  * iSCSI LUN, read it back and compare (libiscsi, synchronous API).
  *
- * usage: iscsi-verify [-rwS] [-C 10|16] [-c blocks] [-i initiator]
+ * usage: iscsi-verify [-RrSwX] [-C 10|16] [-c blocks] [-i initiator]
  *	      [-l lba] [-n blocks] [-s seed] iscsi://host:port/target/lun
  *        iscsi-verify -F file [-B blocksize] [-l lba] [-n blocks] [-s seed]
  *
  *	(default)	write the pattern, then read it back and compare
  *	-r		verify only (e.g. after a daemon restart)
+ *	-R		read only, without comparing (e.g. a nullio LUN)
  *	-w		write only
  *	-S		SYNCHRONIZE CACHE(10) after writing
+ *	-X		do not check the range against READ CAPACITY(16):
+ *			send commands past the end (which must fail)
  *	-F file		verify the pattern in a local file (a backing store)
  *			instead of over iSCSI; -B gives its block size (512)
  *	-C 10|16	use READ/WRITE(10) or (16) (default 16)
@@ -45,6 +48,8 @@ struct opts {
 	bool		 do_write;
 	bool		 do_read;
 	bool		 sync;
+	bool		 compare;
+	bool		 no_range_check;
 	int		 cdb;
 	uint32_t	 per_cmd;
 	uint64_t	 lba;
@@ -241,14 +246,17 @@ verify_range(struct iscsi_context *iscsi, int lun, const struct opts *o,
 			scsi_free_scsi_task(task);
 			return (-1);
 		}
-		rc = compare(task->datain.data, want, o->blocksize, o->seed,
-		    lba, n);
+		rc = 0;
+		if (o->compare)
+			rc = compare(task->datain.data, want, o->blocksize,
+			    o->seed, lba, n);
 		scsi_free_scsi_task(task);
 		if (rc != 0)
 			return (-1);
 	}
-	printf("verified %" PRIu64 " blocks of %u bytes at lba %" PRIu64
-	    " (seed %" PRIu64 ")\n", o->count, o->blocksize, o->lba, o->seed);
+	printf("%s %" PRIu64 " blocks of %u bytes at lba %" PRIu64
+	    " (seed %" PRIu64 ")\n", o->compare ? "verified" : "read",
+	    o->count, o->blocksize, o->lba, o->seed);
 	return (0);
 }
 
@@ -281,7 +289,8 @@ run_iscsi(struct opts *o)
 	}
 	if (read_capacity(iscsi, lun, &o->blocksize, &nblocks) != 0)
 		goto logout;
-	if (o->lba > nblocks || o->count > nblocks - o->lba) {
+	if (!o->no_range_check &&
+	    (o->lba > nblocks || o->count > nblocks - o->lba)) {
 		fprintf(stderr, "iscsi-verify: blocks %" PRIu64 "..%" PRIu64
 		    " are past the end (%" PRIu64 " blocks)\n", o->lba,
 		    o->lba + o->count - 1, nblocks);
@@ -369,7 +378,7 @@ number(const char *s, const char *what, uint64_t min, uint64_t max)
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: iscsi-verify [-rwS] [-C 10|16] [-c blocks] "
+	fprintf(stderr, "usage: iscsi-verify [-RrSwX] [-C 10|16] [-c blocks] "
 	    "[-i initiator] [-l lba] [-n blocks]\n"
 	    "           [-s seed] iscsi://host:port/target/lun\n"
 	    "       iscsi-verify -F file [-B blocksize] [-l lba] "
@@ -384,14 +393,14 @@ main(int argc, char *argv[])
 	int ch;
 
 	memset(&o, 0, sizeof(o));
-	o.do_write = o.do_read = true;
+	o.do_write = o.do_read = o.compare = true;
 	o.cdb = 16;
 	o.per_cmd = 64;
 	o.count = 1024;
 	o.seed = 1;
 	o.blocksize = 512;
 	o.initiator = DEFAULT_INITIATOR;
-	while ((ch = getopt(argc, argv, "B:C:F:Sc:i:l:n:rs:w")) != -1) {
+	while ((ch = getopt(argc, argv, "B:C:F:RSXc:i:l:n:rs:w")) != -1) {
 		switch (ch) {
 		case 'B':
 			o.blocksize = number(optarg, "-B", 512, 65536);
@@ -404,8 +413,14 @@ main(int argc, char *argv[])
 		case 'F':
 			o.file = optarg;
 			break;
+		case 'R':
+			o.do_write = o.compare = false;
+			break;
 		case 'S':
 			o.sync = true;
+			break;
+		case 'X':
+			o.no_range_check = true;
 			break;
 		case 'c':
 			o.per_cmd = number(optarg, "-c", 1, 65535);

@@ -410,7 +410,7 @@ conn_closed_by_peer() {
 
 # run_client cmd...: run an initiator tool with a timeout, as bats' run.
 run_client() {
-	run timeout -k 5 "${CLIENT_TIMEOUT:-30}" "$@"
+	run timeout -k 5 "${CLIENT_TIMEOUT:-20}" "$@"
 }
 
 # assert_status n: the status of the last run.
