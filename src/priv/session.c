@@ -1280,57 +1280,77 @@ text_add(char *buf, size_t size, size_t *len, const char *k, const char *v)
 	return (0);
 }
 
+/*
+ * The pairs of a text request, in place: NUL-terminated "key=value"
+ * strings, the last one terminated too.  keys_load refuses empty values,
+ * but "SendTargets=" (empty) is the normal-session form.
+ */
+static int
+text_next(const char *data, size_t len, size_t *pos, const char **name,
+    size_t *nlen, const char **value)
+{
+	const char	*p = data + *pos, *nul, *eq;
+
+	if (*pos >= len)
+		return (0);
+	if ((nul = memchr(p, '\0', len - *pos)) == NULL)
+		return (-1);
+	if (nul == p) {
+		/* Padding NULs after the last pair. */
+		*pos = len;
+		return (0);
+	}
+	if ((eq = memchr(p, '=', nul - p)) == NULL || eq == p ||
+	    eq - p > KEY_NAME_MAX)
+		return (-1);
+	*name = p;
+	*nlen = eq - p;
+	*value = eq + 1;
+	*pos += nul - p + 1;
+	return (1);
+}
+
 static void
 conn_text(struct conn *c)
 {
 	struct iscsi_text	*req = (struct iscsi_text *)&c->conn_rx_bhs;
 	struct iscsi_text	*rsp;
 	struct txpdu		*tx;
-	struct keys		*keys;
 	const struct lun_target	*lt = c->conn_sess->sess_target->it_lt;
-	const char		*errstr, *v;
-	char			*buf, addr[ADDRSTRLEN + 4];
-	size_t			 i, len = 0, size;
+	const char		*data = (const char *)c->conn_rx_data;
+	const char		*name, *v;
+	char			*buf, addr[ADDRSTRLEN + 4], key[KEY_NAME_MAX + 1];
+	size_t			 pos = 0, nlen, len = 0, size, mark;
 	uint32_t		 dlen = pdu_data_len(&c->conn_rx_bhs);
-	int			 rv = 0;
+	int			 rv = 0, more;
 
 	if (!conn_cmdsn(c, be32toh(req->sn24),
 	    (req->opcode & ISCSI_OP_IMMEDIATE) != 0))
 		return;
-	size = c->conn_p[P_MAX_XMIT_DSL];
-	if (size > 65536)
-		size = 65536;
 	if (req->flags & ISCSI_TEXT_C) {
 		log_warnx("%s: text continuation not supported", c->conn_tag);
 		conn_reject(c, REJECT_CMD_NOT_SUPPORTED, &c->conn_rx_bhs);
 		return;
 	}
-	if ((keys = keys_new()) == NULL || (buf = malloc(size)) == NULL) {
-		keys_free(keys);
+	size = c->conn_p[P_MAX_XMIT_DSL];
+	if (size > 65536)
+		size = 65536;
+	if ((buf = malloc(size)) == NULL) {
 		session_conn_close(c, "out of memory");
 		return;
 	}
-	if (keys_load(keys, (const char *)c->conn_rx_data, dlen, &errstr) ==
-	    -1) {
-		log_warnx("%s: text request: %s", c->conn_tag, errstr);
-		conn_reject(c, REJECT_PROTOCOL_ERROR, &c->conn_rx_bhs);
-		goto out;
-	}
 	addr_str((struct sockaddr *)&c->conn_local, 1, addr, sizeof(addr));
 	strlcat(addr, ",1", sizeof(addr));
-	for (i = 0; i < keys->keys_n && rv == 0; i++) {
-		if (strcmp(keys->keys_name[i], "SendTargets") != 0) {
-			rv = text_add(buf, size, &len, keys->keys_name[i],
-			    "NotUnderstood");
-			continue;
-		}
-		v = keys->keys_value[i];
-		if (strcmp(v, "All") == 0)
-			rv = text_add(buf, size, &len, "SendTargets",
-			    "Reject");
+	while (rv == 0 &&
+	    (more = text_next(data, dlen, &pos, &name, &nlen, &v)) == 1) {
+		memcpy(key, name, nlen);
+		key[nlen] = '\0';
+		if (strcmp(key, "SendTargets") != 0)
+			rv = text_add(buf, size, &len, key, "NotUnderstood");
+		else if (strcmp(v, "All") == 0)
+			rv = text_add(buf, size, &len, key, "Reject");
 		else if (v[0] == '\0' || strcmp(v, lt->lt_name) == 0) {
-			size_t	 mark = len;
-
+			mark = len;
 			if (text_add(buf, size, &len, "TargetName",
 			    lt->lt_name) == -1 ||
 			    text_add(buf, size, &len, "TargetAddress",
@@ -1340,12 +1360,19 @@ conn_text(struct conn *c)
 			}
 		}
 	}
+	if (rv == 0 && more == -1) {
+		log_warnx("%s: malformed text request", c->conn_tag);
+		conn_reject(c, REJECT_PROTOCOL_ERROR, &c->conn_rx_bhs);
+		free(buf);
+		return;
+	}
 	if (rv == -1)
 		log_warnx("%s: text response truncated to %zu bytes",
 		    c->conn_tag, len);
 	if ((tx = conn_tx_new(c, ISCSI_OP_TEXT_RSP)) == NULL) {
+		free(buf);
 		session_conn_close(c, "out of memory");
-		goto out;
+		return;
 	}
 	rsp = (struct iscsi_text *)&tx->tx_bhs;
 	rsp->flags = ISCSI_FLAG_FINAL;
@@ -1353,9 +1380,7 @@ conn_text(struct conn *c)
 	rsp->itt = req->itt;
 	rsp->ttt = htobe32(ISCSI_RESERVED_TAG);
 	conn_tx_copy(c, tx, buf, len, true);
-out:
 	free(buf);
-	keys_free(keys);
 }
 
 /*
