@@ -176,10 +176,15 @@ start_daemon() {
 		    --trace-children=yes --log-file="$T/valgrind.%p.log")
 		timeout=$((timeout * 4))
 	fi
-	rm -f "$PIDFILE"
-	# fd 3 is bats' own: a daemon holding it would stall the run.
-	"${pre[@]}" "$IETD_BIN" -f -d 2 -c "$CONF" -a 127.0.0.1 -p "$PORT" \
-	    -P "$PIDFILE" "$@" </dev/null >>"$LOG" 2>&1 3>&- &
+	[ "${KEEP_PIDFILE:-0}" = 1 ] || rm -f "$PIDFILE"
+	# fd 3 is bats' own: a daemon holding it would stall the run.  SIGINT
+	# is set back to the default that a background job loses.
+	(
+		close_held
+		exec env --default-signal=INT,QUIT "${pre[@]}" "$IETD_BIN" \
+		    -f -d 2 -c "$CONF" -a 127.0.0.1 -p "$PORT" -P "$PIDFILE" \
+		    "$@" </dev/null >>"$LOG" 2>&1 3>&-
+	) &
 	DAEMON_PID=$!
 	DAEMON_PIDS+=("$DAEMON_PID")
 	for ((i = 0; i < timeout * 10; i++)); do
@@ -213,6 +218,18 @@ wait_for_log() {
 		sleep 0.1
 	done
 	fail "no log line matching '$pat' within ${timeout}s:" "$(cat "$LOG")"
+}
+
+# wait_for_log_count pattern n [timeout]: wait until at least n lines of
+# the latest log match.
+wait_for_log_count() {
+	local pat=$1 n=$2 timeout=${3:-10} i
+	for ((i = 0; i < timeout * 10; i++)); do
+		[ "$(log_count "$pat")" -ge "$n" ] && return 0
+		sleep 0.1
+	done
+	fail "fewer than $n log lines matching '$pat' within ${timeout}s:" \
+	    "$(cat "$LOG")"
 }
 
 # log_count pattern: how many lines of the latest log match.
@@ -387,6 +404,27 @@ hold_conn() {
 	exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" || return 1
 	HELD_FDS+=("$fd")
 	HELD_FD=$fd
+}
+
+# close_held: close every held connection (in a subshell that runs a
+# background command, so that closing them later really closes them).
+close_held() {
+	local fd
+	for fd in "${HELD_FDS[@]}"; do
+		eval "exec $fd>&-" 2>/dev/null || true
+	done
+}
+
+# spawn_client outfile cmd...: run a client in the background with a 60 s
+# timeout and without the held connections; its pid in CLIENT_PID.
+spawn_client() {
+	local out=$1
+	shift
+	(
+		close_held
+		exec timeout -k 5 60 "$@" >"$out" 2>&1 3>&-
+	) &
+	CLIENT_PID=$!
 }
 
 # close_conn fd
