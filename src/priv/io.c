@@ -254,7 +254,7 @@ io_worker_new(struct io *io, struct ipc_msg *m)
 
 	memcpy(&pw, m->data, sizeof(pw));
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
-		log_warn("io: worker %u", m->hdr.peerid);
+		log_warn("worker %u", m->hdr.peerid);
 		close(m->fd);
 		return;
 	}
@@ -267,7 +267,7 @@ io_worker_new(struct io *io, struct ipc_msg *m)
 	ev.data.ptr = w;
 	if (set_nonblock(w->w_fd) == -1 ||
 	    epoll_ctl(io->io_r.r_epfd, EPOLL_CTL_ADD, w->w_fd, &ev) == -1) {
-		log_warn("io: worker %u", w->w_id);
+		log_warn("worker %u", w->w_id);
 		close(w->w_fd);
 		free(w);
 		return;
@@ -281,7 +281,7 @@ static void
 io_worker_drop(struct io *io, struct io_worker *w, const char *why)
 {
 	if (why != NULL)
-		log_warnx("io: worker %u (%s): %s, dropping its channel",
+		log_warnx("worker %u (%s): %s, dropping its channel",
 		    w->w_id, w->w_addr, why);
 	if (w->w_tsih_held)
 		io_tsih_release(&io->io_r, w->w_tsih);
@@ -383,7 +383,7 @@ io_admit(struct io *io, struct io_worker *w, const struct msg_w_admit *a)
 		strlcpy(w->w_initiator, a->initiator, sizeof(w->w_initiator));
 	}
 	if (ipc_send(w->w_fd, MSG_I_ADMIT, w->w_id, &v, sizeof(v), -1) == -1) {
-		log_warn("io: worker %u: send verdict", w->w_id);
+		log_warn("worker %u: send verdict", w->w_id);
 		io_worker_drop(io, w, NULL);
 		return;
 	}
@@ -402,7 +402,7 @@ io_admit_judge(struct io *io, struct io_worker *w,
 	uint32_t		 max, n;
 
 	if ((it = io_target_get(io, a->tid, a->target)) == NULL) {
-		log_warnx("io: worker %u: no target %u named %s", w->w_id,
+		log_warnx("worker %u: no target %u named %s", w->w_id,
 		    a->tid, a->target);
 		return (LOGIN_TARGET_NOT_FOUND);
 	}
@@ -426,13 +426,13 @@ io_admit_judge(struct io *io, struct io_worker *w,
 			n++;
 	max = it->it_ct->ct_params[P_MAX_SESSIONS];
 	if (max != 0 && n >= max) {
-		log_warnx("io: target %s: MaxSessions %u reached", a->target,
+		log_warnx("target %s: MaxSessions %u reached", a->target,
 		    max);
 		/* RFC 7143 11.13.5: 0302 "insufficient session ... resources" */
 		return (LOGIN_OUT_OF_RESOURCES);
 	}
 	if (io_tsih_alloc(&io->io_r, tsih) == -1) {
-		log_warnx("io: no free TSIH");
+		log_warnx("no free TSIH");
 		return (LOGIN_OUT_OF_RESOURCES);
 	}
 	w->w_tsih_held = true;
@@ -475,7 +475,7 @@ io_handoff(struct io *io, struct io_worker *w, struct ipc_msg *m)
 	int			 fd = m->fd;
 
 	if ((h = malloc(sizeof(*h))) == NULL) {
-		log_warn("io: handoff");
+		log_warn("handoff");
 		close(fd);
 		io_worker_drop(io, w, NULL);
 		return;
@@ -689,7 +689,7 @@ io_shutdown(struct io *io)
 	close(r->r_epfd);
 	close(io->io_parent.p_fd);
 	if (lun_sync_all(r->r_luns) == -1)
-		log_warnx("io: flushing backing stores failed");
+		log_warnx("flushing backing stores failed");
 	lun_table_free(r->r_luns);
 	conf_free(io->io_conf);
 	free(r->r_targets);

@@ -37,6 +37,7 @@
 #define CONN_RX_BATCH	64		/* PDUs per readable event */
 #define TASK_R2T_MAX	8		/* R2Ts we keep outstanding */
 #define CONN_TX_CACHE	64		/* recycled output PDUs */
+#define CONN_BUF_MAX	(64U * 1024 * 1024) /* task buffers per connection */
 
 /* TMF functions and responses (RFC 7143 11.5, 11.6). */
 #define TMF_ABORT_TASK		1
@@ -139,6 +140,7 @@ struct conn {
 	/* tasks */
 	struct task_list	 conn_tasks;
 	uint32_t		 conn_ntasks;
+	size_t			 conn_buf_bytes; /* task buffers held */
 };
 
 static const uint8_t	 zero_pad[4];
@@ -161,6 +163,7 @@ static void	task_r2t_send(struct conn *, struct task *);
 static void	task_done(struct conn *, struct task *);
 static void	task_free(struct conn *, struct task *);
 static void	task_respond(struct conn *, struct task *, uint32_t);
+static void	task_buf_drop(struct conn *, struct task *);
 
 /*
  * Serial number arithmetic (RFC 1982) on 32-bit sequence numbers.
@@ -791,11 +794,21 @@ conn_task_find(struct conn *c, uint32_t itt)
 }
 
 static void
+task_buf_drop(struct conn *c, struct task *t)
+{
+	if (t->t_buf == NULL)
+		return;
+	c->conn_buf_bytes -= t->t_buf->ib_len;
+	iobuf_unref(t->t_buf);
+	t->t_buf = NULL;
+}
+
+static void
 task_free(struct conn *c, struct task *t)
 {
 	TAILQ_REMOVE(&c->conn_tasks, t, t_entry);
 	c->conn_ntasks--;
-	iobuf_unref(t->t_buf);
+	task_buf_drop(c, t);
 	free(t);
 }
 
@@ -830,14 +843,13 @@ task_residual(const struct task *t, uint32_t *res)
 
 /* SCSI Response: status, sense, residuals. */
 static void
-task_respond(struct conn *c, struct task *t, uint32_t xfer)
+task_respond(struct conn *c, struct task *t, uint32_t expdatasn)
 {
 	struct iscsi_scsi_rsp	*rsp;
 	struct txpdu		*tx;
 	struct iobuf		*ib = NULL;
 	uint32_t		 res, slen = t->t_sc.sc_sense_len;
 
-	(void)xfer;
 	if ((tx = conn_tx_new(c, ISCSI_OP_SCSI_RSP)) == NULL) {
 		session_conn_close(c, "out of memory");
 		return;
@@ -848,6 +860,8 @@ task_respond(struct conn *c, struct task *t, uint32_t xfer)
 	rsp->status = t->t_sc.sc_status;
 	rsp->itt = htobe32(t->t_itt);
 	rsp->residual = htobe32(res);
+	/* R2Ts or Data-In PDUs sent for the command (RFC 7143 11.4.8). */
+	rsp->expdatasn = htobe32(expdatasn);
 	if (slen > SCSI_SENSE_MAX)
 		slen = SCSI_SENSE_MAX;
 	if (slen > 0) {
@@ -871,7 +885,7 @@ task_respond(struct conn *c, struct task *t, uint32_t xfer)
  * MaxRecvDataSegmentLength of the initiator; F ends each sequence.  When
  * the command succeeded without sense, the status rides on the last one.
  */
-static void
+static uint32_t
 task_data_in(struct conn *c, struct task *t, uint32_t xfer, bool status)
 {
 	struct iscsi_data_in	*din;
@@ -890,7 +904,7 @@ task_data_in(struct conn *c, struct task *t, uint32_t xfer, bool status)
 		last = off + len == xfer;
 		if ((tx = conn_tx_new(c, ISCSI_OP_DATA_IN)) == NULL) {
 			session_conn_close(c, "out of memory");
-			return;
+			return (datasn);
 		}
 		din = (struct iscsi_data_in *)&tx->tx_bhs;
 		memcpy(din->lun, t->t_lun, sizeof(din->lun));
@@ -913,6 +927,7 @@ task_data_in(struct conn *c, struct task *t, uint32_t xfer, bool status)
 		    last && status);
 		off += len;
 	}
+	return (datasn);
 }
 
 /* Execute a task whose data (if any) is all in, answer, free it. */
@@ -920,7 +935,7 @@ static void
 task_done(struct conn *c, struct task *t)
 {
 	struct scsi_cmd	*sc = &t->t_sc;
-	uint32_t	 xfer = 0;
+	uint32_t	 xfer = 0, n;
 	bool		 piggy;
 
 	if (!t->t_failed) {
@@ -938,11 +953,11 @@ task_done(struct conn *c, struct task *t)
 	if (t->t_buf != NULL && t->t_read && xfer > 0) {
 		piggy = sc->sc_status == SCSI_STATUS_GOOD &&
 		    sc->sc_sense_len == 0;
-		task_data_in(c, t, xfer, piggy);
+		n = task_data_in(c, t, xfer, piggy);
 		if (!piggy && !c->conn_dead)
-			task_respond(c, t, xfer);
+			task_respond(c, t, n);
 	} else
-		task_respond(c, t, xfer);
+		task_respond(c, t, t->t_r2tsn);
 	if (!c->conn_dead)
 		task_free(c, t);
 }
@@ -1005,10 +1020,13 @@ conn_scsi_cmd(struct conn *c)
 		t->t_failed = true;
 		scsi_sense(&t->t_sc, SKEY_ILLEGAL_REQUEST, 0x24, 0x00);
 	} else if (t->t_edtl > 0 &&
-	    (t->t_buf = iobuf_new(t->t_edtl)) == NULL) {
+	    (c->conn_buf_bytes + t->t_edtl > CONN_BUF_MAX ||
+	    (t->t_buf = iobuf_new(t->t_edtl)) == NULL)) {
+		/* Bounded memory: the initiator retries later. */
 		t->t_failed = true;
 		t->t_sc.sc_status = SCSI_STATUS_TASK_SET_FULL;
-	}
+	} else
+		c->conn_buf_bytes += t->t_edtl;
 	if (wr || dlen > 0)
 		task_write_start(c, t, cmd, dlen);
 	else
@@ -1141,14 +1159,14 @@ data_out_check(struct conn *c, struct task *t, struct r2t *r,
  * terminates a task by itself, a response does).
  */
 static void
-task_fail(struct task *t, uint8_t key, uint8_t asc, uint8_t ascq)
+task_fail(struct conn *c, struct task *t, uint8_t key, uint8_t asc,
+    uint8_t ascq)
 {
 	if (t->t_failed)
 		return;
 	t->t_failed = true;
 	scsi_sense(&t->t_sc, key, asc, ascq);
-	iobuf_unref(t->t_buf);
-	t->t_buf = NULL;
+	task_buf_drop(c, t);
 }
 
 static void
@@ -1194,7 +1212,7 @@ conn_data_out(struct conn *c)
 	    (why = data_out_check(c, t, r, off, len, datasn)) != 0) {
 		conn_reject(c, why, &c->conn_rx_bhs);
 		/* 4Bh/00h DATA PHASE ERROR */
-		task_fail(t, SKEY_ABORTED_COMMAND, 0x4b, 0x00);
+		task_fail(c, t, SKEY_ABORTED_COMMAND, 0x4b, 0x00);
 	}
 	if (t->t_buf != NULL && len > 0)
 		memcpy(t->t_buf->ib_data + off, c->conn_rx_data, len);
@@ -1218,7 +1236,7 @@ conn_data_out(struct conn *c)
 				    t->t_itt, r->r_got, r->r_len);
 				conn_reject(c, REJECT_PROTOCOL_ERROR,
 				    &c->conn_rx_bhs);
-				task_fail(t, SKEY_ABORTED_COMMAND, 0x4b, 0x00);
+				task_fail(c, t, SKEY_ABORTED_COMMAND, 0x4b, 0x00);
 			}
 			r->r_used = false;
 			t->t_nr2t--;
@@ -1260,6 +1278,8 @@ conn_nop_out(struct conn *c)
 	memcpy(in->lun, nop->lun, sizeof(in->lun));
 	in->itt = nop->itt;
 	in->ttt = htobe32(ISCSI_RESERVED_TAG);
+	if (len > c->conn_p[P_MAX_XMIT_DSL])
+		len = c->conn_p[P_MAX_XMIT_DSL];
 	conn_tx_copy(c, tx, c->conn_rx_data, len, true);
 }
 
