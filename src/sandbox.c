@@ -154,6 +154,22 @@ bound_caps(const cap_value_t *keep, int nkeep)
 	}
 }
 
+/*
+ * FSIZE 0 stops a role from growing any file it holds open, but a
+ * foreground daemon whose stderr is a regular file (ietd -f 2>log) must
+ * keep logging there.  The roles cannot create files in any case (empty
+ * chroot or no write access, no capabilities).
+ */
+static void
+limit_fsize(rlim_t value)
+{
+	struct stat	 sb;
+
+	if (fstat(STDERR_FILENO, &sb) == 0 && S_ISREG(sb.st_mode))
+		return;
+	set_limit(RLIMIT_FSIZE, value, "FSIZE");
+}
+
 static void
 common_tail(void)
 {
@@ -174,7 +190,7 @@ sandbox_parent(uid_t uid, gid_t gid, const char *chroot_dir, unsigned nofile)
 	bound_caps(NULL, 0);
 	drop_ids(uid, gid);
 	set_caps(NULL, 0);
-	set_limit(RLIMIT_FSIZE, 0, "FSIZE");
+	limit_fsize(0);
 	set_limit(RLIMIT_NOFILE, nofile, "NOFILE");
 	set_limit(RLIMIT_CORE, 0, "CORE");
 	common_tail();
@@ -197,7 +213,7 @@ sandbox_worker(void)
 	cap_free(caps);
 	if (getuid() == 0 || geteuid() == 0)
 		fatalx("worker runs as root");
-	set_limit(RLIMIT_FSIZE, 0, "FSIZE");
+	limit_fsize(0);
 	if (!SANITIZER_BUILD)
 		set_limit(RLIMIT_NPROC, 0, "NPROC");
 	/* The worker opens nothing: no new descriptor above 2. */
@@ -235,8 +251,7 @@ sandbox_io(uid_t uid, gid_t gid, uint64_t max_lun_bytes)
 	 * io never forks (a later issue starts its reactor threads before
 	 * this point).
 	 */
-	set_limit(RLIMIT_FSIZE, max_lun_bytes > 0 ? max_lun_bytes : 1,
-	    "FSIZE");
+	limit_fsize(max_lun_bytes > 0 ? max_lun_bytes : 1);
 	if (!SANITIZER_BUILD)
 		set_limit(RLIMIT_NPROC, 0, "NPROC");
 	set_limit(RLIMIT_CORE, 0, "CORE");
