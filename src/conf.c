@@ -604,7 +604,7 @@ kw_lun(struct parse *ps, const struct keyword *kw, const struct words *w)
 		return (-1);
 	cl->cl_line = ps->ps_line;
 	cl->cl_type = LUN_FILEIO;		/* IET's default */
-	cl->cl_iomode = IOMODE_WT;		/* IET's default */
+	cl->cl_iomode = IOMODE_WB;	/* IET's was wt; see ietd.conf(5) */
 	cl->cl_blocksize = 512;
 	TAILQ_INSERT_TAIL(&ps->ps_target->ct_luns, cl, cl_entry);
 

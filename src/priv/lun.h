@@ -24,7 +24,7 @@ struct lun {
 	char		 lun_path[4096];	/* "" for nullio */
 	char		 lun_scsi_id[SCSI_ID_MAX + 1];	/* VPD 0x83 T10 id */
 	char		 lun_scsi_sn[SCSI_SN_MAX + 1];	/* VPD 0x80 */
-	uint8_t		 lun_naa[8];		/* NAA-5 designator, stable */
+	uint8_t		 lun_naa[8];		/* NAA-3 (locally assigned), stable */
 };
 
 struct lun_target {
