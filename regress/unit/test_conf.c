@@ -227,7 +227,7 @@ test_good(void)
 	cl = TAILQ_NEXT(cl, cl_entry);
 	CHECK(cl != NULL && cl->cl_id == 3 && cl->cl_type == LUN_NULLIO &&
 	    cl->cl_path == NULL && cl->cl_sectors == 1000 &&
-	    cl->cl_blocksize == 512 && cl->cl_iomode == IOMODE_WT &&
+	    cl->cl_blocksize == 512 && cl->cl_iomode == IOMODE_WB &&
 	    cl->cl_scsi_id[0] == '\0');
 	if (cl == NULL)
 		goto out;
