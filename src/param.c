@@ -219,6 +219,11 @@ param_conf_set(uint32_t conf[P__COUNT], const char *name, const char *value,
 			*errstr = "invalid value";
 			return (-1);
 		}
+		/* Until the PDU code computes CRC32C, offer only None. */
+		if (v & PARAM_DIGEST_CRC32C) {
+			*errstr = "CRC32C digests are not supported yet";
+			return (-1);
+		}
 		break;
 	case PT_BOOL_AND:
 	case PT_BOOL_OR:
