@@ -30,7 +30,7 @@
 #include "priv/session.h"
 
 #define IO_MAX_EVENTS		64
-#define IO_FLUSH_MSEC		2000	/* shutdown: output flush bound */
+#define IO_FLUSH_MSEC		2000	/* shutdown: flush bound */
 
 /* io's end of one worker's channel, and the verdict io gave it. */
 struct io_worker {
@@ -41,7 +41,7 @@ struct io_worker {
 	char			 w_addr[ADDRSTRLEN];
 	bool			 w_asked;	/* ADMIT seen (once) */
 	bool			 w_admitted;	/* verdict: admitted */
-	bool			 w_tsih_held;	/* w_tsih reserved by us */
+	bool			 w_tsih_held;	/* w_tsih is ours */
 	uint8_t			 w_isid[6];
 	uint16_t		 w_tsih;
 	uint16_t		 w_cid;
@@ -83,14 +83,16 @@ static void	io_init(struct io *, int, struct conf *, struct lun_table *);
 static void	io_loop(struct io *);
 static void	io_parent_event(struct io *);
 static void	io_worker_new(struct io *, struct ipc_msg *);
-static void	io_worker_drop(struct io *, struct io_worker *, const char *);
+static void	io_worker_drop(struct io *, struct io_worker *,
+		    const char *);
 static void	io_worker_drain(struct io *, struct io_worker *);
 static int	io_worker_read(struct io *, struct io_worker *);
 static void	io_admit(struct io *, struct io_worker *,
 		    const struct msg_w_admit *);
 static uint32_t	io_admit_judge(struct io *, struct io_worker *,
 		    const struct msg_w_admit *, uint16_t *);
-static void	io_handoff(struct io *, struct io_worker *, struct ipc_msg *);
+static void	io_handoff(struct io *, struct io_worker *,
+		    struct ipc_msg *);
 static int	io_handoff_check(struct io *, struct io_worker *,
 		    const struct msg_w_handoff *, int,
 		    struct sockaddr_storage *, struct sockaddr_storage *);
@@ -428,7 +430,7 @@ io_admit_judge(struct io *io, struct io_worker *w,
 	if (max != 0 && n >= max) {
 		log_warnx("target %s: MaxSessions %u reached", a->target,
 		    max);
-		/* RFC 7143 11.13.5: 0302 "insufficient session ... resources" */
+		/* RFC 7143 11.13.5: 0302, insufficient session resources */
 		return (LOGIN_OUT_OF_RESOURCES);
 	}
 	if (io_tsih_alloc(&io->io_r, tsih) == -1) {

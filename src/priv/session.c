@@ -37,7 +37,8 @@
 #define CONN_RX_BATCH	64		/* PDUs per readable event */
 #define TASK_R2T_MAX	8		/* R2Ts we keep outstanding */
 #define CONN_TX_CACHE	64		/* recycled output PDUs */
-#define CONN_BUF_MAX	(64U * 1024 * 1024) /* task buffers per connection */
+#define CONN_TAG_MAX	(ADDRSTRLEN + 4 * ISCSI_NAME_MAX + 4)
+#define CONN_BUF_MAX	(64U * 1024 * 1024) /* task buffers of a conn */
 
 /* TMF functions and responses (RFC 7143 11.5, 11.6). */
 #define TMF_ABORT_TASK		1
@@ -75,7 +76,7 @@ struct r2t {
 	bool		 r_used;
 	uint32_t	 r_ttt;
 	uint32_t	 r_off;		/* Buffer Offset of the burst */
-	uint32_t	 r_len;		/* Desired Data Transfer Length */
+	uint32_t	 r_len;		/* Desired Data Transfer Len */
 	uint32_t	 r_got;		/* bytes received in the burst */
 	uint32_t	 r_datasn;	/* next DataSN expected */
 };
@@ -88,13 +89,13 @@ struct task {
 	uint64_t		 t_lun_id;
 	uint8_t			 t_cdb[16];
 	uint32_t		 t_edtl;
-	struct iobuf		*t_buf;		/* NULL for a failed command */
-	bool			 t_failed;	/* t_sc holds the answer */
+	struct iobuf		*t_buf;	/* NULL when failed */
+	bool			 t_failed;	/* t_sc has the answer */
 	bool			 t_read;	/* R bit: Data-In */
 	uint32_t		 t_recv;	/* data bytes received */
-	bool			 t_unsol_open;	/* unsolicited Data-Out may come */
-	uint32_t		 t_unsol_end;	/* unsolicited data ends here */
-	uint32_t		 t_unsol_next;	/* next unsolicited offset */
+	bool			 t_unsol_open;	/* unsolicited due */
+	uint32_t		 t_unsol_end;	/* ... up to here */
+	uint32_t		 t_unsol_next;	/* next offset */
 	uint32_t		 t_unsol_datasn;
 	uint32_t		 t_r2t_off;	/* next offset to solicit */
 	uint32_t		 t_r2tsn;
@@ -112,31 +113,31 @@ struct conn {
 	TAILQ_ENTRY(conn)	 conn_sentry;	/* in sess_conns */
 	struct io_reactor	*conn_r;
 	struct session		*conn_sess;
-	const uint32_t		*conn_p;	/* the session's parameters */
+	const uint32_t		*conn_p;	/* session parameters */
 	int			 conn_fd;
 	uint16_t		 conn_cid;
 	uint32_t		 conn_statsn;	/* next StatSN */
 	uint32_t		 conn_ttt;	/* next Target Transfer Tag */
 	uint32_t		 conn_events;	/* epoll mask in effect */
 	bool			 conn_dead;
-	bool			 conn_stop_rx;	/* logout or shutdown */
-	bool			 conn_logout;	/* close once flushed */
+	bool			 conn_stop_rx;	/* logout, shutdown */
+	bool			 conn_logout;	/* close if flushed */
 	bool			 conn_logout_sess; /* ... and the session */
 	struct sockaddr_storage	 conn_local;
-	char			 conn_tag[ADDRSTRLEN + 4 * ISCSI_NAME_MAX + 4];
+	char			 conn_tag[CONN_TAG_MAX];
 	/* receive side */
 	enum rx_state		 conn_rx_state;
 	struct iscsi_bhs	 conn_rx_bhs;
-	size_t			 conn_rx_off;	/* bytes of the current part */
+	size_t			 conn_rx_off;	/* of this part */
 	size_t			 conn_rx_need;
 	uint8_t			 conn_rx_ahs[255 * 4];
-	uint8_t			*conn_rx_data;	/* MaxRecvDSL + padding */
+	uint8_t			*conn_rx_data;	/* data segment */
 	/* send side */
 	struct txq		 conn_txq;
 	struct txq		 conn_txfree;
 	uint32_t		 conn_ntxfree;
 	size_t			 conn_tx_bytes;	/* queued */
-	size_t			 conn_tx_off;	/* of the head, already sent */
+	size_t			 conn_tx_off;	/* head: sent */
 	/* tasks */
 	struct task_list	 conn_tasks;
 	uint32_t		 conn_ntasks;
@@ -150,7 +151,8 @@ static void	conn_read(struct conn *);
 static void	conn_pdu(struct conn *);
 static int	conn_write(struct conn *);
 static void	conn_events_update(struct conn *);
-static void	conn_reject(struct conn *, uint8_t, const struct iscsi_bhs *);
+static void	conn_reject(struct conn *, uint8_t,
+		    const struct iscsi_bhs *);
 static void	conn_scsi_cmd(struct conn *);
 static void	conn_data_out(struct conn *);
 static void	conn_nop_out(struct conn *);
@@ -299,7 +301,8 @@ session_conn_add(struct session *s, int fd, uint16_t cid, uint32_t statsn,
 {
 	struct epoll_event	 ev;
 	struct conn		*c;
-	char			 addr[ADDRSTRLEN], vname[4 * ISCSI_NAME_MAX + 1];
+	char			 addr[ADDRSTRLEN];
+	char			 vname[4 * ISCSI_NAME_MAX + 1];
 	int			 one = 1;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
@@ -965,7 +968,7 @@ task_done(struct conn *c, struct task *t)
 static void
 conn_scsi_cmd(struct conn *c)
 {
-	struct iscsi_scsi_cmd	*cmd = (struct iscsi_scsi_cmd *)&c->conn_rx_bhs;
+	struct iscsi_scsi_cmd	*cmd = (void *)&c->conn_rx_bhs;
 	struct task		*t;
 	enum scsi_dir		 dir;
 	uint32_t		 dlen = pdu_data_len(&c->conn_rx_bhs);
@@ -1172,7 +1175,7 @@ task_fail(struct conn *c, struct task *t, uint8_t key, uint8_t asc,
 static void
 conn_data_out(struct conn *c)
 {
-	struct iscsi_data_out	*d = (struct iscsi_data_out *)&c->conn_rx_bhs;
+	struct iscsi_data_out	*d = (void *)&c->conn_rx_bhs;
 	struct task		*t;
 	struct r2t		*r = NULL;
 	uint32_t		 ttt = be32toh(d->ttt);
@@ -1236,7 +1239,8 @@ conn_data_out(struct conn *c)
 				    t->t_itt, r->r_got, r->r_len);
 				conn_reject(c, REJECT_PROTOCOL_ERROR,
 				    &c->conn_rx_bhs);
-				task_fail(c, t, SKEY_ABORTED_COMMAND, 0x4b, 0x00);
+				task_fail(c, t, SKEY_ABORTED_COMMAND, 0x4b,
+				    0x00);
 			}
 			r->r_used = false;
 			t->t_nr2t--;
@@ -1261,8 +1265,9 @@ conn_nop_out(struct conn *c)
 	struct iscsi_nop	*in;
 	struct txpdu		*tx;
 	uint32_t		 len = pdu_data_len(&c->conn_rx_bhs);
-	bool			 imm = (nop->opcode & ISCSI_OP_IMMEDIATE) != 0;
+	bool			 imm;
 
+	imm = (nop->opcode & ISCSI_OP_IMMEDIATE) != 0;
 	if (nop->itt == htobe32(ISCSI_RESERVED_TAG)) {
 		/* An answer to a NOP-In of ours (none sent yet). */
 		return;
@@ -1339,7 +1344,8 @@ conn_text(struct conn *c)
 	const struct lun_target	*lt = c->conn_sess->sess_target->it_lt;
 	const char		*data = (const char *)c->conn_rx_data;
 	const char		*name, *v;
-	char			*buf, addr[ADDRSTRLEN + 4], key[KEY_NAME_MAX + 1];
+	char			*buf, addr[ADDRSTRLEN + 4];
+	char			 key[KEY_NAME_MAX + 1];
 	size_t			 pos = 0, nlen, len = 0, size, mark;
 	uint32_t		 dlen = pdu_data_len(&c->conn_rx_bhs);
 	int			 rv = 0, more;
@@ -1498,7 +1504,7 @@ conn_tmf_abort(struct conn *c, uint8_t fn, const struct iscsi_tmf_req *req)
 static void
 conn_tmf(struct conn *c)
 {
-	struct iscsi_tmf_req	*req = (struct iscsi_tmf_req *)&c->conn_rx_bhs;
+	struct iscsi_tmf_req	*req = (void *)&c->conn_rx_bhs;
 	struct iscsi_tmf_rsp	*rsp;
 	struct txpdu		*tx;
 	uint8_t			 fn = req->function & 0x7f, response;

@@ -44,7 +44,7 @@ struct io_reactor {
 	struct io_target	*r_targets;	/* one per lun_table entry */
 	size_t			 r_ntargets;
 	struct conn_list	 r_conns;	/* every live connection */
-	struct conn_list	 r_dead;	/* closed, freed after the batch */
+	struct conn_list	 r_dead;	/* freed after a batch */
 	uint8_t			 r_tsih_used[65536 / 8];
 	uint16_t		 r_tsih_next;
 };
