@@ -161,10 +161,7 @@ keys_load(struct keys *keys, const char *data, size_t len,
 			*errstr = "invalid key name";
 			goto fail;
 		}
-		if (vlen == 0) {
-			*errstr = "empty value";
-			goto fail;
-		}
+		/* An empty value is legal ("SendTargets="); callers judge it. */
 		if (vlen > KEY_VALUE_MAX) {
 			*errstr = "value too long";
 			goto fail;

@@ -22,7 +22,7 @@ struct keys *keys_new(void);		/* NULL on ENOMEM */
 void	 keys_free(struct keys *);
 /*
  * Parse a data segment.  Returns 0, or -1 with *errstr set when the data
- * is malformed: a pair without '=', an empty or over-long name or value,
+ * is malformed: a pair without '=', an empty or over-long name, an over-long value,
  * too many pairs, a duplicate key, or data not ending in NUL (a
  * trailing fragment without NUL is an error; callers handle C-bit
  * continuation by concatenating first).

@@ -110,6 +110,19 @@ test_padding(void)
 	CHECK(bad("\0a=b\0", 5, "empty key=value pair"));
 }
 
+static int
+empty_value_ok(void)
+{
+	struct keys	*k = keys_new();
+	const char	*e = NULL;
+	int		 ok;
+
+	ok = LOAD(k, "a=\0", &e) == 0 && k->keys_n == 1 &&
+	    strcmp(keys_find(k, "a"), "") == 0;
+	keys_free(k);
+	return (ok);
+}
+
 static void
 test_malformed(void)
 {
@@ -119,7 +132,8 @@ test_malformed(void)
 	CHECK(bad("ab\0", 3, "key without '='"));
 	CHECK(bad("a=b\0cd\0", 7, "key without '='"));
 	CHECK(bad("=b\0", 3, "empty key name"));
-	CHECK(bad("a=\0", 3, "empty value"));
+	/* An empty value is legal (SendTargets=, RFC 7143 section 6.1). */
+	CHECK(empty_value_ok());
 	CHECK(bad("=\0", 2, "empty key name"));
 	CHECK(bad("a=1\0b=2\0a=3\0", 12, "duplicate key"));
 	CHECK(bad("a=1\0a=1\0", 8, "duplicate key"));
