@@ -1291,48 +1291,36 @@ conn_nop_out(struct conn *c)
 /*
  * Text: SendTargets in a normal session (RFC 7143 Appendix C): the empty
  * value or our own name answer our target; "All" MUST NOT be supported
- * in an operational session.  Other keys are not understood.
+ * in an operational session.  Other keys are not understood.  Long
+ * answers (C-bit continuation) come with a later issue: a normal
+ * session's answer names one target and fits any MaxRecvDataSegmentLength.
  */
 static int
-text_add(char *buf, size_t size, size_t *len, const char *k, const char *v)
+text_answer(struct conn *c, const struct keys *in, struct keys *out)
 {
-	int	 n;
+	const struct lun_target	*lt = c->conn_sess->sess_target->it_lt;
+	char			 addr[ADDRSTRLEN + 4];
+	const char		*name, *v;
+	size_t			 i;
 
-	n = snprintf(buf + *len, size - *len, "%s=%s", k, v);
-	if (n < 0 || (size_t)n + 1 > size - *len)
-		return (-1);
-	*len += n + 1;
-	return (0);
-}
-
-/*
- * The pairs of a text request, in place: NUL-terminated "key=value"
- * strings, the last one terminated too.  keys_load refuses empty values,
- * but "SendTargets=" (empty) is the normal-session form.
- */
-static int
-text_next(const char *data, size_t len, size_t *pos, const char **name,
-    size_t *nlen, const char **value)
-{
-	const char	*p = data + *pos, *nul, *eq;
-
-	if (*pos >= len)
-		return (0);
-	if ((nul = memchr(p, '\0', len - *pos)) == NULL)
-		return (-1);
-	if (nul == p) {
-		/* Padding NULs after the last pair. */
-		*pos = len;
-		return (0);
+	addr_str((struct sockaddr *)&c->conn_local, 1, addr, sizeof(addr));
+	strlcat(addr, ",1", sizeof(addr));
+	for (i = 0; i < in->keys_n; i++) {
+		name = in->keys_name[i];
+		v = in->keys_value[i];
+		if (strcmp(name, "SendTargets") != 0) {
+			if (keys_add(out, name, "NotUnderstood") == -1)
+				return (-1);
+		} else if (strcmp(v, "All") == 0) {
+			if (keys_add(out, name, "Reject") == -1)
+				return (-1);
+		} else if (v[0] == '\0' || strcmp(v, lt->lt_name) == 0) {
+			if (keys_add(out, "TargetName", lt->lt_name) == -1 ||
+			    keys_add(out, "TargetAddress", addr) == -1)
+				return (-1);
+		}
 	}
-	if ((eq = memchr(p, '=', nul - p)) == NULL || eq == p ||
-	    eq - p > KEY_NAME_MAX)
-		return (-1);
-	*name = p;
-	*nlen = eq - p;
-	*value = eq + 1;
-	*pos += nul - p + 1;
-	return (1);
+	return (0);
 }
 
 static void
@@ -1341,14 +1329,10 @@ conn_text(struct conn *c)
 	struct iscsi_text	*req = (struct iscsi_text *)&c->conn_rx_bhs;
 	struct iscsi_text	*rsp;
 	struct txpdu		*tx;
-	const struct lun_target	*lt = c->conn_sess->sess_target->it_lt;
-	const char		*data = (const char *)c->conn_rx_data;
-	const char		*name, *v;
-	char			*buf, addr[ADDRSTRLEN + 4];
-	char			 key[KEY_NAME_MAX + 1];
-	size_t			 pos = 0, nlen, len = 0, size, mark;
-	uint32_t		 dlen = pdu_data_len(&c->conn_rx_bhs);
-	int			 rv = 0, more;
+	struct keys		*in = NULL, *out = NULL;
+	const char		*errstr;
+	char			*buf = NULL;
+	size_t			 len = 0, max;
 
 	if (!conn_cmdsn(c, be32toh(req->sn24),
 	    (req->opcode & ISCSI_OP_IMMEDIATE) != 0))
@@ -1358,55 +1342,40 @@ conn_text(struct conn *c)
 		conn_reject(c, REJECT_CMD_NOT_SUPPORTED, &c->conn_rx_bhs);
 		return;
 	}
-	size = c->conn_p[P_MAX_XMIT_DSL];
-	if (size > 65536)
-		size = 65536;
-	if ((buf = malloc(size)) == NULL) {
-		session_conn_close(c, "out of memory");
-		return;
-	}
-	addr_str((struct sockaddr *)&c->conn_local, 1, addr, sizeof(addr));
-	strlcat(addr, ",1", sizeof(addr));
-	while (rv == 0 &&
-	    (more = text_next(data, dlen, &pos, &name, &nlen, &v)) == 1) {
-		memcpy(key, name, nlen);
-		key[nlen] = '\0';
-		if (strcmp(key, "SendTargets") != 0)
-			rv = text_add(buf, size, &len, key, "NotUnderstood");
-		else if (strcmp(v, "All") == 0)
-			rv = text_add(buf, size, &len, key, "Reject");
-		else if (v[0] == '\0' || strcmp(v, lt->lt_name) == 0) {
-			mark = len;
-			if (text_add(buf, size, &len, "TargetName",
-			    lt->lt_name) == -1 ||
-			    text_add(buf, size, &len, "TargetAddress",
-			    addr) == -1) {
-				len = mark;
-				rv = -1;
-			}
-		}
-	}
-	if (rv == 0 && more == -1) {
-		log_warnx("%s: malformed text request", c->conn_tag);
+	if ((in = keys_new()) == NULL || (out = keys_new()) == NULL)
+		goto nomem;
+	if (keys_load(in, (const char *)c->conn_rx_data,
+	    pdu_data_len(&c->conn_rx_bhs), &errstr) == -1) {
+		log_warnx("%s: malformed text request: %s", c->conn_tag,
+		    errstr);
 		conn_reject(c, REJECT_PROTOCOL_ERROR, &c->conn_rx_bhs);
-		free(buf);
-		return;
+		goto done;
 	}
-	if (rv == -1)
+	if (text_answer(c, in, out) == -1 || keys_save(out, &buf, &len) == -1)
+		goto nomem;
+	max = c->conn_p[P_MAX_XMIT_DSL];
+	if (len > max) {
+		/* Cut at the last whole pair that fits. */
+		while (len > max || (len > 0 && buf[len - 1] != '\0'))
+			len--;
 		log_warnx("%s: text response truncated to %zu bytes",
 		    c->conn_tag, len);
-	if ((tx = conn_tx_new(c, ISCSI_OP_TEXT_RSP)) == NULL) {
-		free(buf);
-		session_conn_close(c, "out of memory");
-		return;
 	}
+	if ((tx = conn_tx_new(c, ISCSI_OP_TEXT_RSP)) == NULL)
+		goto nomem;
 	rsp = (struct iscsi_text *)&tx->tx_bhs;
 	rsp->flags = ISCSI_FLAG_FINAL;
 	memcpy(rsp->lun, req->lun, sizeof(rsp->lun));
 	rsp->itt = req->itt;
 	rsp->ttt = htobe32(ISCSI_RESERVED_TAG);
 	conn_tx_copy(c, tx, buf, len, true);
+	goto done;
+nomem:
+	session_conn_close(c, "out of memory");
+done:
 	free(buf);
+	keys_free(in);
+	keys_free(out);
 }
 
 /*
