@@ -154,6 +154,29 @@ log_debug(int level, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* IET's level-2 dump: 16 bytes a line, hex then printable characters. */
+void
+log_hexdump(int level, const char *label, const void *buf, size_t len)
+{
+	const unsigned char	*p = buf;
+	char			 hex[16 * 3 + 1], txt[17];
+	size_t			 i, j;
+
+	if (level > log_verbose)
+		return;
+	log_debug(level, "%s: (%zu bytes)", label, len);
+	for (i = 0; i < len; i += 16) {
+		for (j = 0; j < 16 && i + j < len; j++) {
+			snprintf(hex + j * 3, 4, "%02x ", p[i + j]);
+			txt[j] = p[i + j] >= 0x20 && p[i + j] < 0x7f ?
+			    p[i + j] : '.';
+		}
+		hex[j * 3] = '\0';
+		txt[j] = '\0';
+		log_debug(level, "%-48s %.16s", hex, txt);
+	}
+}
+
 void
 fatal(const char *fmt, ...)
 {

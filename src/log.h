@@ -7,6 +7,7 @@
 #define IETD_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #ifndef __dead
 #define __dead __attribute__((__noreturn__))
@@ -25,6 +26,8 @@ void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(int level, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+/* Hex and text lines of a buffer, at debug level `level' (IET's "BHS:"). */
+void	log_hexdump(int level, const char *label, const void *, size_t);
 __dead void fatal(const char *, ...) __attribute__((format(printf, 1, 2)));
 __dead void fatalx(const char *, ...) __attribute__((format(printf, 1, 2)));
 

@@ -31,9 +31,23 @@ static const char *const declarative_keys[] = {
 	"AuthMethod", "TargetAlias", "TargetAddress", "TargetPortalGroupTag",
 };
 
+static void
+dump(const char *dir, const struct pdu *p)
+{
+	if (log_getverbose() < 2)
+		return;
+	log_debug(2, "%s %s", dir, pdu_opcode_name(pdu_opcode(&p->bhs)));
+	log_hexdump(2, "BHS", &p->bhs, sizeof(p->bhs));
+	if (p->ahs_len > 0)
+		log_hexdump(2, "AHS", p->ahs, p->ahs_len);
+	if (p->data_len > 0)
+		log_hexdump(2, "Data", p->data, p->data_len);
+}
+
 void
 login_send(struct login *l, struct pdu *p)
 {
+	dump("send", p);
 	if (pdu_write(l->l_fd, p) == -1) {
 		if (errno == EPIPE || errno == ECONNRESET)
 			_exit(0);
@@ -140,6 +154,7 @@ read_request(struct login *l, struct pdu *req)
 			_exit(0);
 		fatal("read");
 	}
+	dump("recv", req);
 	if (++l->l_npdus > LOGIN_PDUS_MAX)
 		login_fail(l, req, LOGIN_INITIATOR_ERROR,
 		    "more than %d login PDUs", LOGIN_PDUS_MAX);
