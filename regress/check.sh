@@ -17,7 +17,8 @@
 #
 # Environment: CHECK_PARTS (default "unit regress unit-asan regress-asan
 # iscsi-test-cu"), CHECK_TIMEOUT_<part> in seconds, BATS_FILTER (passed to
-# bats -f), and those of regress/lib/common.bash.
+# bats -f), CHECK_BUILD and CHECK_BUILD_ASAN (the two trees, default build
+# and build-asan), and those of regress/lib/common.bash.
 
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
@@ -25,7 +26,9 @@ set -u
 cd "$(dirname "$0")/.." || exit 2
 IETD_TOP=$(pwd)
 export IETD_TOP
-OUT=$IETD_TOP/build/check
+BUILD=${CHECK_BUILD:-build}
+BUILD_ASAN=${CHECK_BUILD_ASAN:-build-asan}
+OUT=$BUILD/check
 mkdir -p "$OUT" || exit 2
 
 PARTS=${CHECK_PARTS:-unit regress unit-asan regress-asan iscsi-test-cu}
@@ -116,40 +119,42 @@ bats_filter=()
 for part in $PARTS; do
 	case $part in
 	unit|unit-asan)
-		b=build
-		[ "$part" = unit-asan ] && b=build-asan
+		b=$BUILD
+		[ "$part" = unit-asan ] && b=$BUILD_ASAN
 		if ! ls "$b"/regress/test_* >/dev/null 2>&1; then
 			broken "$part" "no $b/regress/test_* (make regress-bins)"
 			continue
 		fi
-		unit_bats "$IETD_TOP/$b" "$OUT/$part.bats"
+		b=$(cd "$b" && pwd)
+		unit_bats "$b" "$OUT/$part.bats"
 		run_part "$part" "$(limit "$part" 900)" env \
-		    IETD_BIN="$IETD_TOP/$b/ietd" UNIT_DIR="$IETD_TOP/$b/regress" \
+		    IETD_BIN="$b/ietd" UNIT_DIR="$b/regress" \
 		    ASAN_OPTIONS="$ASAN_RUNTIME" UBSAN_OPTIONS="$UBSAN_RUNTIME" \
 		    bats --tap "$OUT/$part.bats"
 		;;
 	regress|regress-asan)
-		b=build
-		[ "$part" = regress-asan ] && b=build-asan
+		b=$BUILD
+		[ "$part" = regress-asan ] && b=$BUILD_ASAN
 		if [ ! -x "$b/ietd" ]; then
 			broken "$part" "no $b/ietd"
 			continue
 		fi
 		# The helpers come from the normal build in both rounds: the
 		# sanitizers are for the daemon, not for libiscsi.
+		b=$(cd "$b" && pwd)
 		run_part "$part" "$(limit "$part" 1500)" env \
-		    IETD_BIN="$IETD_TOP/$b/ietd" \
-		    IETD_HELPERS="$IETD_TOP/build/regress" \
+		    IETD_BIN="$b/ietd" \
+		    IETD_HELPERS="$(cd "$BUILD" && pwd)/regress" \
 		    ASAN_OPTIONS="$ASAN_RUNTIME" UBSAN_OPTIONS="$UBSAN_RUNTIME" \
 		    bats --tap "${bats_filter[@]}" $(bats_files)
 		;;
 	iscsi-test-cu)
-		if [ ! -x build/ietd ]; then
-			broken "$part" "no build/ietd"
+		if [ ! -x "$BUILD/ietd" ]; then
+			broken "$part" "no $BUILD/ietd"
 			continue
 		fi
 		run_part "$part" "$(limit "$part" 900)" env \
-		    IETD_BIN="$IETD_TOP/build/ietd" \
+		    IETD_BIN="$(cd "$BUILD" && pwd)/ietd" \
 		    bash regress/iscsi-test-cu.sh
 		;;
 	*)

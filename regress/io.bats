@@ -188,7 +188,7 @@ teardown() {
 @test "an IOMode=ro LUN refuses writes with DATA PROTECT" {
 	run_client "$VERIFY" -w -n 8 "$(iscsi_url "$TARGET2" 1)"
 	assert_status 1
-	assert_output_has 'DATA_PROTECT'
+	assert_output_has 'DATA.PROTECT.*WRITE.PROTECTED'
 	cmp -s "$T/ro.img" <(head -c $((4 * 1024 * 1024)) /dev/zero) ||
 	    fail "the read-only backing file changed"
 	stop_daemon

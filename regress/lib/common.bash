@@ -92,6 +92,7 @@ common_teardown() {
 	for p in "${DAEMON_PIDS[@]}"; do
 		kill_tree "$p"
 	done
+	[ -z "${LOG_CAT_PID:-}" ] || kill "$LOG_CAT_PID" 2>/dev/null || true
 	if [ -n "${T:-}" ] && [ -d "$T" ]; then
 		# Shown by bats only when the test failed.
 		for p in "${LOGS[@]}"; do
@@ -177,13 +178,22 @@ start_daemon() {
 		timeout=$((timeout * 4))
 	fi
 	[ "${KEEP_PIDFILE:-0}" = 1 ] || rm -f "$PIDFILE"
+	# The daemon logs into a pipe, as under journald: with stderr on a
+	# regular file it would not set RLIMIT_FSIZE to 0 in its sandbox.
+	local sink=$LOG
+	if [ "${REGRESS_LOG_FILE:-0}" != 1 ]; then
+		sink=$T/log.$n.fifo
+		mkfifo "$sink"
+		cat "$sink" >>"$LOG" 3>&- &
+		LOG_CAT_PID=$!
+	fi
 	# fd 3 is bats' own: a daemon holding it would stall the run.  SIGINT
 	# is set back to the default that a background job loses.
 	(
 		close_held
 		exec env --default-signal=INT,QUIT "${pre[@]}" "$IETD_BIN" \
 		    -f -d 2 -c "$CONF" -a 127.0.0.1 -p "$PORT" -P "$PIDFILE" \
-		    "$@" </dev/null >>"$LOG" 2>&1 3>&-
+		    "$@" </dev/null >>"$sink" 2>&1 3>&-
 	) &
 	DAEMON_PID=$!
 	DAEMON_PIDS+=("$DAEMON_PID")
@@ -191,6 +201,7 @@ start_daemon() {
 		if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
 			st=0
 			wait "$DAEMON_PID" || st=$?
+			log_drained
 			fail "ietd exited with status $st before listening:" \
 			    "$(cat "$LOG")"
 			return 1
@@ -202,6 +213,19 @@ start_daemon() {
 	done
 	fail "ietd did not listen on port $PORT within ${timeout}s:" \
 	    "$(cat "$LOG")"
+}
+
+# log_drained: wait (a little) for the log pipe's reader to finish once
+# the daemon and its children have exited.
+log_drained() {
+	local i
+	[ -n "${LOG_CAT_PID:-}" ] || return 0
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$LOG_CAT_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$LOG_CAT_PID" 2>/dev/null || true
+	LOG_CAT_PID=
 }
 
 # daemon_log: the log of the latest start_daemon.
@@ -278,6 +302,7 @@ stop_daemon() {
 	wait "$DAEMON_PID" || st=$?
 	DAEMON_EXIT=$st
 	DAEMON_PID=
+	log_drained
 	# io and workers must not outlive the parent.
 	for ((i = 0; i < 50; i++)); do
 		alive_any "${procs[@]}" || break
