@@ -208,15 +208,28 @@ expected_user() {
 	stop_daemon
 }
 
-@test "a live worker may not write files or fork (rlimits)" {
+@test "a live worker may not write to files (RLIMIT_FSIZE 0)" {
 	local w
 	start_daemon
 	one_worker
 	w=$W
 	grep -Eq '^Max file size +0 +0 ' "/proc/$w/limits" ||
-	    fail "worker FSIZE limit:" "$(cat "/proc/$w/limits")"
+	    fail "worker FSIZE limit:" "$(grep 'file size' "/proc/$w/limits")"
+	stop_daemon
+}
+
+@test "a live worker may not fork (RLIMIT_NPROC 0)" {
+	local w
+	# LeakSanitizer clones a tracer at exit, so sandbox.c leaves NPROC
+	# alone in sanitizer builds.
+	if grep -q __asan_init "$IETD_BIN"; then
+		skip "NPROC is not limited in a sanitizer build"
+	fi
+	start_daemon
+	one_worker
+	w=$W
 	grep -Eq '^Max processes +0 +0 ' "/proc/$w/limits" ||
-	    fail "worker NPROC limit:" "$(cat "/proc/$w/limits")"
+	    fail "worker NPROC limit:" "$(grep processes "/proc/$w/limits")"
 	stop_daemon
 }
 
