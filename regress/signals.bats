@@ -11,7 +11,6 @@ setup() {
 }
 
 teardown() {
-	[ -n "${CLIENT_PID:-}" ] && kill -KILL "$CLIENT_PID" 2>/dev/null
 	common_teardown
 }
 

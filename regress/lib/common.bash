@@ -80,6 +80,7 @@ common_setup() {
 	DAEMON_PID=
 	DAEMON_PIDS=()
 	HELD_FDS=()
+	CLIENT_PIDS=()
 	PORT=$(free_port) || fail "no free port" || return 1
 	export T CONF PIDFILE LOG PORT
 }
@@ -89,7 +90,7 @@ common_teardown() {
 	for fd in "${HELD_FDS[@]}"; do
 		eval "exec $fd>&-" 2>/dev/null || true
 	done
-	for p in "${DAEMON_PIDS[@]}"; do
+	for p in "${CLIENT_PIDS[@]}" "${DAEMON_PIDS[@]}"; do
 		kill_tree "$p"
 	done
 	[ -z "${LOG_CAT_PID:-}" ] || kill "$LOG_CAT_PID" 2>/dev/null || true
@@ -450,6 +451,7 @@ spawn_client() {
 		exec timeout -k 5 60 "$@" >"$out" 2>&1 3>&-
 	) &
 	CLIENT_PID=$!
+	CLIENT_PIDS+=("$CLIENT_PID")
 }
 
 # close_conn fd
