@@ -131,10 +131,22 @@ parse() {
 		print cur, r
 		cur = ""
 	}
+	# What comes after "passed" or "FAILED" (say, a [SKIPPED] note of
+	# the suite teardown) is not about this test.
 	function note(s) {
+		if (done)
+			return
+		if (s ~ /^passed/) {
+			done = 1
+			return
+		}
+		if (s ~ /^FAILED/) {
+			failed = done = 1
+			return
+		}
 		if (s ~ /\[SKIPPED\]/)
 			skipped = 1
-		if (s ~ /\[FAILED\]/ || s ~ /^FAILED$/)
+		if (s ~ /\[FAILED\]/)
 			failed = 1
 		if (s ~ /passed$/)
 			done = 1
