@@ -10,15 +10,17 @@
 #   regress-asan    regress/*.bats with IETD_BIN=build-asan/ietd
 #   iscsi-test-cu   libiscsi's conformance suite against the list in
 #                   regress/iscsi-test-cu.expected
+#   iscsi-test-cu-asan  the same against build-asan/ietd (a memory error
+#                   or leak the conformance tests provoke fails it)
 # Every "not ok" is a failure; so is a part that cannot run, runs out of
 # time, or ends before its plan.  Skipped tests ("ok ... # skip") are
 # counted apart, never as passed.  The TAP of each part is kept in
 # build/check/<part>.tap.
 #
-# Environment: CHECK_PARTS (default "unit regress unit-asan regress-asan
-# iscsi-test-cu"), CHECK_TIMEOUT_<part> in seconds, BATS_FILTER (passed to
-# bats -f), CHECK_BUILD and CHECK_BUILD_ASAN (the two trees, default build
-# and build-asan), and those of regress/lib/common.bash.
+# Environment: CHECK_PARTS (default: all of the above, in that order),
+# CHECK_TIMEOUT_<part> in seconds, BATS_FILTER (passed to bats -f),
+# CHECK_BUILD and CHECK_BUILD_ASAN (the two trees, default build and
+# build-asan), and those of regress/lib/common.bash.
 
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
@@ -31,7 +33,7 @@ BUILD_ASAN=${CHECK_BUILD_ASAN:-build-asan}
 OUT=$BUILD/check
 mkdir -p "$OUT" || exit 2
 
-PARTS=${CHECK_PARTS:-unit regress unit-asan regress-asan iscsi-test-cu}
+PARTS=${CHECK_PARTS:-unit regress unit-asan regress-asan iscsi-test-cu iscsi-test-cu-asan}
 passed=0
 failed=0
 skipped=0
@@ -81,7 +83,7 @@ count() {
 	passed=$((passed + ok))
 	failed=$((failed + nok))
 	skipped=$((skipped + skip))
-	summary+=("$(printf '%-14s %4d passed, %3d failed, %3d skipped%s' \
+	summary+=("$(printf '%-18s %4d passed, %3d failed, %3d skipped%s' \
 	    "$part" "$ok" "$nok" "$skip" "$note")")
 }
 
@@ -100,7 +102,7 @@ run_part() {
 broken() {
 	echo "### $1: cannot run: $2"
 	failed=$((failed + 1))
-	summary+=("$(printf '%-14s cannot run: %s' "$1" "$2")")
+	summary+=("$(printf '%-18s cannot run: %s' "$1" "$2")")
 }
 
 limit() {
@@ -148,13 +150,16 @@ for part in $PARTS; do
 		    ASAN_OPTIONS="$ASAN_RUNTIME" UBSAN_OPTIONS="$UBSAN_RUNTIME" \
 		    bats --tap "${bats_filter[@]}" $(bats_files)
 		;;
-	iscsi-test-cu)
-		if [ ! -x "$BUILD/ietd" ]; then
-			broken "$part" "no $BUILD/ietd"
+	iscsi-test-cu|iscsi-test-cu-asan)
+		b=$BUILD
+		[ "$part" = iscsi-test-cu-asan ] && b=$BUILD_ASAN
+		if [ ! -x "$b/ietd" ]; then
+			broken "$part" "no $b/ietd"
 			continue
 		fi
 		run_part "$part" "$(limit "$part" 900)" env \
-		    IETD_BIN="$(cd "$BUILD" && pwd)/ietd" \
+		    IETD_BIN="$(cd "$b" && pwd)/ietd" \
+		    ASAN_OPTIONS="$ASAN_RUNTIME" UBSAN_OPTIONS="$UBSAN_RUNTIME" \
 		    bash regress/iscsi-test-cu.sh
 		;;
 	*)
