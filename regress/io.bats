@@ -250,3 +250,33 @@ teardown() {
 	assert_output_has '^finished\.'
 	stop_daemon
 }
+
+@test "twenty sessions in a row leak no descriptors in the parent or io" {
+	local pp io before_p before_io i
+	pp=$(parent_pid)
+	io=$(io_pid)
+	run_client "$VERIFY" -n 8 "$(iscsi_url "$TARGET" 0)"
+	assert_status 0
+	wait_for_workers 0 10
+	before_p=$(find "/proc/$pp/fd" -mindepth 1 | wc -l)
+	before_io=$(find "/proc/$io/fd" -mindepth 1 | wc -l)
+	for ((i = 0; i < 20; i++)); do
+		run_client "$VERIFY" -s "$i" -l "$((i * 8))" -n 8 \
+		    "$(iscsi_url "$TARGET" $((i % 2)))"
+		assert_status 0
+	done
+	wait_for_workers 0 10
+	for ((i = 0; i < 50; i++)); do
+		[ "$(find "/proc/$pp/fd" -mindepth 1 | wc -l)" -eq "$before_p" ] &&
+		    [ "$(find "/proc/$io/fd" -mindepth 1 | wc -l)" -eq \
+		    "$before_io" ] && break
+		sleep 0.1
+	done
+	[ "$(find "/proc/$pp/fd" -mindepth 1 | wc -l)" -eq "$before_p" ] ||
+	    fail "parent descriptors: $before_p before, now" \
+	    "$(ls -l "/proc/$pp/fd")"
+	[ "$(find "/proc/$io/fd" -mindepth 1 | wc -l)" -eq "$before_io" ] ||
+	    fail "io descriptors: $before_io before, now" \
+	    "$(ls -l "/proc/$io/fd")"
+	stop_daemon
+}

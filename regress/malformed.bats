@@ -138,8 +138,8 @@ still_serving() {
 	io=$(io_pid)
 	run_client iscsi-ls "$(iscsi_url)"
 	wait_for_workers 0 10
-	before_p=$(find "/proc/$pp/fd" -mindepth 1 | wc -l)
-	before_io=$(find "/proc/$io/fd" -mindepth 1 | wc -l)
+	before_p=$(nfds "$pp")
+	before_io=$(nfds "$io")
 	for i in 1 2 3 4 5; do
 		for c in scsi-cmd unknown-op nop-out big-login bad-version \
 		    no-initiator no-nul truncated login; do
@@ -153,13 +153,24 @@ still_serving() {
 	[ "$(parent_pid)" = "$pp" ] && alive_any "$pp" ||
 	    fail "the parent changed or died"
 	[ "$(io_pid)" = "$io" ] || fail "io changed or died"
-	[ "$(find "/proc/$pp/fd" -mindepth 1 | wc -l)" -eq "$before_p" ] ||
+	# io may take a moment to hear that the last workers are gone.
+	for ((i = 0; i < 50; i++)); do
+		[ "$(nfds "$pp")" -eq "$before_p" ] &&
+		    [ "$(nfds "$io")" -eq "$before_io" ] && break
+		sleep 0.1
+	done
+	[ "$(nfds "$pp")" -eq "$before_p" ] ||
 	    fail "parent descriptors: $before_p before, now" \
 	    "$(ls -l "/proc/$pp/fd")"
-	[ "$(find "/proc/$io/fd" -mindepth 1 | wc -l)" -eq "$before_io" ] ||
+	[ "$(nfds "$io")" -eq "$before_io" ] ||
 	    fail "io descriptors: $before_io before, now" \
 	    "$(ls -l "/proc/$io/fd")"
 	stop_daemon
+}
+
+# nfds pid: how many descriptors the process holds.
+nfds() {
+	find "/proc/$1/fd" -mindepth 1 | wc -l
 }
 
 # start_daemon_again args...: restart the daemon of setup with options.
