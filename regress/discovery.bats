@@ -94,3 +94,40 @@ teardown() {
 	assert_output_has "Target:$TARGET "
 	stop_daemon
 }
+
+@test "SendTargets=All lists every target with the portal used, then Logout succeeds" {
+	local raw
+	raw=$(helper rawpdu)
+	run timeout -k 2 30 "$raw" 127.0.0.1 "$PORT" sendtargets All
+	assert_status 0
+	assert_output_has "^text TargetName=$TARGET\$"
+	assert_output_has "^text TargetName=$TARGET2\$"
+	assert_output_has "^text TargetAddress=127\\.0\\.0\\.1:$PORT,[0-9]+\$"
+	assert_output_has '^logout response=0$'
+	stop_daemon
+}
+
+@test "SendTargets=<name> answers with that target only" {
+	local raw
+	raw=$(helper rawpdu)
+	run timeout -k 2 30 "$raw" 127.0.0.1 "$PORT" sendtargets "$TARGET2"
+	assert_status 0
+	assert_output_has "^text TargetName=$TARGET2\$"
+	! grep -q "^text TargetName=$TARGET\$" <<<"$output" ||
+	    fail "the answer names $TARGET too:" "$output"
+	assert_output_has "^text TargetAddress=127\\.0\\.0\\.1:$PORT,"
+	stop_daemon
+}
+
+@test "SendTargets=<unknown name> answers with no target" {
+	local raw
+	raw=$(helper rawpdu)
+	run timeout -k 2 30 "$raw" 127.0.0.1 "$PORT" sendtargets \
+	    iqn.2026-11.org.ietd:nothere
+	assert_status 0
+	assert_output_has '^pdu opcode=0x24$'
+	! grep -q '^text TargetName=' <<<"$output" ||
+	    fail "an unknown name got targets:" "$output"
+	assert_output_has '^logout response=0$'
+	stop_daemon
+}

@@ -3,7 +3,7 @@
  * print what comes back, so that tests can assert on how a target treats
  * malformed input before login.
  *
- * usage: rawpdu [-t seconds] host port case
+ * usage: rawpdu [-t seconds] host port case [value]
  *
  * cases:
  *	login		a valid discovery Login Request (security stage, T=1,
@@ -20,6 +20,11 @@
  *	truncated	the first 20 bytes of a Login Request, then a
  *			half-close
  *	bad-ahs		a Login Request with TotalAHSLength 255 and no AHS
+ *	sendtargets [value]
+ *			a whole discovery session: login to the full feature
+ *			phase, Text Request SendTargets=<value> (default All),
+ *			Logout; prints "text <key>=<value>" for every key of
+ *			the answer and "logout response=<n>"
  *
  * Output, one line per PDU received, then how the connection ended:
  *	pdu opcode=0x23 login status-class=0x02 status-detail=0x07 t=0 nsg=0
@@ -364,12 +369,147 @@ read_answers(int fd)
 	printf("%s\n", rc == 1 ? "closed" : "open");
 }
 
+/*
+ * Read one PDU: BHS into *bhs, data segment (NUL-terminated, without
+ * padding) into a malloc'd *data.  Returns 0, 1 on EOF or reset, 2 on
+ * timeout.
+ */
+static int
+recv_pdu(int fd, struct iscsi_bhs *bhs, char **data, size_t *len,
+    const struct timespec *deadline)
+{
+	size_t ahs, dlen, pad;
+	char *buf;
+	int rc;
+
+	*data = NULL;
+	*len = 0;
+	if ((rc = read_full(fd, bhs, sizeof(*bhs), deadline)) != 0)
+		return (rc);
+	ahs = (size_t)bhs->total_ahs_len * 4;
+	dlen = pdu_data_len(bhs);
+	pad = pdu_padding(dlen);
+	if ((buf = calloc(1, ahs + dlen + pad + 1)) == NULL)
+		err(1, "calloc");
+	if ((rc = read_full(fd, buf, ahs + dlen + pad, deadline)) != 0) {
+		free(buf);
+		return (rc);
+	}
+	memmove(buf, buf + ahs, dlen);
+	buf[dlen] = '\0';
+	*data = buf;
+	*len = dlen;
+	return (0);
+}
+
+static void
+print_keys(const char *data, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		if (data[i] != '\0')
+			printf("text %s\n", data + i);
+		i += strlen(data + i) + 1;
+	}
+}
+
+/* A discovery session: login, SendTargets=<value>, logout. */
+static int
+discovery(int fd, const char *value)
+{
+	struct iscsi_login_req req;
+	struct iscsi_login_rsp *lr;
+	struct iscsi_text tx;
+	struct iscsi_logout_req lo;
+	struct iscsi_bhs bhs;
+	struct timespec deadline;
+	char keys[512], *data;
+	uint8_t pdu[sizeof(req) + sizeof(keys) + 4];
+	size_t klen, len;
+	uint32_t cmdsn = 1, statsn = 0;
+	int csg = ISCSI_STAGE_SECURITY, round, n;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	memset(keys, 0, sizeof(keys));
+	klen = login_keys(keys, sizeof(keys), 1);
+	for (round = 0; round < 4; round++) {
+		login_bhs(&req, (uint32_t)klen);
+		req.flags = ISCSI_LOGIN_T | (csg << 2) | ISCSI_STAGE_FULL;
+		req.cmdsn = htobe32(cmdsn);
+		req.expstatsn = htobe32(statsn);
+		memset(pdu, 0, sizeof(pdu));
+		memcpy(pdu, &req, sizeof(req));
+		memcpy(pdu + sizeof(req), keys, klen);
+		if (send_all(fd, pdu, sizeof(req) + klen + pdu_padding(klen)))
+			return (-1);
+		if (recv_pdu(fd, &bhs, &data, &len, &deadline) != 0)
+			return (-1);
+		free(data);
+		print_pdu(&bhs);
+		lr = (struct iscsi_login_rsp *)&bhs;
+		if ((bhs.opcode & ISCSI_OP_MASK) != ISCSI_OP_LOGIN_RSP ||
+		    lr->status_class != 0)
+			return (-1);
+		statsn = be32toh(lr->statsn) + 1;
+		if ((lr->flags & ISCSI_LOGIN_T) != 0) {
+			csg = ISCSI_LOGIN_NSG(lr->flags);
+			if (csg == ISCSI_STAGE_FULL)
+				break;
+		}
+		klen = 0;	/* everything has been offered */
+	}
+	if (csg != ISCSI_STAGE_FULL)
+		return (-1);
+
+	n = snprintf(keys, sizeof(keys), "SendTargets=%s", value);
+	klen = (size_t)n + 1;
+	memset(&tx, 0, sizeof(tx));
+	tx.opcode = ISCSI_OP_TEXT_REQ | ISCSI_OP_IMMEDIATE;
+	tx.flags = ISCSI_FLAG_FINAL;
+	put24(tx.data_len, (uint32_t)klen);
+	tx.itt = htobe32(2);
+	tx.ttt = htobe32(ISCSI_RESERVED_TAG);
+	tx.sn24 = htobe32(cmdsn);
+	tx.sn28 = htobe32(statsn);
+	memset(pdu, 0, sizeof(pdu));
+	memcpy(pdu, &tx, sizeof(tx));
+	memcpy(pdu + sizeof(tx), keys, klen);
+	if (send_all(fd, pdu, sizeof(tx) + klen + pdu_padding(klen)) == -1)
+		return (-1);
+	if (recv_pdu(fd, &bhs, &data, &len, &deadline) != 0)
+		return (-1);
+	print_pdu(&bhs);
+	if ((bhs.opcode & ISCSI_OP_MASK) == ISCSI_OP_TEXT_RSP)
+		print_keys(data, len);
+	free(data);
+	statsn = be32toh(bhs.sn24) + 1;
+
+	memset(&lo, 0, sizeof(lo));
+	lo.opcode = ISCSI_OP_LOGOUT_REQ | ISCSI_OP_IMMEDIATE;
+	lo.flags = ISCSI_FLAG_FINAL | LOGOUT_CLOSE_SESSION;
+	lo.itt = htobe32(3);
+	lo.cmdsn = htobe32(cmdsn);
+	lo.expstatsn = htobe32(statsn);
+	if (send_all(fd, &lo, sizeof(lo)) == -1)
+		return (-1);
+	if (recv_pdu(fd, &bhs, &data, &len, &deadline) != 0)
+		return (-1);
+	free(data);
+	print_pdu(&bhs);
+	if ((bhs.opcode & ISCSI_OP_MASK) == ISCSI_OP_LOGOUT_RSP)
+		printf("logout response=%d\n",
+		    ((struct iscsi_logout_rsp *)&bhs)->response);
+	return (0);
+}
+
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: rawpdu [-t seconds] host port case\n"
+	fprintf(stderr, "usage: rawpdu [-t seconds] host port case [value]\n"
 	    "cases: login scsi-cmd unknown-op nop-out big-login bad-version\n"
-	    "       no-initiator no-nul truncated bad-ahs\n");
+	    "       no-initiator no-nul truncated bad-ahs sendtargets\n");
 	exit(2);
 }
 
@@ -395,11 +535,16 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != 3)
+	if (argc != 3 && !(argc == 4 && strcmp(argv[2], "sendtargets") == 0))
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 	c = argv[2];
 	fd = dial(argv[0], argv[1]);
+	if (strcmp(c, "sendtargets") == 0) {
+		rc = discovery(fd, argc == 4 ? argv[3] : "All");
+		close(fd);
+		return (rc == 0 ? 0 : 1);
+	}
 	if (strcmp(c, "login") == 0)
 		rc = send_login(fd, 1, 0, 0);
 	else if (strcmp(c, "scsi-cmd") == 0)
