@@ -20,13 +20,17 @@
  *	truncated	the first 20 bytes of a Login Request, then a
  *			half-close
  *	bad-ahs		a Login Request with TotalAHSLength 255 and no AHS
+ *	normal-login [target]
+ *			a valid Login Request for a normal session to target
+ *			(without TargetName if none is given)
  *	sendtargets [value]
  *			a whole discovery session: login to the full feature
  *			phase, Text Request SendTargets=<value> (default All),
  *			Logout; prints "text <key>=<value>" for every key of
  *			the answer and "logout response=<n>"
  *
- * Output, one line per PDU received, then how the connection ended:
+ * Output, one line per PDU received (followed by "text key=value" lines
+ * for the keys of a Login or Text Response), then how the connection ended:
  *	pdu opcode=0x23 login status-class=0x02 status-detail=0x07 t=0 nsg=0
  *	pdu opcode=0x3f reject reason=0x04
  *	pdu opcode=0x..
@@ -61,6 +65,8 @@
 #define BIG_DATA_LEN	65536
 
 static int timeout_ms = 10000;
+/* normal-login: the TargetName to ask for ("" for none); NULL: discovery. */
+static const char *normal_target;
 
 static int
 dial(const char *host, const char *port)
@@ -116,6 +122,10 @@ put24(uint8_t dst[3], uint32_t v)
 	dst[2] = v;
 }
 
+/*
+ * Login keys: InitiatorName (unless with_initiator is 0), SessionType,
+ * TargetName for a normal session (unless target is NULL), AuthMethod.
+ */
 static size_t
 login_keys(char *buf, size_t size, int with_initiator)
 {
@@ -126,8 +136,18 @@ login_keys(char *buf, size_t size, int with_initiator)
 		n = snprintf(buf, size, "InitiatorName=%s", INITIATOR);
 		len = (size_t)n + 1;
 	}
-	n = snprintf(buf + len, size - len, "SessionType=Discovery");
-	len += (size_t)n + 1;
+	if (normal_target == NULL) {
+		n = snprintf(buf + len, size - len, "SessionType=Discovery");
+		len += (size_t)n + 1;
+	} else {
+		n = snprintf(buf + len, size - len, "SessionType=Normal");
+		len += (size_t)n + 1;
+		if (*normal_target != '\0') {
+			n = snprintf(buf + len, size - len, "TargetName=%s",
+			    normal_target);
+			len += (size_t)n + 1;
+		}
+	}
 	n = snprintf(buf + len, size - len, "AuthMethod=None");
 	len += (size_t)n + 1;
 	return (len);
@@ -332,42 +352,6 @@ shorten(struct timespec *deadline, time_t secs)
 	}
 }
 
-/* Print every PDU until the target closes or goes quiet. */
-static void
-read_answers(int fd)
-{
-	struct iscsi_bhs bhs;
-	struct timespec deadline;
-	uint8_t *skip;
-	size_t len;
-	int rc, npdu;
-
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	for (npdu = 0; npdu < 16; npdu++) {
-		rc = read_full(fd, &bhs, sizeof(bhs), &deadline);
-		if (rc != 0)
-			break;
-		print_pdu(&bhs);
-		fflush(stdout);
-		/* After an answer, only wait a little for the close. */
-		if (npdu == 0)
-			shorten(&deadline, 2);
-		len = (size_t)bhs.total_ahs_len * 4 + pdu_data_len(&bhs);
-		len += pdu_padding(pdu_data_len(&bhs));
-		if (len == 0)
-			continue;
-		if ((skip = malloc(len)) == NULL)
-			err(1, "malloc");
-		rc = read_full(fd, skip, len, &deadline);
-		free(skip);
-		if (rc != 0)
-			break;
-	}
-	if (npdu == 16)
-		rc = 2;
-	printf("%s\n", rc == 1 ? "closed" : "open");
-}
 
 /*
  * Read one PDU: BHS into *bhs, data segment (NUL-terminated, without
@@ -504,12 +488,44 @@ discovery(int fd, const char *value)
 	return (0);
 }
 
+/* Print every PDU, with login and text keys, until a close or silence. */
+static void
+read_answers(int fd)
+{
+	struct iscsi_bhs bhs;
+	struct timespec deadline;
+	char *data;
+	size_t len;
+	int rc = 0, npdu, op;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	for (npdu = 0; npdu < 16; npdu++) {
+		rc = recv_pdu(fd, &bhs, &data, &len, &deadline);
+		if (rc != 0)
+			break;
+		print_pdu(&bhs);
+		op = bhs.opcode & ISCSI_OP_MASK;
+		if (op == ISCSI_OP_LOGIN_RSP || op == ISCSI_OP_TEXT_RSP)
+			print_keys(data, len);
+		free(data);
+		fflush(stdout);
+		/* After an answer, only wait a little for the close. */
+		if (npdu == 0)
+			shorten(&deadline, 2);
+	}
+	if (npdu == 16)
+		rc = 2;
+	printf("%s\n", rc == 1 ? "closed" : "open");
+}
+
 static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: rawpdu [-t seconds] host port case [value]\n"
 	    "cases: login scsi-cmd unknown-op nop-out big-login bad-version\n"
-	    "       no-initiator no-nul truncated bad-ahs sendtargets\n");
+	    "       no-initiator no-nul truncated bad-ahs normal-login\n"
+	    "       sendtargets\n");
 	exit(2);
 }
 
@@ -535,7 +551,8 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != 3 && !(argc == 4 && strcmp(argv[2], "sendtargets") == 0))
+	if (argc != 3 && !(argc == 4 && (strcmp(argv[2], "sendtargets") == 0 ||
+	    strcmp(argv[2], "normal-login") == 0)))
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 	c = argv[2];
@@ -545,7 +562,10 @@ main(int argc, char *argv[])
 		close(fd);
 		return (rc == 0 ? 0 : 1);
 	}
-	if (strcmp(c, "login") == 0)
+	if (strcmp(c, "normal-login") == 0) {
+		normal_target = argc == 4 ? argv[3] : "";
+		rc = send_login(fd, 1, 0, 0);
+	} else if (strcmp(c, "login") == 0)
 		rc = send_login(fd, 1, 0, 0);
 	else if (strcmp(c, "scsi-cmd") == 0)
 		rc = send_scsi_cmd(fd);
