@@ -341,6 +341,8 @@ main(int argc, char **argv)
 	uid_t			 uid;
 	gid_t			 gid;
 
+	/* Whatever our caller left open is not ours to pass to workers. */
+	closefrom(STDERR_FILENO + 1);
 	setproctitle_init(argc, argv, environ);
 	parse_options(argc, argv, &o);
 	signal(SIGPIPE, SIG_IGN);

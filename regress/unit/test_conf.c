@@ -175,7 +175,7 @@ test_good(void)
 	    "\tmaxburstlength 131072\n"
 	    "\tFirstBurstLength 65536\n"
 	    "\tImmediateData No\n"
-	    "\tDataDigest crc32c,None\n"
+	    "\tDataDigest none\n"
 	    "\t# indented comment\n"
 	    "Target eui.0123456789ABCDEF\r\n"
 	    "\tLun 1 Path=/srv/lun1.img\r\n"
@@ -205,8 +205,7 @@ test_good(void)
 	CHECK(ct->ct_params[P_IMMEDIATE_DATA] == 0);
 	CHECK(ct->ct_params[P_MAX_RECV_DSL] == defs[P_MAX_RECV_DSL]);
 	CHECK(ct->ct_params[P_HEADER_DIGEST] == defs[P_HEADER_DIGEST]);
-	CHECK(ct->ct_params[P_DATA_DIGEST] ==
-	    (PARAM_DIGEST_NONE | PARAM_DIGEST_CRC32C));
+	CHECK(ct->ct_params[P_DATA_DIGEST] == PARAM_DIGEST_NONE);
 	cu = TAILQ_FIRST(&ct->ct_in_users);
 	CHECK(cu != NULL && strcmp(cu->cu_name, "joe") == 0);
 	CHECK(cu != NULL && TAILQ_NEXT(cu, cu_entry) != NULL &&
@@ -389,6 +388,8 @@ static const struct {
 	    "t.conf:2: MaxBurstLength 4294967296: " },
 	{ __LINE__, T "InitialR2T Maybe\n", "t.conf:2: InitialR2T Maybe: " },
 	{ __LINE__, T "HeaderDigest MD5\n", "t.conf:2: HeaderDigest MD5: " },
+	{ __LINE__, T "DataDigest CRC32C\n",
+	    "t.conf:2: DataDigest CRC32C: CRC32C digests are not supported yet" },
 	{ __LINE__, T "IFMarker Yes\n", "t.conf:2: IFMarker Yes: " },
 	/* Control characters are escaped in the log. */
 	{ __LINE__, T "Fo\033[2Jo\n", "t.conf:2: unknown keyword Fo\\033[2Jo" },
