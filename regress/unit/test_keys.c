@@ -13,16 +13,7 @@
 
 #include "keys.h"
 
-static int	failures;
-static int	checks;
-
-#define CHECK(cond) do {						\
-	checks++;							\
-	if (!(cond)) {							\
-		failures++;						\
-		printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);	\
-	}								\
-} while (0)
+#include "check.h"
 
 /* Load a literal (sizeof - 1 keeps its embedded NULs, drops the last). */
 #define LOAD(k, lit, e)	keys_load((k), (lit), sizeof(lit) - 1, (e))

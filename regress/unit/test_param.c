@@ -17,16 +17,7 @@
 #include "param.h"
 #include "pdu.h"
 
-static int	failures;
-static int	checks;
-
-#define CHECK(cond) do {						\
-	checks++;							\
-	if (!(cond)) {							\
-		failures++;						\
-		printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);	\
-	}								\
-} while (0)
+#include "check.h"
 
 /* One negotiation round; the literal's embedded NULs separate pairs. */
 #define NEG(pn, lit)	neg((pn), (lit), sizeof(lit) - 1)

@@ -20,16 +20,7 @@
 
 #include "pdu.h"
 
-static int	failures;
-static int	checks;
-
-#define CHECK(cond) do {						\
-	checks++;							\
-	if (!(cond)) {							\
-		failures++;						\
-		printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);	\
-	}								\
-} while (0)
+#include "check.h"
 
 static void	pair(int[2]);
 static void	put(int, const void *, size_t);

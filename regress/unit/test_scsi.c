@@ -18,6 +18,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "util.h"
 #include "priv/lun.h"
 #include "priv/scsi.h"
 
@@ -42,35 +43,6 @@ check(bool ok, int line, const char *what)
 		return;
 	failures++;
 	printf("FAIL test_scsi.c:%d: %s\n", line, what);
-}
-
-static uint32_t
-be32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3]);
-}
-
-static uint64_t
-be64(const uint8_t *p)
-{
-	return ((uint64_t)be32(p) << 32 | be32(p + 4));
-}
-
-static void
-pbe32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
-static void
-pbe64(uint8_t *p, uint64_t v)
-{
-	pbe32(p, v >> 32);
-	pbe32(p + 4, (uint32_t)v);
 }
 
 /* Run one CDB against LUN id (NULL LUN if not configured). */
@@ -399,7 +371,7 @@ test_inquiry(void)
 	cdb[2] = 0xb0;
 	c = run(0, cdb, buf, 4096);
 	CHECK(is_good(&c) && buf[3] == 0x3c && c.sc_want_len == 64);
-	CHECK(be32(buf + 8) == SCSI_MAX_XFER / 512);
+	CHECK(get_be32(buf + 8) == SCSI_MAX_XFER / 512);
 	cdb[2] = 0xb1;
 	c = run(0, cdb, buf, 4096);
 	CHECK(is_good(&c) && buf[1] == 0xb1 && c.sc_want_len == 64);
@@ -422,39 +394,39 @@ test_report_luns(void)
 
 	memset(cdb, 0, sizeof(cdb));
 	cdb[0] = 0xa0;
-	pbe32(cdb + 6, 4096);
+	put_be32(cdb + 6, 4096);
 	memset(buf, 0xee, 256);
 	c = run(0, cdb, buf, 4096);
 	CHECK(is_good(&c) && c.sc_want_len == 8 + 6 * 8);
-	CHECK(be32(buf) == 6 * 8 && be32(buf + 4) == 0);
+	CHECK(get_be32(buf) == 6 * 8 && get_be32(buf + 4) == 0);
 	CHECK(buf[8] == 0 && buf[9] == 0 && buf[17] == 1 && buf[41] == 4);
 	CHECK(buf[48] == 0x41 && buf[49] == 0x2c);	/* 300, flat */
-	CHECK(be32(buf + 50) == 0 && buf[56] == 0xee);
+	CHECK(get_be32(buf + 50) == 0 && buf[56] == 0xee);
 
 	/* Works for a LUN that is not configured. */
 	c = run(99, cdb, buf, 4096);
-	CHECK(is_good(&c) && be32(buf) == 48);
+	CHECK(is_good(&c) && get_be32(buf) == 48);
 
 	/* Clipped by allocation length, then by the buffer. */
-	pbe32(cdb + 6, 16);
+	put_be32(cdb + 6, 16);
 	c = run(0, cdb, buf, 4096);
 	CHECK(is_good(&c) && c.sc_want_len == 16 && c.sc_xfer_len == 16 &&
-	    be32(buf) == 48);
-	pbe32(cdb + 6, 4096);
+	    get_be32(buf) == 48);
+	put_be32(cdb + 6, 4096);
 	c = run(0, cdb, buf, 12);
 	CHECK(is_good(&c) && c.sc_want_len == 56 && c.sc_xfer_len == 12);
 
 	cdb[2] = 1;			/* well known only: none */
 	c = run(0, cdb, buf, 4096);
-	CHECK(is_good(&c) && be32(buf) == 0 && c.sc_want_len == 8);
+	CHECK(is_good(&c) && get_be32(buf) == 0 && c.sc_want_len == 8);
 	cdb[2] = 2;
 	c = run(0, cdb, buf, 4096);
-	CHECK(is_good(&c) && be32(buf) == 48);
+	CHECK(is_good(&c) && get_be32(buf) == 48);
 	cdb[2] = 3;
 	c = run(0, cdb, buf, 4096);
 	CHECK(ILLEGAL(&c, 0x24));
 	cdb[2] = 0;
-	pbe32(cdb + 6, 15);
+	put_be32(cdb + 6, 15);
 	c = run(0, cdb, buf, 4096);
 	CHECK(ILLEGAL(&c, 0x24));
 }
@@ -469,9 +441,9 @@ test_read_capacity(void)
 	cdb[0] = 0x25;
 	c = run(0, cdb, buf, 4096);
 	CHECK(is_good(&c) && c.sc_want_len == 8 && c.sc_xfer_len == 8);
-	CHECK(be32(buf) == NBLOCKS0 - 1 && be32(buf + 4) == 512);
+	CHECK(get_be32(buf) == NBLOCKS0 - 1 && get_be32(buf + 4) == 512);
 	c = run(3, cdb, buf, 4096);
-	CHECK(is_good(&c) && be32(buf) == 0xffffffff);
+	CHECK(is_good(&c) && get_be32(buf) == 0xffffffff);
 	cdb[2] = 1;			/* LBA without PMI */
 	c = run(0, cdb, buf, 4096);
 	CHECK(ILLEGAL(&c, 0x24));
@@ -479,18 +451,18 @@ test_read_capacity(void)
 	memset(cdb, 0, sizeof(cdb));
 	cdb[0] = 0x9e;
 	cdb[1] = 0x10;
-	pbe32(cdb + 10, 32);
+	put_be32(cdb + 10, 32);
 	c = run(3, cdb, buf, 4096);
 	CHECK(is_good(&c) && c.sc_want_len == 32);
-	CHECK(be64(buf) == BIGBLOCKS - 1 && be32(buf + 8) == 512);
+	CHECK(get_be64(buf) == BIGBLOCKS - 1 && get_be32(buf + 8) == 512);
 	CHECK(buf[12] == 0 && buf[13] == 0 && buf[14] == 0);
-	pbe32(cdb + 10, 0);
+	put_be32(cdb + 10, 0);
 	c = run(0, cdb, buf, 4096);
 	CHECK(is_good(&c) && c.sc_want_len == 0);
-	pbe32(cdb + 10, 12);
+	put_be32(cdb + 10, 12);
 	c = run(0, cdb, buf, 4096);
 	CHECK(is_good(&c) && c.sc_want_len == 12 &&
-	    be64(buf) == NBLOCKS0 - 1);
+	    get_be64(buf) == NBLOCKS0 - 1);
 	cdb[1] = 0x11;
 	c = run(0, cdb, buf, 4096);
 	CHECK(ILLEGAL(&c, 0x24));
@@ -513,19 +485,19 @@ rw_cdb(uint8_t *cdb, uint8_t op, uint64_t lba, uint32_t n)
 	case 0x2a:
 	case 0x2f:
 	case 0x35:
-		pbe32(cdb + 2, (uint32_t)lba);
+		put_be32(cdb + 2, (uint32_t)lba);
 		cdb[7] = n >> 8;
 		cdb[8] = n;
 		break;
 	case 0xa8:
 	case 0xaa:
 	case 0xaf:
-		pbe32(cdb + 2, (uint32_t)lba);
-		pbe32(cdb + 6, n);
+		put_be32(cdb + 2, (uint32_t)lba);
+		put_be32(cdb + 6, n);
 		break;
 	default:
-		pbe64(cdb + 2, lba);
-		pbe32(cdb + 10, n);
+		put_be64(cdb + 2, lba);
+		put_be32(cdb + 10, n);
 		break;
 	}
 }
@@ -686,7 +658,7 @@ test_verify_sync(void)
 	data[700] ^= 0xff;
 	c = run(0, cdb, data, sizeof(data));
 	CHECK(is_sense(&c, SKEY_MISCOMPARE, 0x1d, 0) &&
-	    (c.sc_sense[0] & 0x80) && be32(c.sc_sense + 3) == 700);
+	    (c.sc_sense[0] & 0x80) && get_be32(c.sc_sense + 3) == 700);
 	cdb[1] = 0x04;				/* BYTCHK 10b reserved */
 	c = run(0, cdb, data, sizeof(data));
 	CHECK(ILLEGAL(&c, 0x24));
@@ -739,7 +711,7 @@ test_mode_sense(void)
 	c = run(0, cdb, buf, 4096);
 	CHECK(is_good(&c) && buf[0] + 1U == c.sc_want_len);
 	CHECK(buf[2] == 0x10 && buf[3] == 8);		/* DPOFUA, not WP */
-	CHECK(be32(buf + 4) == NBLOCKS0 && be32(buf + 8) == 512);
+	CHECK(get_be32(buf + 4) == NBLOCKS0 && get_be32(buf + 8) == 512);
 	p = mode_page(buf, c.sc_want_len, 12, 0x08);
 	CHECK(p != NULL && p[1] == 0x12 && (p[2] & 0x05) == 0x04);
 	p = mode_page(buf, c.sc_want_len, 12, 0x0a);
@@ -793,11 +765,11 @@ test_mode_sense(void)
 	c = run(3, cdb, buf, 4096);
 	CHECK(is_good(&c) && (buf[0] << 8 | buf[1]) + 2U == c.sc_want_len);
 	CHECK(buf[3] == 0x10 && (buf[4] & 1) && buf[7] == 16);
-	CHECK(be64(buf + 8) == BIGBLOCKS && be32(buf + 20) == 512);
+	CHECK(get_be64(buf + 8) == BIGBLOCKS && get_be32(buf + 20) == 512);
 	CHECK(mode_page(buf, c.sc_want_len, 24, 0x0a) != NULL);
 	cdb[1] = 0;
 	c = run(3, cdb, buf, 4096);
-	CHECK(is_good(&c) && buf[7] == 8 && be32(buf + 8) == 0xffffffff);
+	CHECK(is_good(&c) && buf[7] == 8 && get_be32(buf + 8) == 0xffffffff);
 }
 
 static void

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
 #include "priv/scsi.h"
 
 /* Operation codes. */
@@ -125,49 +126,6 @@ static const struct scsi_op scsi_ops[] = {
 	{ OP_WRITE_12,			false,	op_read_write },
 	{ OP_VERIFY_12,			false,	op_verify },
 };
-
-/* Big-endian helpers. */
-static uint16_t
-get_be16(const uint8_t *p)
-{
-	return ((uint16_t)(p[0] << 8 | p[1]));
-}
-
-static uint32_t
-get_be32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3]);
-}
-
-static uint64_t
-get_be64(const uint8_t *p)
-{
-	return ((uint64_t)get_be32(p) << 32 | get_be32(p + 4));
-}
-
-static void
-put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static void
-put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
-static void
-put_be64(uint8_t *p, uint64_t v)
-{
-	put_be32(p, v >> 32);
-	put_be32(p + 4, (uint32_t)v);
-}
 
 /* CDB length from the group code of the operation code. */
 static size_t
