@@ -490,13 +490,6 @@ io_handoff(struct io *io, struct io_worker *w, struct ipc_msg *m)
 	}
 	it = io_target_get(io, h->tid, h->target);
 	io_params_clamp(it->it_ct->ct_params, h->params, params);
-	if (params[P_HEADER_DIGEST] != PARAM_DIGEST_NONE ||
-	    params[P_DATA_DIGEST] != PARAM_DIGEST_NONE) {
-		close(fd);
-		free(h);
-		io_worker_drop(io, w, "digests negotiated, not supported");
-		return;
-	}
 	/* A session with this name and ISID may have appeared since. */
 	if ((s = session_find(it, h->initiator, h->isid)) != NULL) {
 		log_info("session reinstatement: closing session %#llx",
