@@ -30,7 +30,8 @@
  * error or lost connection fails the run.
  *
  * Output: one line of key=value pairs on stdout.  Exit status 0 when all
- * went well, 1 on any error or mismatch, 2 on a usage error.
+ * went well, 1 on any error or mismatch, 2 on a usage error, 130 when
+ * stopped by SIGINT or SIGTERM.
  */
 #include <sys/types.h>
 
@@ -971,6 +972,6 @@ main(int argc, char *argv[])
 	iscsi_destroy_url(u);
 	iscsi_destroy_context(tmp);
 	if (load_interrupted)
-		return (1);
+		return (130);
 	return (L.errors != 0 || L.mismatches != 0 ? 1 : 0);
 }
