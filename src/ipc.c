@@ -84,6 +84,10 @@ ipc_type_name(uint32_t type)
 		[MSG_W_HANDOFF] = "W_HANDOFF",
 		[MSG_I_ADMIT] = "I_ADMIT",
 		[MSG_I_READY] = "I_READY",
+		[MSG_W_AUTH_CHALLENGE] = "W_AUTH_CHALLENGE",
+		[MSG_I_AUTH_CHALLENGE] = "I_AUTH_CHALLENGE",
+		[MSG_W_AUTH_RESPONSE] = "W_AUTH_RESPONSE",
+		[MSG_I_AUTH_RESPONSE] = "I_AUTH_RESPONSE",
 	};
 
 	if (type < MSG__COUNT && names[type] != NULL)

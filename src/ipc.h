@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "chap.h"
 #include "param.h"
 #include "pdu.h"
 
@@ -29,6 +30,11 @@ enum ipc_type {
 	MSG_I_ADMIT,		/* verdict and TSIH */
 	/* io -> parent */
 	MSG_I_READY,		/* io is up (start-up handshake) */
+	/* worker -> io, io -> worker: CHAP, judged by io */
+	MSG_W_AUTH_CHALLENGE,	/* CHAP_A offered: make our challenge */
+	MSG_I_AUTH_CHALLENGE,	/* algorithm, identifier, challenge */
+	MSG_W_AUTH_RESPONSE,	/* CHAP_N, CHAP_R (+ CHAP_I, CHAP_C) */
+	MSG_I_AUTH_RESPONSE,	/* verdict (+ CHAP_N, CHAP_R for mutual) */
 	MSG__COUNT
 };
 
@@ -77,6 +83,42 @@ struct msg_w_handoff {
 	uint32_t	params[P__COUNT];	/* negotiated (param.h) */
 	char		initiator[ISCSI_NAME_MAX];
 	char		target[ISCSI_NAME_MAX];
+};
+
+/* tid 0: a discovery session (global IncomingUser). */
+struct msg_w_auth_challenge {
+	uint32_t	tid;
+	uint32_t	nalgs;		/* entries of algs in use */
+	uint8_t		algs[CHAP_ALGS_MAX];	/* the initiator's CHAP_A */
+	char		initiator[ISCSI_NAME_MAX];
+	char		target[ISCSI_NAME_MAX];	/* "" for discovery */
+};
+
+struct msg_i_auth_challenge {
+	uint32_t	status;		/* LOGIN_OK or LOGIN_AUTH_FAILED */
+	uint32_t	alg;		/* CHAP_A */
+	uint32_t	id;		/* CHAP_I */
+	uint32_t	challen;
+	uint8_t		chal[CHAP_DIGEST_MAX];	/* CHAP_C */
+};
+
+#define AUTH_MUTUAL	0x1		/* CHAP_I and CHAP_C came too */
+
+struct msg_w_auth_response {
+	uint32_t	flags;		/* AUTH_* */
+	uint32_t	id;		/* the initiator's CHAP_I (mutual) */
+	uint32_t	resplen;
+	uint32_t	challen;
+	char		name[CHAP_NAME_MAX];	/* CHAP_N */
+	uint8_t		resp[CHAP_DIGEST_MAX];	/* CHAP_R */
+	uint8_t		chal[CHAP_CHALLENGE_MAX];	/* initiator's CHAP_C */
+};
+
+struct msg_i_auth_response {
+	uint32_t	status;		/* LOGIN_OK or LOGIN_AUTH_FAILED */
+	uint32_t	resplen;	/* mutual: our CHAP_R */
+	char		name[CHAP_NAME_MAX];	/* mutual: our CHAP_N */
+	uint8_t		resp[CHAP_DIGEST_MAX];
 };
 
 /* One row of a receiver's table. */

@@ -25,6 +25,7 @@
 #include "param.h"
 #include "pdu.h"
 #include "util.h"
+#include "priv/auth.h"
 #include "priv/io.h"
 #include "priv/lun.h"
 #include "priv/session.h"
@@ -47,6 +48,7 @@ struct io_worker {
 	uint16_t		 w_cid;
 	uint32_t		 w_tid;
 	char			 w_initiator[ISCSI_NAME_MAX];
+	struct auth_state	 w_auth;	/* CHAP verdict (auth.c) */
 };
 TAILQ_HEAD(io_workers, io_worker);
 
@@ -77,6 +79,10 @@ static const struct ipc_rule io_worker_rules[] = {
 	    false },
 	{ MSG_W_HANDOFF, sizeof(struct msg_w_handoff),
 	    sizeof(struct msg_w_handoff), true },
+	{ MSG_W_AUTH_CHALLENGE, sizeof(struct msg_w_auth_challenge),
+	    sizeof(struct msg_w_auth_challenge), false },
+	{ MSG_W_AUTH_RESPONSE, sizeof(struct msg_w_auth_response),
+	    sizeof(struct msg_w_auth_response), false },
 };
 
 static void	io_init(struct io *, int, struct conf *, struct lun_table *);
@@ -91,6 +97,7 @@ static void	io_admit(struct io *, struct io_worker *,
 		    const struct msg_w_admit *);
 static uint32_t	io_admit_judge(struct io *, struct io_worker *,
 		    const struct msg_w_admit *, uint16_t *);
+static void	io_auth(struct io *, struct io_worker *, struct ipc_msg *);
 static void	io_handoff(struct io *, struct io_worker *,
 		    struct ipc_msg *);
 static int	io_handoff_check(struct io *, struct io_worker *,
@@ -289,6 +296,7 @@ io_worker_drop(struct io *io, struct io_worker *w, const char *why)
 		io_tsih_release(&io->io_r, w->w_tsih);
 	w->w_tsih_held = false;
 	w->w_admitted = false;
+	auth_clear(&w->w_auth);
 	epoll_ctl(io->io_r.r_epfd, EPOLL_CTL_DEL, w->w_fd, NULL);
 	close(w->w_fd);
 	w->w_fd = -1;
@@ -338,8 +346,58 @@ io_worker_read(struct io *io, struct io_worker *w)
 	case MSG_W_HANDOFF:
 		io_handoff(io, w, &m);
 		break;
+	case MSG_W_AUTH_CHALLENGE:
+	case MSG_W_AUTH_RESPONSE:
+		io_auth(io, w, &m);
+		break;
 	}
 	return (1);
+}
+
+/* CHAP records: auth.c judges, io answers on the same channel. */
+static void
+io_auth(struct io *io, struct io_worker *w, struct ipc_msg *m)
+{
+	union {
+		struct msg_w_auth_challenge	c;
+		struct msg_w_auth_response	r;
+	}		 in;
+	union {
+		struct msg_i_auth_challenge	c;
+		struct msg_i_auth_response	r;
+	}		 out;
+	enum ipc_type	 type;
+	size_t		 len;
+	int		 rv;
+
+	if (w->w_asked) {
+		io_worker_drop(io, w, "CHAP after admission");
+		return;
+	}
+	if (m->hdr.type == MSG_W_AUTH_CHALLENGE) {
+		memcpy(&in.c, m->data, sizeof(in.c));
+		rv = auth_challenge(io->io_conf, &w->w_auth, w->w_addr, &in.c,
+		    &out.c);
+		type = MSG_I_AUTH_CHALLENGE;
+		len = sizeof(out.c);
+	} else {
+		memcpy(&in.r, m->data, sizeof(in.r));
+		rv = auth_response(io->io_conf, &w->w_auth, w->w_addr, &in.r,
+		    &out.r);
+		type = MSG_I_AUTH_RESPONSE;
+		len = sizeof(out.r);
+	}
+	explicit_bzero(&in, sizeof(in));
+	if (rv == -1) {
+		io_worker_drop(io, w, "malformed or repeated CHAP record");
+		return;
+	}
+	rv = ipc_send(w->w_fd, type, w->w_id, &out, len, -1);
+	explicit_bzero(&out, sizeof(out));
+	if (rv == -1) {
+		log_warn("worker %u: send CHAP answer", w->w_id);
+		io_worker_drop(io, w, NULL);
+	}
 }
 
 static struct io_target *
@@ -407,6 +465,13 @@ io_admit_judge(struct io *io, struct io_worker *w,
 		log_warnx("worker %u: no target %u named %s", w->w_id,
 		    a->tid, a->target);
 		return (LOGIN_TARGET_NOT_FOUND);
+	}
+	/* Only a session io authenticated itself (auth.c). */
+	if (!auth_permits(io->io_conf, &w->w_auth, a->tid, a->initiator)) {
+		log_warnx("login by %s failed: target %s requires CHAP and "
+		    "io has no verdict for it (from %s)", a->initiator,
+		    a->target, w->w_addr);
+		return (LOGIN_AUTH_FAILED);
 	}
 	if (a->tsih != 0) {
 		/* Adding a connection: one connection per session for now. */

@@ -20,6 +20,7 @@
 #include <bsd/stdlib.h>
 #include <bsd/string.h>
 
+#include "chap.h"
 #include "ipc.h"
 #include "log.h"
 #include "util.h"
@@ -31,17 +32,49 @@ static const char *const declarative_keys[] = {
 	"AuthMethod", "TargetAlias", "TargetAddress", "TargetPortalGroupTag",
 };
 
+/*
+ * A copy of login text with the values of CHAP_C, CHAP_I and CHAP_R
+ * blotted out: challenges and responses never reach the log.
+ */
+static char *
+redact(const uint8_t *data, size_t len)
+{
+	static const char *const hidden[] = {
+		"CHAP_C=", "CHAP_I=", "CHAP_R=",
+	};
+	char	*t, *p, *end;
+	size_t	 i, n;
+
+	if ((t = malloc(len)) == NULL)
+		fatal("malloc");
+	memcpy(t, data, len);
+	for (p = t, end = t + len; p < end; p += n + 1) {
+		n = strnlen(p, end - p);
+		for (i = 0; i < nitems(hidden); i++)
+			if (n >= strlen(hidden[i]) &&
+			    strncmp(p, hidden[i], strlen(hidden[i])) == 0)
+				memset(p + strlen(hidden[i]), '*',
+				    n - strlen(hidden[i]));
+	}
+	return (t);
+}
+
 static void
 dump(const char *dir, const struct pdu *p)
 {
+	char	*t;
+
 	if (log_getverbose() < 2)
 		return;
 	log_debug(2, "%s %s", dir, pdu_opcode_name(pdu_opcode(&p->bhs)));
 	log_hexdump(2, "BHS", &p->bhs, sizeof(p->bhs));
 	if (p->ahs_len > 0)
 		log_hexdump(2, "AHS", p->ahs, p->ahs_len);
-	if (p->data_len > 0)
-		log_hexdump(2, "Data", p->data, p->data_len);
+	if (p->data_len > 0) {
+		t = redact(p->data, p->data_len);
+		log_hexdump(2, "Data", t, p->data_len);
+		freezero(t, p->data_len);
+	}
 }
 
 void
@@ -255,10 +288,7 @@ first_request(struct login *l, const struct pdu *req, struct keys *in,
 		    "SessionType %s", v);
 
 	if (l->l_discovery) {
-		if (!TAILQ_EMPTY(&l->l_conf->conf_in_users))
-			login_fail(l, req, LOGIN_AUTH_FAILED,
-			    "discovery requires CHAP, which is not "
-			    "implemented yet");
+		l->l_chap = !TAILQ_EMPTY(&l->l_conf->conf_in_users);
 		if (l->l_tsih != 0)
 			login_fail(l, req, LOGIN_SESSION_DOES_NOT_EXIST,
 			    "discovery session with TSIH %u", l->l_tsih);
@@ -271,10 +301,7 @@ first_request(struct login *l, const struct pdu *req, struct keys *in,
 		if ((l->l_target = conf_target_find(l->l_conf, v)) == NULL)
 			login_fail(l, req, LOGIN_TARGET_NOT_FOUND,
 			    "no target %s", v);
-		if (!TAILQ_EMPTY(&l->l_target->ct_in_users))
-			login_fail(l, req, LOGIN_AUTH_FAILED,
-			    "target %s requires CHAP, which is not "
-			    "implemented yet", v);
+		l->l_chap = !TAILQ_EMPTY(&l->l_target->ct_in_users);
 		param_neg_init(&l->l_neg, l->l_target->ct_params, false,
 		    l->l_tsih == 0);
 		l->l_window = l->l_target->ct_params[P_QUEUED_COMMANDS];
@@ -306,28 +333,205 @@ check_same(struct login *l, const struct pdu *req, const struct keys *in)
 		    "TargetName changed during login");
 }
 
-/* AuthMethod: ietd offers None until CHAP lands (fail closed above). */
+/* The CHAP keys: all handled here, none may reach param_negotiate. */
+static const char *const chap_keys[] = {
+	"CHAP_A", "CHAP_I", "CHAP_C", "CHAP_N", "CHAP_R",
+};
+
+static void
+auth_msg_names(const struct login *l, char *initiator, char *target)
+{
+	strlcpy(initiator, l->l_initiator, ISCSI_NAME_MAX);
+	if (!l->l_discovery)
+		strlcpy(target, l->l_target->ct_name, ISCSI_NAME_MAX);
+}
+
+/* CHAP_A: io picks the algorithm and makes the identifier and challenge. */
+static void
+chap_challenge_ask(struct login *l, const struct pdu *req, const char *v,
+    struct keys *out)
+{
+	static const struct ipc_rule rules[] = {
+		{ MSG_I_AUTH_CHALLENGE, sizeof(struct msg_i_auth_challenge),
+		    sizeof(struct msg_i_auth_challenge), false },
+	};
+	struct msg_w_auth_challenge	 c;
+	struct msg_i_auth_challenge	 a;
+	struct ipc_msg			 m;
+	char				 hex[2 * CHAP_DIGEST_MAX + 3];
+
+	memset(&c, 0, sizeof(c));
+	c.tid = l->l_discovery ? 0 : l->l_target->ct_tid;
+	c.nalgs = chap_alg_list(v, c.algs);
+	auth_msg_names(l, c.initiator, c.target);
+	if (ipc_send(l->l_chan, MSG_W_AUTH_CHALLENGE, 0, &c, sizeof(c),
+	    -1) == -1 || ipc_recv(l->l_chan, rules, nitems(rules), &m) != 1)
+		login_fail(l, req, LOGIN_TARGET_ERROR,
+		    "no CHAP challenge from io");
+	memcpy(&a, m.data, sizeof(a));
+	if (a.status != LOGIN_OK)
+		login_fail(l, req, LOGIN_AUTH_FAILED,
+		    "CHAP: no challenge for CHAP_A=%s", v);
+	if (chap_digest_len(a.alg) == 0 || a.id > 255 || a.challen == 0 ||
+	    a.challen > sizeof(a.chal) ||
+	    chap_bin_encode(a.chal, a.challen, hex, sizeof(hex)) == -1)
+		fatalx("io gave a malformed CHAP challenge");
+	if (keys_add_uint(out, "CHAP_A", a.alg) == -1 ||
+	    keys_add_uint(out, "CHAP_I", a.id) == -1 ||
+	    keys_add(out, "CHAP_C", hex) == -1)
+		fatal("keys_add");
+	l->l_auth = AUTH_WANT_R;
+}
+
+/* The initiator's CHAP_N/CHAP_R (and CHAP_I/CHAP_C): io judges. */
+static void
+chap_response_ask(struct login *l, const struct pdu *req,
+    const struct keys *in, struct keys *out)
+{
+	static const struct ipc_rule rules[] = {
+		{ MSG_I_AUTH_RESPONSE, sizeof(struct msg_i_auth_response),
+		    sizeof(struct msg_i_auth_response), false },
+	};
+	struct msg_w_auth_response	*r;
+	struct msg_i_auth_response	 a;
+	struct ipc_msg			 m;
+	const char			*n, *rv, *i, *c;
+	char				 hex[2 * CHAP_DIGEST_MAX + 3];
+	size_t				 len;
+	int				 id;
+
+	n = keys_find(in, "CHAP_N");
+	rv = keys_find(in, "CHAP_R");
+	i = keys_find(in, "CHAP_I");
+	c = keys_find(in, "CHAP_C");
+	if (n == NULL || rv == NULL)
+		login_fail(l, req, LOGIN_AUTH_FAILED,
+		    "CHAP: CHAP_N or CHAP_R missing");
+	if ((i == NULL) != (c == NULL))
+		login_fail(l, req, LOGIN_AUTH_FAILED,
+		    "CHAP: CHAP_I without CHAP_C, or the reverse");
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		fatal("calloc");
+	if (strlcpy(r->name, n, sizeof(r->name)) >= sizeof(r->name))
+		login_fail(l, req, LOGIN_AUTH_FAILED, "CHAP: CHAP_N too long");
+	if (chap_bin_decode(rv, r->resp, sizeof(r->resp), &len) == -1)
+		login_fail(l, req, LOGIN_AUTH_FAILED, "CHAP: malformed CHAP_R");
+	r->resplen = len;
+	if (i != NULL) {
+		if ((id = chap_id_parse(i)) == -1 ||
+		    chap_bin_decode(c, r->chal, sizeof(r->chal), &len) == -1)
+			login_fail(l, req, LOGIN_AUTH_FAILED,
+			    "CHAP: malformed CHAP_I or CHAP_C");
+		r->flags = AUTH_MUTUAL;
+		r->id = id;
+		r->challen = len;
+	}
+	if (ipc_send(l->l_chan, MSG_W_AUTH_RESPONSE, 0, r, sizeof(*r),
+	    -1) == -1 || ipc_recv(l->l_chan, rules, nitems(rules), &m) != 1)
+		login_fail(l, req, LOGIN_TARGET_ERROR,
+		    "no CHAP verdict from io");
+	explicit_bzero(r, sizeof(*r));
+	free(r);
+	memcpy(&a, m.data, sizeof(a));
+	explicit_bzero(&m, sizeof(m));
+	if (a.status != LOGIN_OK)
+		login_fail(l, req, LOGIN_AUTH_FAILED,
+		    "CHAP: user %s refused by io", n);
+	if (i != NULL) {
+		if (!ipc_str_ok(a.name, sizeof(a.name)) || a.resplen == 0 ||
+		    a.resplen > sizeof(a.resp) ||
+		    chap_bin_encode(a.resp, a.resplen, hex, sizeof(hex)) == -1)
+			fatalx("io gave a malformed mutual CHAP answer");
+		if (keys_add(out, "CHAP_N", a.name) == -1 ||
+		    keys_add(out, "CHAP_R", hex) == -1)
+			fatal("keys_add");
+		explicit_bzero(hex, sizeof(hex));
+	}
+	explicit_bzero(&a, sizeof(a));
+	strlcpy(l->l_chap_user, n, sizeof(l->l_chap_user));
+	l->l_auth = AUTH_DONE;
+}
+
+static void
+auth_method(struct login *l, const struct pdu *req, const char *v,
+    struct keys *out)
+{
+	char	*list, *p, *tok;
+	bool	 none = false, chap = false;
+
+	if (l->l_auth != AUTH_START)
+		login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		    "AuthMethod offered twice");
+	if ((list = strdup(v)) == NULL)
+		fatal("strdup");
+	for (p = list; (tok = strsep(&p, ",")) != NULL;) {
+		if (strcmp(tok, "None") == 0)
+			none = true;
+		else if (strcmp(tok, "CHAP") == 0)
+			chap = true;
+	}
+	free(list);
+	if (l->l_chap && !chap)
+		login_fail(l, req, LOGIN_AUTH_FAILED,
+		    "CHAP required, AuthMethod offers \"%s\"", v);
+	if (!l->l_chap && !none)
+		login_fail(l, req, LOGIN_AUTH_FAILED,
+		    "no supported AuthMethod in \"%s\"", v);
+	if (keys_add(out, "AuthMethod", l->l_chap ? "CHAP" : "None") == -1)
+		fatal("keys_add");
+	l->l_auth = l->l_chap ? AUTH_WANT_A : AUTH_DONE;
+}
+
+/*
+ * The security stage.  A target (or discovery) with IncomingUser answers
+ * AuthMethod=CHAP and asks io for everything that needs a secret; any
+ * other offers None.  CHAP keys out of turn end the login.
+ */
 static void
 security_keys(struct login *l, const struct pdu *req, struct keys *in,
     struct keys *out)
 {
 	const char	*v;
-	char		*list, *p, *tok;
-	bool		 none = false;
+	size_t		 k;
 
-	if ((v = keys_find(in, "AuthMethod")) == NULL)
-		return;
-	if ((list = strdup(v)) == NULL)
-		fatal("strdup");
-	for (p = list; (tok = strsep(&p, ",")) != NULL;)
-		if (strcmp(tok, "None") == 0)
-			none = true;
-	free(list);
-	if (!none)
+	if ((v = keys_find(in, "AuthMethod")) != NULL)
+		auth_method(l, req, v, out);
+	if ((v = keys_find(in, "CHAP_A")) != NULL) {
+		if (l->l_auth != AUTH_WANT_A)
+			login_fail(l, req, LOGIN_INITIATOR_ERROR,
+			    "CHAP_A out of turn");
+		chap_challenge_ask(l, req, v, out);
+	} else if (keys_find(in, "CHAP_N") != NULL ||
+	    keys_find(in, "CHAP_R") != NULL) {
+		if (l->l_auth != AUTH_WANT_R)
+			login_fail(l, req, LOGIN_AUTH_FAILED,
+			    "CHAP_N/CHAP_R out of turn");
+		chap_response_ask(l, req, in, out);
+	} else if (keys_find(in, "CHAP_I") != NULL ||
+	    keys_find(in, "CHAP_C") != NULL)
 		login_fail(l, req, LOGIN_AUTH_FAILED,
-		    "no supported AuthMethod in \"%s\"", v);
-	if (keys_add(out, "AuthMethod", "None") == -1)
-		fatal("keys_add");
+		    "CHAP_I/CHAP_C without CHAP_N/CHAP_R");
+	for (k = 0; k < nitems(chap_keys); k++)
+		keys_delete(in, chap_keys[k]);
+}
+
+/*
+ * May this request leave the security stage?  A CHAP login still under
+ * way stays (the answer has T=0); one that never started, or an
+ * operational stage reached without it, fails with 0x0201.
+ */
+static int
+auth_transit(struct login *l, const struct pdu *req, int csg, int transit)
+{
+	if (!l->l_chap || l->l_auth == AUTH_DONE)
+		return (transit);
+	if (csg != ISCSI_STAGE_SECURITY)
+		login_fail(l, req, LOGIN_AUTH_FAILED,
+		    "CHAP required, security stage skipped");
+	if (transit && l->l_auth == AUTH_START)
+		login_fail(l, req, LOGIN_AUTH_FAILED,
+		    "CHAP required, no AuthMethod offered");
+	return (0);
 }
 
 static void
@@ -414,6 +618,7 @@ login_run(struct login *l)
 		else if (keys_find(in, "AuthMethod") != NULL)
 			login_fail(l, &req, LOGIN_INITIATOR_ERROR,
 			    "AuthMethod in the operational stage");
+		transit = auth_transit(l, &req, csg, transit);
 		operational_keys(l, &req, in, out);
 
 		if (transit && nsg == ISCSI_STAGE_FULL && !l->l_discovery)
@@ -432,8 +637,11 @@ login_run(struct login *l)
 			break;
 	}
 	if (l->l_discovery)
-		log_info("successful login by %s (discovery)", l->l_initiator);
+		log_info("successful login by %s (discovery)%s%s",
+		    l->l_initiator, l->l_chap ? ", CHAP user " : "",
+		    l->l_chap ? l->l_chap_user : "");
 	else
-		log_info("successful login by %s to %s", l->l_initiator,
-		    l->l_target->ct_name);
+		log_info("successful login by %s to %s%s%s", l->l_initiator,
+		    l->l_target->ct_name, l->l_chap ? ", CHAP user " : "",
+		    l->l_chap ? l->l_chap_user : "");
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "chap.h"
 #include "conf.h"
 #include "keys.h"
 #include "param.h"
@@ -15,6 +16,14 @@
 
 #define LOGIN_PDUS_MAX		32	/* login requests in one login phase */
 #define LOGIN_TEXT_MAX		65536	/* keys across C-bit continuations */
+
+/* The security stage: where the CHAP exchange stands. */
+enum login_auth {
+	AUTH_START,		/* no AuthMethod yet */
+	AUTH_WANT_A,		/* AuthMethod=CHAP answered: CHAP_A next */
+	AUTH_WANT_R,		/* challenge sent: CHAP_N/CHAP_R next */
+	AUTH_DONE,		/* authenticated by io, or None allowed */
+};
 
 struct login {
 	int			 l_fd;		/* the initiator's socket */
@@ -24,6 +33,9 @@ struct login {
 	char			 l_addr[64];	/* peer, for the log */
 	struct conf_target	*l_target;	/* NULL for discovery */
 	bool			 l_discovery;
+	bool			 l_chap;	/* IncomingUser: CHAP required */
+	enum login_auth		 l_auth;
+	char			 l_chap_user[CHAP_NAME_MAX];
 	char			 l_initiator[ISCSI_NAME_MAX];
 	uint8_t			 l_isid[6];
 	uint16_t		 l_tsih;
