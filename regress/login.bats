@@ -71,3 +71,26 @@ status() {
 	wait_for_workers 0 10
 	stop_daemon
 }
+
+# Linux counts the descriptors a user has in flight over Unix sockets
+# against the sender's RLIMIT_NOFILE (ETOOMANYREFS past it).  With io
+# stopped, every accepted connection's channel stays in flight from the
+# parent; once the parent's limit was 65, the 66th connection was lost.
+@test "connections still in flight to a busy io are not lost" {
+	local io i
+	stop_daemon
+	start_daemon -m 0
+	io=$(io_pid) || fail "no io process"
+	kill -STOP "$io"
+	for i in $(seq 80); do
+		hold_conn || { kill -CONT "$io"; fail "connect $i failed"; }
+	done
+	wait_for_log_count "connection request from" 80
+	kill -CONT "$io"
+	close_held
+	run timeout 30 iscsi-inq "$(iscsi_url "$TARGET" 0)"
+	assert_status 0
+	! grep -Eq 'ipc to io|Too many references' "$LOG" ||
+	    fail "a channel to io was lost:" "$(grep -E 'ipc to io|Too many' "$LOG")"
+	stop_daemon
+}

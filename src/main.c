@@ -309,14 +309,20 @@ start_parent(struct options *o, int fd, pid_t io_pid, int *listen,
     size_t nlisten, struct conf *conf, uid_t uid, gid_t gid)
 {
 	struct parent_config	 pc;
-	unsigned		 nofile;
+	unsigned		 inflight;
 
 	/* The parent holds no secrets and no backing stores. */
 	conf_scrub_secrets(conf);
 	log_procinit("parent");
 	setproctitle("parent");
-	nofile = nlisten + 64;
-	sandbox_parent(uid, gid, IETD_CHROOT, nofile);
+	/*
+	 * Descriptors of ietd's user in flight to io at once: one per
+	 * accepted connection from the parent and one per handoff from a
+	 * worker, at most two per live worker.  Linux refuses to pass more
+	 * than the sender's NOFILE (see sandbox.c).
+	 */
+	inflight = o->maxproc != 0 ? 2 * o->maxproc + 16 : 4096;
+	sandbox_parent(uid, gid, IETD_CHROOT, nlisten + 64 + inflight);
 	memset(&pc, 0, sizeof(pc));
 	pc.pc_io_fd = fd;
 	pc.pc_io_pid = io_pid;
@@ -325,6 +331,7 @@ start_parent(struct options *o, int fd, pid_t io_pid, int *listen,
 	pc.pc_maxproc = o->maxproc;
 	pc.pc_timeout = o->timeout;
 	pc.pc_pidfile_fd = pidfile_fileno(pfh);
+	pc.pc_inflight = inflight;
 	pc.pc_conf = conf;
 	parent_main(&pc);
 }

@@ -197,7 +197,7 @@ sandbox_parent(uid_t uid, gid_t gid, const char *chroot_dir, unsigned nofile)
 }
 
 void
-sandbox_worker(void)
+sandbox_worker(unsigned nofile)
 {
 	cap_t	 caps;
 	char	*text;
@@ -216,8 +216,14 @@ sandbox_worker(void)
 	limit_fsize(0);
 	if (!SANITIZER_BUILD)
 		set_limit(RLIMIT_NPROC, 0, "NPROC");
-	/* The worker opens nothing: no new descriptor above 2. */
-	set_limit(RLIMIT_NOFILE, 2, "NOFILE");
+	/*
+	 * The worker opens nothing, but Linux counts the descriptors a user
+	 * has in flight over Unix sockets against the sender's NOFILE
+	 * (ETOOMANYREFS past it), and every worker of a busy daemon hands
+	 * its socket to io at about the same time: the caller sizes the
+	 * limit for that.  seccomp (a later issue) forbids opening.
+	 */
+	set_limit(RLIMIT_NOFILE, nofile, "NOFILE");
 	common_tail();
 }
 

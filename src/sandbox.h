@@ -14,8 +14,9 @@
 void	sandbox_chroot_prepare(const char *dir);
 /* Parent: chroot, drop to uid/gid, no capabilities, FSIZE 0. */
 void	sandbox_parent(uid_t, gid_t, const char *chroot_dir, unsigned nofile);
-/* Worker (already unprivileged, inherits the chroot): tightest limits. */
-void	sandbox_worker(void);
+/* Worker (already unprivileged, inherits the chroot): tightest limits;
+ * nofile covers the descriptors in flight to io (see sandbox.c). */
+void	sandbox_worker(unsigned nofile);
 /* io: drop to uid/gid keeping only the storage capabilities. */
 void	sandbox_io(uid_t, gid_t, uint64_t max_lun_bytes);
 

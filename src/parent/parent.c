@@ -81,7 +81,8 @@ child_start(struct parent *p, int client, int chan,
 	signal(SIGALRM, SIG_DFL);
 	sigemptyset(&mask);
 	sigprocmask(SIG_SETMASK, &mask, NULL);
-	worker_main(client, chan, pc->pc_conf, pc->pc_timeout, peer);
+	worker_main(client, chan, pc->pc_conf, pc->pc_timeout,
+	    pc->pc_inflight, peer);
 }
 
 static void

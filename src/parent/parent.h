@@ -19,6 +19,7 @@ struct parent_config {
 	unsigned	 pc_maxproc;	/* 0: no limit */
 	unsigned	 pc_timeout;	/* seconds, 0: none */
 	int		 pc_pidfile_fd;	/* closed in workers */
+	unsigned	 pc_inflight;	/* fds that may be in flight to io */
 	struct conf	*pc_conf;	/* without secrets */
 };
 

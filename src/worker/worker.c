@@ -66,7 +66,7 @@ handoff(struct login *l)
 
 __dead void
 worker_main(int client_fd, int chan_fd, const struct conf *conf,
-    unsigned timeout, const struct sockaddr_storage *peer)
+    unsigned timeout, unsigned nofile, const struct sockaddr_storage *peer)
 {
 	struct login	 l;
 	socklen_t	 len;
@@ -89,7 +89,7 @@ worker_main(int client_fd, int chan_fd, const struct conf *conf,
 	log_setpeer(l.l_addr, NULL);
 	setproctitle("login %s", l.l_addr);
 
-	sandbox_worker();
+	sandbox_worker(nofile);
 	if (timeout > 0)
 		alarm(timeout);
 

@@ -20,6 +20,7 @@
  * returns.
  */
 __dead void worker_main(int client_fd, int chan_fd, const struct conf *,
-	    unsigned timeout, const struct sockaddr_storage *peer);
+	    unsigned timeout, unsigned nofile,
+	    const struct sockaddr_storage *peer);
 
 #endif
