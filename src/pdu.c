@@ -2,7 +2,8 @@
  * pdu.c: iSCSI PDU framing (RFC 7143 section 11).  Reads and writes whole
  * PDUs on blocking descriptors and converts LUN fields.  Framing only:
  * every error is returned to the caller, nothing here exits or logs.
- * Digests are not implemented yet.
+ * Header and data digests (CRC32C) when the caller says they were
+ * negotiated; login PDUs never carry them (RFC 7143 13.1).
  */
 
 #include <sys/types.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crc32c.h"
 #include "pdu.h"
 
 #define AHS_MAX		(255 * 4)	/* TotalAHSLength: one byte of words */
@@ -139,7 +141,14 @@ ahs_check(const uint8_t *ahs, size_t len)
 int
 pdu_read(int fd, struct pdu *pdu, size_t max_data)
 {
-	uint8_t	 pad[4];
+	return (pdu_read_digest(fd, pdu, max_data, 0));
+}
+
+int
+pdu_read_digest(int fd, struct pdu *pdu, size_t max_data, int digests)
+{
+	uint8_t	 pad[4], dig[ISCSI_DIGEST_SIZE];
+	uint32_t crc;
 	size_t	 dlen, padlen;
 	int	 rv;
 
@@ -147,8 +156,9 @@ pdu_read(int fd, struct pdu *pdu, size_t max_data)
 	if ((rv = read_full(fd, &pdu->bhs, sizeof(pdu->bhs))) != 0)
 		return (rv);
 
+	/* Without a header digest, refuse a long segment before the AHS. */
 	dlen = pdu_data_len(&pdu->bhs);
-	if (dlen > max_data)
+	if (!(digests & PDU_DIGEST_HEADER) && dlen > max_data)
 		return (PDU_ERR_TOOBIG);
 
 	if (pdu->bhs.total_ahs_len != 0) {
@@ -159,10 +169,24 @@ pdu_read(int fd, struct pdu *pdu, size_t max_data)
 		}
 		if ((rv = read_full(fd, pdu->ahs, pdu->ahs_len)) != 0)
 			goto fail;
-		if (ahs_check(pdu->ahs, pdu->ahs_len) != 0) {
-			rv = PDU_ERR_AHS;
+	}
+	if (digests & PDU_DIGEST_HEADER) {
+		if ((rv = read_full(fd, dig, sizeof(dig))) != 0)
 			goto fail;
+		crc = crc32c(&pdu->bhs, sizeof(pdu->bhs));
+		crc = crc32c_update(crc, pdu->ahs, pdu->ahs_len);
+		if (crc != crc32c_get(dig)) {
+			rv = PDU_ERR_HDIGEST;
+			goto fail_keep;
 		}
+		if (dlen > max_data) {
+			rv = PDU_ERR_TOOBIG;
+			goto fail_keep;
+		}
+	}
+	if (pdu->ahs_len > 0 && ahs_check(pdu->ahs, pdu->ahs_len) != 0) {
+		rv = PDU_ERR_AHS;
+		goto fail;
 	}
 
 	if (dlen > 0) {
@@ -178,11 +202,31 @@ pdu_read(int fd, struct pdu *pdu, size_t max_data)
 		padlen = pdu_padding(dlen);
 		if (padlen > 0 && (rv = read_full(fd, pad, padlen)) != 0)
 			goto fail;
+		if (digests & PDU_DIGEST_DATA) {
+			if ((rv = read_full(fd, dig, sizeof(dig))) != 0)
+				goto fail;
+			/* The digest covers the padding too (RFC 7143 13.1). */
+			crc = crc32c(pdu->data, dlen);
+			crc = crc32c_update(crc, pad, padlen);
+			if (crc != crc32c_get(dig)) {
+				free(pdu->data);
+				pdu->data = NULL;
+				pdu->data_len = 0;
+				return (PDU_ERR_DDIGEST);
+			}
+		}
 	}
 	return (0);
 
  fail:
 	pdu_free(pdu);
+	return (rv);
+
+ fail_keep:
+	/* The header is kept for the caller's log, as for TOOBIG. */
+	free(pdu->ahs);
+	pdu->ahs = NULL;
+	pdu->ahs_len = 0;
 	return (rv);
 }
 
@@ -194,9 +238,17 @@ pdu_read(int fd, struct pdu *pdu, size_t max_data)
 int
 pdu_write(int fd, const struct pdu *pdu)
 {
+	return (pdu_write_digest(fd, pdu, 0));
+}
+
+int
+pdu_write_digest(int fd, const struct pdu *pdu, int digests)
+{
 	static const uint8_t zero[4];
 	struct iscsi_bhs bhs;
-	struct iovec	 iov[4], *v;
+	struct iovec	 iov[6], *v;
+	uint8_t		 hdig[ISCSI_DIGEST_SIZE], ddig[ISCSI_DIGEST_SIZE];
+	uint32_t	 crc;
 	struct msghdr	 msg;
 	ssize_t		 n;
 	size_t		 done;
@@ -219,12 +271,25 @@ pdu_write(int fd, const struct pdu *pdu)
 		iov[niov].iov_base = pdu->ahs;
 		iov[niov++].iov_len = pdu->ahs_len;
 	}
+	if (digests & PDU_DIGEST_HEADER) {
+		crc = crc32c(&bhs, sizeof(bhs));
+		crc32c_put(hdig, crc32c_update(crc, pdu->ahs, pdu->ahs_len));
+		iov[niov].iov_base = hdig;
+		iov[niov++].iov_len = sizeof(hdig);
+	}
 	if (pdu->data_len > 0) {
 		iov[niov].iov_base = pdu->data;
 		iov[niov++].iov_len = pdu->data_len;
 		if (pdu_padding(pdu->data_len) > 0) {
 			iov[niov].iov_base = (void *)zero;
 			iov[niov++].iov_len = pdu_padding(pdu->data_len);
+		}
+		if (digests & PDU_DIGEST_DATA) {
+			crc = crc32c(pdu->data, pdu->data_len);
+			crc32c_put(ddig, crc32c_update(crc, zero,
+			    pdu_padding(pdu->data_len)));
+			iov[niov].iov_base = ddig;
+			iov[niov++].iov_len = sizeof(ddig);
 		}
 	}
 

@@ -393,6 +393,13 @@ struct pdu {
 #define PDU_ERR_EOF	-2	/* peer closed the connection */
 #define PDU_ERR_TOOBIG	-3	/* DataSegmentLength over max_data */
 #define PDU_ERR_AHS	-4	/* bad AHS */
+#define PDU_ERR_HDIGEST	-5	/* header digest error: framing is lost */
+#define PDU_ERR_DDIGEST	-6	/* data digest error: PDU read, data bad */
+
+/* Digests of a connection in the full feature phase (RFC 7143 13.1). */
+#define PDU_DIGEST_HEADER	0x1	/* CRC32C after BHS and AHS */
+#define PDU_DIGEST_DATA		0x2	/* CRC32C after the padded data */
+#define ISCSI_DIGEST_SIZE	4
 
 static inline uint32_t
 pdu_data_len(const struct iscsi_bhs *bhs)
@@ -434,8 +441,19 @@ void	 pdu_free(struct pdu *);	/* frees ahs and data, not the struct */
  * data segment has not.
  */
 int	 pdu_read(int fd, struct pdu *, size_t max_data);
+/*
+ * pdu_read with the digests of PDU_DIGEST_* flags: the header digest is
+ * checked before DataSegmentLength is trusted.  PDU_ERR_HDIGEST: BHS and
+ * AHS were read and do not match their digest, so where the next PDU
+ * starts is unknown.  PDU_ERR_DDIGEST: the whole PDU was read and its
+ * header is good (pdu->bhs and pdu->ahs are kept), its data is not and
+ * has been freed.  A data digest follows only a non-empty data segment.
+ */
+int	 pdu_read_digest(int fd, struct pdu *, size_t max_data, int digests);
 /* Write one whole PDU (header, AHS, data, padding) with one writev. */
 int	 pdu_write(int fd, const struct pdu *);
+/* pdu_write with the digests of PDU_DIGEST_* flags appended. */
+int	 pdu_write_digest(int fd, const struct pdu *, int digests);
 /* Set data (copied; pdu owns it) and DataSegmentLength. */
 int	 pdu_set_data(struct pdu *, const void *, size_t);
 const char *pdu_opcode_name(int opcode);

@@ -1,8 +1,8 @@
 /*
  * test_pdu: PDU framing.  Whole PDUs, truncated PDUs, over-long data
  * segments, AHS checks, short reads, EINTR and partial writes, over
- * socketpairs and pipes.  Prints one line per failed check, exits 1 if
- * any failed.
+ * socketpairs and pipes; header and data digests, and both kinds of
+ * digest error.  Prints one line per failed check, exits 1 if any failed.
  */
 
 #include <sys/types.h>
@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crc32c.h"
 #include "pdu.h"
 
 #include "check.h"
@@ -41,6 +42,9 @@ static void	test_write_pipe(void);
 static void	test_write_invalid(void);
 static void	test_set_data(void);
 static void	test_names(void);
+static void	test_digest_write(void);
+static void	test_digest_roundtrip(void);
+static void	test_digest_errors(void);
 
 static void
 pair(int sv[2])
@@ -614,6 +618,187 @@ test_names(void)
 	CHECK(strcmp(pdu_opcode_name(0x1e), "unknown opcode") == 0);
 }
 
+/* The wire form: digests after BHS+AHS and after the padded data. */
+static void
+test_digest_write(void)
+{
+	struct pdu	 p;
+	uint8_t		 ahs[8] = { 0, 5, 1, 'a', 'b', 'c', 'd', 'e' };
+	uint8_t		 buf[256];
+	int		 sv[2];
+	size_t		 n;
+
+	pair(sv);
+	pdu_init(&p);
+	mkbhs(&p.bhs, ISCSI_OP_SCSI_CMD, 0, 0);
+	CHECK(pdu_set_data(&p, "xyz", 3) == 0);
+	CHECK(pdu_write_digest(sv[0], &p, PDU_DIGEST_HEADER |
+	    PDU_DIGEST_DATA) == 0);
+	n = drain(sv[1], buf, sizeof(buf));
+	CHECK(n == 48 + 4 + 3 + 1 + 4);
+	CHECK(crc32c_get(buf + 48) == crc32c(buf, 48));
+	CHECK(memcmp(buf + 52, "xyz\0", 4) == 0);
+	CHECK(crc32c_get(buf + 56) == crc32c(buf + 52, 4));
+
+	/* Header digest only; the header digest covers the AHS. */
+	p.ahs = ahs;
+	p.ahs_len = sizeof(ahs);
+	CHECK(pdu_write_digest(sv[0], &p, PDU_DIGEST_HEADER) == 0);
+	n = drain(sv[1], buf, sizeof(buf));
+	CHECK(n == 48 + 8 + 4 + 4);
+	CHECK(buf[4] == 2);
+	CHECK(crc32c_get(buf + 56) == crc32c(buf, 56));
+	p.ahs = NULL;
+	p.ahs_len = 0;
+
+	/* Data digest only, and none for an empty data segment. */
+	CHECK(pdu_write_digest(sv[0], &p, PDU_DIGEST_DATA) == 0);
+	n = drain(sv[1], buf, sizeof(buf));
+	CHECK(n == 48 + 4 + 4 && crc32c_get(buf + 52) == crc32c(buf + 48, 4));
+	CHECK(pdu_set_data(&p, NULL, 0) == 0);
+	CHECK(pdu_write_digest(sv[0], &p, PDU_DIGEST_DATA) == 0);
+	CHECK(drain(sv[1], buf, sizeof(buf)) == 48);
+	CHECK(pdu_write_digest(sv[0], &p, PDU_DIGEST_HEADER |
+	    PDU_DIGEST_DATA) == 0);
+	CHECK(drain(sv[1], buf, sizeof(buf)) == 52);
+	/* No flags: exactly pdu_write. */
+	CHECK(pdu_write_digest(sv[0], &p, 0) == 0);
+	CHECK(drain(sv[1], buf, sizeof(buf)) == 48);
+	pdu_free(&p);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void
+test_digest_roundtrip(void)
+{
+	static const size_t lens[] = { 0, 1, 2, 3, 4, 5, 4096, 65537 };
+	struct pdu	 p, q;
+	uint8_t		*data;
+	size_t		 i;
+	int		 sv[2], f, rv;
+	pid_t		 pid;
+
+	if ((data = malloc(65537)) == NULL)
+		exit(2);
+	for (i = 0; i < 65537; i++)
+		data[i] = i * 7 + 3;
+	for (f = 0; f < 4; f++)
+		for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+			pair(sv);
+			pdu_init(&p);
+			mkbhs(&p.bhs, ISCSI_OP_DATA_OUT, 0, 0);
+			CHECK(pdu_set_data(&p, data, lens[i]) == 0);
+			/* Large PDUs do not fit the socket buffer. */
+			if ((pid = fork()) == 0)
+				_exit(pdu_write_digest(sv[0], &p, f) == 0 ?
+				    0 : 1);
+			rv = pdu_read_digest(sv[1], &q, 70000, f);
+			CHECK(rv == 0);
+			CHECK(rv == 0 && q.data_len == lens[i] &&
+			    (lens[i] == 0 ||
+			    memcmp(q.data, data, lens[i]) == 0));
+			waitpid(pid, &rv, 0);
+			CHECK(WIFEXITED(rv) && WEXITSTATUS(rv) == 0);
+			/* Nothing left over: framing is exact. */
+			CHECK(drain(sv[1], data + 65536, 1) == 0);
+			pdu_free(&p);
+			pdu_free(&q);
+			close(sv[0]);
+			close(sv[1]);
+		}
+	free(data);
+}
+
+/*
+ * Flip one byte of a digested PDU on the wire and read it back: the
+ * header or data digest error comes back as its own error, and after a
+ * data digest error the next PDU is read intact.
+ */
+static void
+test_digest_errors(void)
+{
+	const int	 both = PDU_DIGEST_HEADER | PDU_DIGEST_DATA;
+	struct pdu	 p, q;
+	uint8_t		 wire[128];
+	size_t		 n, i;
+	int		 sv[2];
+
+	pair(sv);
+	pdu_init(&p);
+	mkbhs(&p.bhs, ISCSI_OP_TEXT_REQ, 0, 0);
+	CHECK(pdu_set_data(&p, "Key=Value", 10) == 0);	/* 2 bytes pad */
+	CHECK(pdu_write_digest(sv[0], &p, both) == 0);
+	n = drain(sv[1], wire, sizeof(wire));
+	CHECK(n == 48 + 4 + 12 + 4);
+
+	/* The good bytes read back. */
+	put(sv[0], wire, n);
+	CHECK(pdu_read_digest(sv[1], &q, 8192, both) == 0 &&
+	    q.data_len == 10 && strcmp((char *)q.data, "Key=Value") == 0);
+	pdu_free(&q);
+
+	/*
+	 * Every byte of header or header digest: PDU_ERR_HDIGEST.  A
+	 * TotalAHSLength of 4 words takes 16 more bytes before the digest.
+	 */
+	for (i = 0; i < 52; i++) {
+		wire[i] ^= i == 4 ? 0x04 : 0x10;
+		put(sv[0], wire, n);
+		if (i == 4)
+			put(sv[0], wire + 100, 16);
+		CHECK(pdu_read_digest(sv[1], &q, 8192, both) ==
+		    PDU_ERR_HDIGEST);
+		pdu_free(&q);
+		drain(sv[1], wire + 100, 28);
+		wire[i] ^= i == 4 ? 0x04 : 0x10;
+	}
+	/* Data, padding or data digest: PDU_ERR_DDIGEST, framing kept. */
+	for (i = 52; i < n; i++) {
+		wire[i] ^= 0x01;
+		put(sv[0], wire, n);
+		wire[i] ^= 0x01;
+		put(sv[0], wire, n);
+		CHECK(pdu_read_digest(sv[1], &q, 8192, both) ==
+		    PDU_ERR_DDIGEST);
+		CHECK(q.data == NULL && q.data_len == 0 &&
+		    q.bhs.opcode == ISCSI_OP_TEXT_REQ &&
+		    q.bhs.itt == 0x12345678);
+		pdu_free(&q);
+		CHECK(pdu_read_digest(sv[1], &q, 8192, both) == 0 &&
+		    q.data_len == 10);
+		pdu_free(&q);
+	}
+	/* A wrong data digest goes unnoticed if only headers digest. */
+	wire[n - 1] ^= 0xff;
+	put(sv[0], wire, n - 4);
+	CHECK(pdu_read_digest(sv[1], &q, 8192, PDU_DIGEST_HEADER) == 0);
+	pdu_free(&q);
+	wire[n - 1] ^= 0xff;
+
+	/* Over max_data is TOOBIG only once the header digest is good. */
+	put(sv[0], wire, n);
+	CHECK(pdu_read_digest(sv[1], &q, 8, both) == PDU_ERR_TOOBIG &&
+	    pdu_data_len(&q.bhs) == 10);
+	pdu_free(&q);
+	drain(sv[1], wire + 100, 28);
+	wire[6] ^= 0x01;			/* DataSegmentLength */
+	put(sv[0], wire, n);
+	CHECK(pdu_read_digest(sv[1], &q, 8, both) == PDU_ERR_HDIGEST);
+	pdu_free(&q);
+	wire[6] ^= 0x01;
+	drain(sv[1], wire + 100, 28);
+
+	/* Truncated digests: EOF. */
+	put(sv[0], wire, 50);
+	shutdown(sv[0], SHUT_WR);
+	CHECK(pdu_read_digest(sv[1], &q, 8192, both) == PDU_ERR_EOF);
+	pdu_free(&q);
+	pdu_free(&p);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int
 main(void)
 {
@@ -631,6 +816,9 @@ main(void)
 	test_write_invalid();
 	test_set_data();
 	test_names();
+	test_digest_write();
+	test_digest_roundtrip();
+	test_digest_errors();
 	if (failures > 0) {
 		printf("test_pdu: %d of %d checks failed\n", failures, checks);
 		return (1);
