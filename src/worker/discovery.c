@@ -2,7 +2,12 @@
  * discovery.c: the Full Feature Phase of a discovery session, run in the
  * worker: Text Requests with SendTargets (answers longer than the
  * initiator's MaxRecvDataSegmentLength go out in C-bit pieces), NOP-Out,
- * and Logout.  Anything else is rejected.
+ * and Logout.  Anything else is rejected.  Every PDU after the final
+ * Login Response carries the digests negotiated (RFC 7143 13.1): a
+ * header digest error ends the session, since where the next PDU starts
+ * is unknown; a data digest error is answered with a Reject (reason
+ * 0x02) and the PDU is discarded (RFC 7143 7.8), which leaves nothing
+ * to clean up in a discovery session.
  */
 #include <sys/types.h>
 
@@ -80,10 +85,31 @@ sendtargets(const struct login *l, const char *value, struct text_buf *tb)
 	}
 }
 
+/* The PDU_DIGEST_* flags negotiated for this connection. */
+static int
+digests(const struct login *l)
+{
+	int	 d = 0;
+
+	if (l->l_neg.pn_result[P_HEADER_DIGEST] == PARAM_DIGEST_CRC32C)
+		d |= PDU_DIGEST_HEADER;
+	if (l->l_neg.pn_result[P_DATA_DIGEST] == PARAM_DIGEST_CRC32C)
+		d |= PDU_DIGEST_DATA;
+	return (d);
+}
+
 static void
 send_pdu(struct login *l, struct pdu *p)
 {
-	login_send(l, p);
+	int	 d = digests(l);
+
+	if (d == 0)
+		login_send(l, p);
+	else if (pdu_write_digest(l->l_fd, p, d) == -1) {
+		if (errno == EPIPE || errno == ECONNRESET)
+			_exit(0);
+		fatal("write");
+	}
 	pdu_free(p);
 }
 
@@ -277,10 +303,20 @@ discovery_run(struct login *l)
 	max = l->l_neg.pn_result[P_MAX_RECV_DSL];
 	for (;;) {
 		pdu_init(&req);
-		r = pdu_read(l->l_fd, &req, max);
+		r = pdu_read_digest(l->l_fd, &req, max, digests(l));
 		if (r == PDU_ERR_EOF || (r == PDU_ERR_IO && errno == ECONNRESET)) {
 			log_info("connection closed");
 			_exit(0);
+		}
+		if (r == PDU_ERR_HDIGEST)
+			fatalx("%s: header digest error; closing",
+			    pdu_opcode_name(pdu_opcode(&req.bhs)));
+		if (r == PDU_ERR_DDIGEST) {
+			log_warnx("%s: data digest error",
+			    pdu_opcode_name(pdu_opcode(&req.bhs)));
+			reject(l, &req, REJECT_DIGEST_ERROR);
+			pdu_free(&req);
+			continue;
 		}
 		if (r == PDU_ERR_TOOBIG) {
 			reject(l, &req, REJECT_PROTOCOL_ERROR);
