@@ -729,11 +729,11 @@ test_mode_sense(void)
 	    buf[4] == 0x08 && c.sc_want_len == 24);
 	cdb[1] = 0;
 
-	/* Changeable values: nothing. */
+	/* Changeable values: WCE. */
 	cdb[2] = 0x48;
 	c = run(0, cdb, buf, 4096);
 	p = mode_page(buf, c.sc_want_len, 12, 0x08);
-	CHECK(is_good(&c) && p != NULL && p[2] == 0);
+	CHECK(is_good(&c) && p != NULL && p[2] == 0x04);
 	cdb[2] = 0x88;				/* default */
 	c = run(0, cdb, buf, 4096);
 	CHECK(is_good(&c));
@@ -796,7 +796,7 @@ test_misc(void)
 	cdb[0] = 0xc0;
 	c = run(0, cdb, buf, 512);
 	CHECK(ILLEGAL(&c, 0x20));
-	cdb[0] = 0x41;				/* WRITE SAME(10): not yet */
+	cdb[0] = 0x83;				/* EXTENDED COPY: not yet */
 	c = run(0, cdb, buf, 512);
 	CHECK(ILLEGAL(&c, 0x20));
 

@@ -11,7 +11,8 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
-#include <linux/fs.h>		/* BLKGETSIZE64 */
+#include <linux/falloc.h>	/* FALLOC_FL_PUNCH_HOLE */
+#include <linux/fs.h>		/* BLKGETSIZE64, BLKDISCARD */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +35,7 @@ static int	lun_open(const struct conf *, const struct conf_target *,
 		    const struct conf_lun *, struct lun *);
 static int	lun_open_backing(const struct conf *, const struct conf_lun *,
 		    struct lun *);
+static void	lun_probe_thin(struct lun *, const struct stat *);
 static int	lun_naa_derive(const char *, uint32_t, uint8_t *);
 static int	lun_cmp(const void *, const void *);
 static void	lun_target_close(struct lun_target *);
@@ -146,6 +148,7 @@ lun_open(const struct conf *conf, const struct conf_target *ct,
 	lun->lun_type = cl->cl_type;
 	lun->lun_readonly = cl->cl_iomode == IOMODE_RO;
 	lun->lun_wt = cl->cl_iomode == IOMODE_WT;
+	lun->lun_wce = !lun->lun_wt;
 	lun->lun_blocksize = cl->cl_blocksize != 0 ? cl->cl_blocksize :
 	    LUN_BLOCKSIZE_DEFAULT;
 	what = cl->cl_path != NULL ? cl->cl_path : "nullio";
@@ -245,6 +248,7 @@ lun_open_backing(const struct conf *conf, const struct conf_lun *cl,
 	}
 	lun->lun_fd = fd;
 	lun->lun_nblocks = size / lun->lun_blocksize;
+	lun_probe_thin(lun, &st);
 	return (0);
 
 syserr:
@@ -254,6 +258,40 @@ syserr:
 	if (fd != -1)
 		close(fd);
 	return (-1);
+}
+
+/*
+ * Thin provisioning is advertised only where deallocation really works.
+ * A regular file: punch a hole past its end, which changes nothing but
+ * fails with EOPNOTSUPP on filesystems without FALLOC_FL_PUNCH_HOLE;
+ * holes read as zeroes.  A block device: a discard of zero bytes, which
+ * fails with EOPNOTSUPP when the device cannot discard; discarded blocks
+ * need not read as zeroes, so LBPRZ stays off.  Read-only LUNs and
+ * nullio never deallocate anything.
+ */
+static void
+lun_probe_thin(struct lun *lun, const struct stat *st)
+{
+	uint64_t	range[2];
+	uint32_t	gran;
+
+	lun->lun_unmap_gran = 1;
+	if (lun->lun_readonly)
+		return;
+	if (lun->lun_blockdev) {
+		range[0] = 0;
+		range[1] = 0;
+		lun->lun_thin = ioctl(lun->lun_fd, BLKDISCARD, range) == 0;
+		return;
+	}
+	if (fallocate(lun->lun_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	    st->st_size, lun->lun_blocksize) == -1)
+		return;
+	lun->lun_thin = true;
+	lun->lun_lbprz = true;
+	gran = st->st_blksize > 0 ? (uint32_t)st->st_blksize : 1;
+	if (gran > lun->lun_blocksize)
+		lun->lun_unmap_gran = gran / lun->lun_blocksize;
 }
 
 /*
@@ -395,7 +433,7 @@ lun_write(struct lun *lun, const void *buf, size_t len, uint64_t off)
 		len -= (size_t)n;
 		off += (uint64_t)n;
 	}
-	if (lun->lun_wt)
+	if (lun->lun_wt || !lun->lun_wce)
 		return (lun_sync(lun));
 	return (0);
 }
@@ -410,6 +448,77 @@ lun_sync(struct lun *lun)
 			return (-1);
 	}
 	return (0);
+}
+
+int
+lun_unmap(struct lun *lun, uint64_t off, uint64_t len)
+{
+	uint64_t	range[2];
+
+	if (!lun->lun_thin) {
+		errno = EOPNOTSUPP;
+		return (-1);
+	}
+	if (!lun_range_ok(lun, len, off)) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (len == 0)
+		return (0);
+	if (lun->lun_blockdev) {
+		range[0] = off;
+		range[1] = len;
+		return (ioctl(lun->lun_fd, BLKDISCARD, range));
+	}
+	return (fallocate(lun->lun_fd, FALLOC_FL_PUNCH_HOLE |
+	    FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len));
+}
+
+/*
+ * Regular files of a thin LUN tell mapped from deallocated extents with
+ * SEEK_DATA and SEEK_HOLE; everything else is mapped throughout.
+ */
+int
+lun_extent(struct lun *lun, uint64_t off, bool *mapped, uint64_t *len)
+{
+	uint64_t	size;
+	off_t		data, hole;
+
+	size = lun->lun_nblocks * lun->lun_blocksize;
+	if (off >= size) {
+		errno = EINVAL;
+		return (-1);
+	}
+	*mapped = true;
+	*len = size - off;
+	if (!lun->lun_thin || lun->lun_blockdev)
+		return (0);
+	data = lseek(lun->lun_fd, (off_t)off, SEEK_DATA);
+	if (data == -1 && errno != ENXIO)
+		return (-1);
+	if (data == -1 || (uint64_t)data >= size) {
+		*mapped = false;	/* a hole up to the end */
+		return (0);
+	}
+	if ((uint64_t)data > off) {
+		*mapped = false;
+		*len = (uint64_t)data - off;
+		return (0);
+	}
+	if ((hole = lseek(lun->lun_fd, (off_t)off, SEEK_HOLE)) == -1)
+		return (-1);
+	if ((uint64_t)hole < size)
+		*len = (uint64_t)hole - off;
+	return (0);
+}
+
+void
+lun_prefetch(struct lun *lun, uint64_t off, uint64_t len)
+{
+	if (lun->lun_fd == -1 || len == 0)
+		return;
+	(void)posix_fadvise(lun->lun_fd, (off_t)off, (off_t)len,
+	    POSIX_FADV_WILLNEED);
 }
 
 int

@@ -25,6 +25,14 @@ struct lun {
 	char		 lun_scsi_id[SCSI_ID_MAX + 1];	/* VPD 0x83 T10 id */
 	char		 lun_scsi_sn[SCSI_SN_MAX + 1];	/* VPD 0x80 */
 	uint8_t		 lun_naa[8];		/* NAA-3 (locally assigned), stable */
+	/* Thin provisioning, probed at open (lun_unmap works). */
+	bool		 lun_thin;
+	bool		 lun_lbprz;		/* deallocated blocks read zeroes */
+	uint32_t	 lun_unmap_gran;	/* optimal unmap granularity, blocks */
+	/* Mode parameters, in memory only (MODE SELECT). */
+	bool		 lun_wce;		/* caching page WCE; 0: write-through */
+	bool		 lun_dsense;		/* control page D_SENSE */
+	bool		 lun_swp;		/* control page SWP */
 };
 
 struct lun_target {
@@ -50,6 +58,12 @@ struct lun *lun_find(const struct lun_target *, uint64_t lun_id);
 int	lun_read(struct lun *, void *, size_t len, uint64_t off);
 int	lun_write(struct lun *, const void *, size_t len, uint64_t off);
 int	lun_sync(struct lun *);
+/* Deallocate [off, off + len) of a thin LUN (hole punch or discard). */
+int	lun_unmap(struct lun *, uint64_t off, uint64_t len);
+/* From off: is the extent mapped, and how many bytes long is it. */
+int	lun_extent(struct lun *, uint64_t off, bool *mapped, uint64_t *len);
+/* Hint that [off, off + len) will be read soon. */
+void	lun_prefetch(struct lun *, uint64_t off, uint64_t len);
 int	lun_sync_all(struct lun_table *);
 
 #endif

@@ -29,37 +29,59 @@
 #define OP_READ_6		0x08
 #define OP_WRITE_6		0x0a
 #define OP_INQUIRY		0x12
+#define OP_MODE_SELECT_6	0x15
 #define OP_MODE_SENSE_6		0x1a
 #define OP_START_STOP_UNIT	0x1b
 #define OP_PREVENT_ALLOW	0x1e
 #define OP_READ_CAPACITY_10	0x25
 #define OP_READ_10		0x28
 #define OP_WRITE_10		0x2a
+#define OP_WRITE_VERIFY_10	0x2e
 #define OP_VERIFY_10		0x2f
+#define OP_PREFETCH_10		0x34
 #define OP_SYNC_CACHE_10	0x35
+#define OP_READ_DEFECT_10	0x37
+#define OP_WRITE_SAME_10	0x41
+#define OP_UNMAP		0x42
+#define OP_MODE_SELECT_10	0x55
 #define OP_MODE_SENSE_10	0x5a
 #define OP_READ_16		0x88
+#define OP_COMPARE_AND_WRITE	0x89
 #define OP_WRITE_16		0x8a
+#define OP_WRITE_VERIFY_16	0x8e
 #define OP_VERIFY_16		0x8f
+#define OP_PREFETCH_16		0x90
 #define OP_SYNC_CACHE_16	0x91
+#define OP_WRITE_SAME_16	0x93
 #define OP_SERVICE_ACTION_IN_16	0x9e
 #define OP_REPORT_LUNS		0xa0
+#define OP_MAINTENANCE_IN	0xa3
 #define OP_READ_12		0xa8
 #define OP_WRITE_12		0xaa
+#define OP_WRITE_VERIFY_12	0xae
 #define OP_VERIFY_12		0xaf
+#define OP_READ_DEFECT_12	0xb7
 
 #define SAI_READ_CAPACITY_16	0x10
+#define SAI_GET_LBA_STATUS	0x12
+#define MI_REPORT_OPCODES	0x0c
+#define MI_REPORT_TMF		0x0d
 
 /* Additional sense codes (ASCQ 0 for all of them). */
 #define ASC_NONE		0x00
 #define ASC_WRITE_ERROR		0x0c
 #define ASC_READ_ERROR		0x11
+#define ASC_PARAM_LIST_LENGTH	0x1a
 #define ASC_MISCOMPARE		0x1d
 #define ASC_INVALID_OPCODE	0x20
 #define ASC_LBA_OUT_OF_RANGE	0x21
 #define ASC_INVALID_FIELD_CDB	0x24
 #define ASC_LUN_NOT_SUPPORTED	0x25
-#define ASC_WRITE_PROTECTED	0x27
+#define ASC_INVALID_FIELD_PARAM	0x26
+#define ASC_WRITE_PROTECTED	0x27	/* ASCQ 0; 02h: software (SWP), 07h:
+					   space allocation failed */
+#define ASCQ_SOFTWARE_WP	0x02
+#define ASCQ_SPACE_ALLOC_FAILED	0x07
 #define ASC_SAVING_NOT_SUPP	0x39
 
 /* CONTROL byte. */
@@ -67,7 +89,14 @@
 #define CONTROL_LINK		0x01	/* obsolete, never supported */
 
 #define FIXED_SENSE_LEN		18
+#define DESC_SENSE_LEN		8
 #define VERIFY_CHUNK		(64U * 1024)
+
+/* Limits reported in the Block Limits VPD page and enforced. */
+#define MAX_CAW_BLOCKS		255	/* COMPARE AND WRITE */
+#define MAX_UNMAP_DESC		256	/* UNMAP block descriptors */
+#define MAX_UNMAP_BLOCKS	0xffffffffU	/* per descriptor */
+#define WS_CHUNK		(1024U * 1024)
 
 /*
  * Standard INQUIRY identification.  The vendor stays "IET" on purpose:
@@ -82,50 +111,138 @@
 
 #define MIN(a, b)		((a) < (b) ? (a) : (b))
 
+/*
+ * The command table.  scsi_exec dispatches with it, checks every CDB
+ * against so_usage (the CDB USAGE DATA of SPC-4 6.35: a bit is set for
+ * each CDB bit the command honours; anything else is reserved or
+ * unsupported and answered with INVALID FIELD IN CDB), and REPORT
+ * SUPPORTED OPERATION CODES is generated from it, so the report cannot
+ * disagree with what is executed.  For a command with service actions,
+ * so_usage[1] holds the service action, as SPC-4 wants it reported.
+ * so_ok, when set, says whether the LUN supports the command at all.
+ */
+#define SO_NOLUN	0x01	/* runs without a configured LUN */
+#define SO_SA		0x02	/* has service actions (CDB byte 1) */
+
 struct scsi_op {
 	uint8_t	  so_op;
-	bool	  so_nolun;	/* runs without a configured LUN */
+	uint8_t	  so_flags;
+	uint8_t	  so_sa;
 	void	(*so_fn)(struct scsi_cmd *);
+	bool	(*so_ok)(const struct lun *);
+	uint8_t	  so_usage[16];
 };
 
 static void	op_test_unit_ready(struct scsi_cmd *);
 static void	op_request_sense(struct scsi_cmd *);
 static void	op_inquiry(struct scsi_cmd *);
+static void	op_mode_select(struct scsi_cmd *);
 static void	op_mode_sense(struct scsi_cmd *);
 static void	op_start_stop_unit(struct scsi_cmd *);
 static void	op_prevent_allow(struct scsi_cmd *);
 static void	op_read_capacity_10(struct scsi_cmd *);
-static void	op_service_action_in_16(struct scsi_cmd *);
+static void	op_read_capacity_16(struct scsi_cmd *);
+static void	op_get_lba_status(struct scsi_cmd *);
 static void	op_read_write(struct scsi_cmd *);
 static void	op_verify(struct scsi_cmd *);
 static void	op_sync_cache(struct scsi_cmd *);
+static void	op_prefetch(struct scsi_cmd *);
+static void	op_read_defect(struct scsi_cmd *);
+static void	op_write_same(struct scsi_cmd *);
+static void	op_unmap(struct scsi_cmd *);
+static void	op_compare_and_write(struct scsi_cmd *);
 static void	op_report_luns(struct scsi_cmd *);
+static void	op_report_opcodes(struct scsi_cmd *);
+static void	op_report_tmf(struct scsi_cmd *);
+static bool	lun_is_thin(const struct lun *);
+
+#define FF4	0xff, 0xff, 0xff, 0xff
+#define FF8	FF4, FF4
 
 static const struct scsi_op scsi_ops[] = {
-	{ OP_TEST_UNIT_READY,		false,	op_test_unit_ready },
-	{ OP_REQUEST_SENSE,		true,	op_request_sense },
-	{ OP_READ_6,			false,	op_read_write },
-	{ OP_WRITE_6,			false,	op_read_write },
-	{ OP_INQUIRY,			true,	op_inquiry },
-	{ OP_MODE_SENSE_6,		false,	op_mode_sense },
-	{ OP_START_STOP_UNIT,		false,	op_start_stop_unit },
-	{ OP_PREVENT_ALLOW,		false,	op_prevent_allow },
-	{ OP_READ_CAPACITY_10,		false,	op_read_capacity_10 },
-	{ OP_READ_10,			false,	op_read_write },
-	{ OP_WRITE_10,			false,	op_read_write },
-	{ OP_VERIFY_10,			false,	op_verify },
-	{ OP_SYNC_CACHE_10,		false,	op_sync_cache },
-	{ OP_MODE_SENSE_10,		false,	op_mode_sense },
-	{ OP_READ_16,			false,	op_read_write },
-	{ OP_WRITE_16,			false,	op_read_write },
-	{ OP_VERIFY_16,			false,	op_verify },
-	{ OP_SYNC_CACHE_16,		false,	op_sync_cache },
-	{ OP_SERVICE_ACTION_IN_16,	false,	op_service_action_in_16 },
-	{ OP_REPORT_LUNS,		true,	op_report_luns },
-	{ OP_READ_12,			false,	op_read_write },
-	{ OP_WRITE_12,			false,	op_read_write },
-	{ OP_VERIFY_12,			false,	op_verify },
+	{ OP_TEST_UNIT_READY, 0, 0, op_test_unit_ready, NULL,
+	    { 0x00, 0, 0, 0, 0, 0 } },
+	{ OP_REQUEST_SENSE, SO_NOLUN, 0, op_request_sense, NULL,
+	    { 0x03, 0x01, 0, 0, 0xff, 0 } },
+	{ OP_READ_6, 0, 0, op_read_write, NULL,
+	    { 0x08, 0x1f, 0xff, 0xff, 0xff, 0 } },
+	{ OP_WRITE_6, 0, 0, op_read_write, NULL,
+	    { 0x0a, 0x1f, 0xff, 0xff, 0xff, 0 } },
+	{ OP_INQUIRY, SO_NOLUN, 0, op_inquiry, NULL,
+	    { 0x12, 0x01, 0xff, 0xff, 0xff, 0 } },
+	{ OP_MODE_SELECT_6, 0, 0, op_mode_select, NULL,
+	    { 0x15, 0x11, 0, 0, 0xff, 0 } },
+	{ OP_MODE_SENSE_6, 0, 0, op_mode_sense, NULL,
+	    { 0x1a, 0x08, 0xff, 0xff, 0xff, 0 } },
+	{ OP_START_STOP_UNIT, 0, 0, op_start_stop_unit, NULL,
+	    { 0x1b, 0x01, 0, 0x0f, 0xf7, 0 } },
+	{ OP_PREVENT_ALLOW, 0, 0, op_prevent_allow, NULL,
+	    { 0x1e, 0, 0, 0, 0x03, 0 } },
+	{ OP_READ_CAPACITY_10, 0, 0, op_read_capacity_10, NULL,
+	    { 0x25, 0, FF4, 0, 0, 0x01, 0 } },
+	{ OP_READ_10, 0, 0, op_read_write, NULL,
+	    { 0x28, 0x1a, FF4, 0x1f, 0xff, 0xff, 0 } },
+	{ OP_WRITE_10, 0, 0, op_read_write, NULL,
+	    { 0x2a, 0x1a, FF4, 0x1f, 0xff, 0xff, 0 } },
+	{ OP_WRITE_VERIFY_10, 0, 0, op_read_write, NULL,
+	    { 0x2e, 0x12, FF4, 0x1f, 0xff, 0xff, 0 } },
+	{ OP_VERIFY_10, 0, 0, op_verify, NULL,
+	    { 0x2f, 0x16, FF4, 0x1f, 0xff, 0xff, 0 } },
+	{ OP_PREFETCH_10, 0, 0, op_prefetch, NULL,
+	    { 0x34, 0x02, FF4, 0x1f, 0xff, 0xff, 0 } },
+	{ OP_SYNC_CACHE_10, 0, 0, op_sync_cache, NULL,
+	    { 0x35, 0x02, FF4, 0x1f, 0xff, 0xff, 0 } },
+	{ OP_READ_DEFECT_10, 0, 0, op_read_defect, NULL,
+	    { 0x37, 0, 0x1f, 0, 0, 0, 0, 0xff, 0xff, 0 } },
+	{ OP_WRITE_SAME_10, 0, 0, op_write_same, NULL,
+	    { 0x41, 0x08, FF4, 0x1f, 0xff, 0xff, 0 } },
+	{ OP_UNMAP, 0, 0, op_unmap, lun_is_thin,
+	    { 0x42, 0, 0, 0, 0, 0, 0x1f, 0xff, 0xff, 0 } },
+	{ OP_MODE_SELECT_10, 0, 0, op_mode_select, NULL,
+	    { 0x55, 0x11, 0, 0, 0, 0, 0, 0xff, 0xff, 0 } },
+	{ OP_MODE_SENSE_10, 0, 0, op_mode_sense, NULL,
+	    { 0x5a, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, 0 } },
+	{ OP_READ_16, 0, 0, op_read_write, NULL,
+	    { 0x88, 0x1a, FF8, FF4, 0x1f, 0 } },
+	{ OP_COMPARE_AND_WRITE, 0, 0, op_compare_and_write, NULL,
+	    { 0x89, 0x1a, FF8, 0, 0, 0, 0xff, 0x1f, 0 } },
+	{ OP_WRITE_16, 0, 0, op_read_write, NULL,
+	    { 0x8a, 0x1a, FF8, FF4, 0x1f, 0 } },
+	{ OP_WRITE_VERIFY_16, 0, 0, op_read_write, NULL,
+	    { 0x8e, 0x12, FF8, FF4, 0x1f, 0 } },
+	{ OP_VERIFY_16, 0, 0, op_verify, NULL,
+	    { 0x8f, 0x16, FF8, FF4, 0x1f, 0 } },
+	{ OP_PREFETCH_16, 0, 0, op_prefetch, NULL,
+	    { 0x90, 0x02, FF8, FF4, 0x1f, 0 } },
+	{ OP_SYNC_CACHE_16, 0, 0, op_sync_cache, NULL,
+	    { 0x91, 0x02, FF8, FF4, 0x1f, 0 } },
+	{ OP_WRITE_SAME_16, 0, 0, op_write_same, NULL,
+	    { 0x93, 0x09, FF8, FF4, 0x1f, 0 } },
+	{ OP_SERVICE_ACTION_IN_16, SO_SA, SAI_READ_CAPACITY_16,
+	    op_read_capacity_16, NULL,
+	    { 0x9e, SAI_READ_CAPACITY_16, FF8, FF4, 0x01, 0 } },
+	{ OP_SERVICE_ACTION_IN_16, SO_SA, SAI_GET_LBA_STATUS,
+	    op_get_lba_status, NULL,
+	    { 0x9e, SAI_GET_LBA_STATUS, FF8, FF4, 0, 0 } },
+	{ OP_REPORT_LUNS, SO_NOLUN, 0, op_report_luns, NULL,
+	    { 0xa0, 0, 0xff, 0, 0, 0, FF4, 0, 0 } },
+	{ OP_MAINTENANCE_IN, SO_SA, MI_REPORT_OPCODES, op_report_opcodes,
+	    NULL, { 0xa3, MI_REPORT_OPCODES, 0x87, 0xff, 0xff, 0xff, FF4,
+	    0, 0 } },
+	{ OP_MAINTENANCE_IN, SO_SA, MI_REPORT_TMF, op_report_tmf, NULL,
+	    { 0xa3, MI_REPORT_TMF, 0, 0, 0, 0, FF4, 0, 0 } },
+	{ OP_READ_12, 0, 0, op_read_write, NULL,
+	    { 0xa8, 0x1a, FF4, FF4, 0x1f, 0 } },
+	{ OP_WRITE_12, 0, 0, op_read_write, NULL,
+	    { 0xaa, 0x1a, FF4, FF4, 0x1f, 0 } },
+	{ OP_WRITE_VERIFY_12, 0, 0, op_read_write, NULL,
+	    { 0xae, 0x12, FF4, FF4, 0x1f, 0 } },
+	{ OP_VERIFY_12, 0, 0, op_verify, NULL,
+	    { 0xaf, 0x16, FF4, FF4, 0x1f, 0 } },
+	{ OP_READ_DEFECT_12, 0, 0, op_read_defect, NULL,
+	    { 0xb7, 0x1f, FF4, FF4, 0, 0 } },
 };
+#define NOPS	(sizeof(scsi_ops) / sizeof(scsi_ops[0]))
 
 /* CDB length from the group code of the operation code. */
 static size_t
@@ -161,12 +278,26 @@ scsi_cdb_dir(const uint8_t *cdb)
 	case OP_READ_CAPACITY_10:
 	case OP_SERVICE_ACTION_IN_16:
 	case OP_REPORT_LUNS:
+	case OP_MAINTENANCE_IN:
+	case OP_READ_DEFECT_10:
+	case OP_READ_DEFECT_12:
 		return (SCSI_DIR_READ);
 	case OP_WRITE_6:
 	case OP_WRITE_10:
 	case OP_WRITE_12:
 	case OP_WRITE_16:
+	case OP_WRITE_VERIFY_10:
+	case OP_WRITE_VERIFY_12:
+	case OP_WRITE_VERIFY_16:
+	case OP_COMPARE_AND_WRITE:
+	case OP_WRITE_SAME_10:
+	case OP_UNMAP:
+	case OP_MODE_SELECT_6:
+	case OP_MODE_SELECT_10:
 		return (SCSI_DIR_WRITE);
+	case OP_WRITE_SAME_16:
+		/* NDOB: no Data-Out buffer. */
+		return ((cdb[1] & 0x01) != 0 ? SCSI_DIR_NONE : SCSI_DIR_WRITE);
 	case OP_VERIFY_10:
 	case OP_VERIFY_12:
 	case OP_VERIFY_16:
@@ -178,41 +309,156 @@ scsi_cdb_dir(const uint8_t *cdb)
 }
 
 /*
- * Fixed-format sense.  A command that ends in CHECK CONDITION moves no
- * data, so both lengths are reset: the transport then reports the whole
- * EDTL as underflow residual.
+ * Sense data, fixed format (70h) or, when the LUN's control mode page has
+ * D_SENSE set, descriptor format (72h).  A command that ends in CHECK
+ * CONDITION moves no data, so both lengths are reset: the transport then
+ * reports the whole EDTL as underflow residual.
  */
 void
 scsi_sense(struct scsi_cmd *cmd, uint8_t key, uint8_t asc, uint8_t ascq)
 {
 	uint8_t	*s = cmd->sc_sense;
 
-	memset(s, 0, FIXED_SENSE_LEN);
-	s[0] = 0x70;			/* current error, fixed format */
-	s[2] = key & 0x0f;
-	s[7] = FIXED_SENSE_LEN - 8;	/* ADDITIONAL SENSE LENGTH: 10 */
-	s[12] = asc;
-	s[13] = ascq;
-	cmd->sc_sense_len = FIXED_SENSE_LEN;
+	if (cmd->sc_lun != NULL && cmd->sc_lun->lun_dsense) {
+		memset(s, 0, DESC_SENSE_LEN);
+		s[0] = 0x72;		/* current error, descriptor format */
+		s[1] = key & 0x0f;
+		s[2] = asc;
+		s[3] = ascq;
+		cmd->sc_sense_len = DESC_SENSE_LEN;
+	} else {
+		memset(s, 0, FIXED_SENSE_LEN);
+		s[0] = 0x70;		/* current error, fixed format */
+		s[2] = key & 0x0f;
+		s[7] = FIXED_SENSE_LEN - 8;	/* ADDITIONAL SENSE LENGTH */
+		s[12] = asc;
+		s[13] = ascq;
+		cmd->sc_sense_len = FIXED_SENSE_LEN;
+	}
 	cmd->sc_status = SCSI_STATUS_CHECK_CONDITION;
 	cmd->sc_want_len = 0;
 	cmd->sc_xfer_len = 0;
 }
 
-/*
- * ILLEGAL REQUEST, INVALID FIELD IN CDB with the sense-key specific field
- * pointer (SPC-4 4.5.2.4.2): byte of the CDB, and the bit when bit >= 0.
- */
+static bool
+sense_is_desc(const struct scsi_cmd *cmd)
+{
+	return ((cmd->sc_sense[0] & 0x7f) == 0x72);
+}
+
+/* Append one sense data descriptor; returns it, zeroed. */
+static uint8_t *
+sense_desc(struct scsi_cmd *cmd, uint8_t type, uint8_t addlen)
+{
+	uint8_t	*d = cmd->sc_sense + cmd->sc_sense_len;
+
+	memset(d, 0, 2 + addlen);
+	d[0] = type;
+	d[1] = addlen;
+	cmd->sc_sense_len += 2 + addlen;
+	cmd->sc_sense[7] += 2 + addlen;
+	return (d);
+}
+
+/* INFORMATION, with the VALID bit. */
+static void
+sense_info(struct scsi_cmd *cmd, uint64_t info)
+{
+	uint8_t	*d;
+
+	if (sense_is_desc(cmd)) {
+		d = sense_desc(cmd, 0x00, 0x0a);
+		d[2] = 0x80;
+		put_be64(d + 4, info);
+		return;
+	}
+	cmd->sc_sense[0] |= 0x80;
+	put_be32(cmd->sc_sense + 3, (uint32_t)info);
+}
+
+/* SENSE KEY SPECIFIC: the field pointer (SPC-4 4.5.2.4.2). */
+static void
+sense_field(struct scsi_cmd *cmd, bool cdb, unsigned int byte, int bit)
+{
+	uint8_t	*p, b0;
+
+	b0 = 0x80 | (cdb ? 0x40 : 0);	/* SKSV, C/D */
+	if (bit >= 0)
+		b0 |= 0x08 | (bit & 0x07);	/* BPV, BIT POINTER */
+	if (sense_is_desc(cmd))
+		p = sense_desc(cmd, 0x02, 0x06) + 4;
+	else
+		p = cmd->sc_sense + 15;
+	p[0] = b0;
+	put_be16(p + 1, byte);
+}
+
+/* ILLEGAL REQUEST, INVALID FIELD IN CDB, pointing at byte (and bit). */
 static void
 invalid_field(struct scsi_cmd *cmd, unsigned int byte, int bit)
 {
-	uint8_t	*s = cmd->sc_sense;
-
 	scsi_sense(cmd, SKEY_ILLEGAL_REQUEST, ASC_INVALID_FIELD_CDB, 0);
-	s[15] = 0x80 | 0x40;		/* SKSV, C/D: the error is in the CDB */
-	if (bit >= 0)
-		s[15] |= 0x08 | (bit & 0x07);	/* BPV, BIT POINTER */
-	put_be16(s + 16, byte);
+	sense_field(cmd, true, byte, bit);
+}
+
+/* ILLEGAL REQUEST, INVALID FIELD IN PARAMETER LIST. */
+static void
+invalid_param(struct scsi_cmd *cmd, unsigned int byte, int bit)
+{
+	scsi_sense(cmd, SKEY_ILLEGAL_REQUEST, ASC_INVALID_FIELD_PARAM, 0);
+	sense_field(cmd, false, byte, bit);
+}
+
+static void
+param_list_length(struct scsi_cmd *cmd)
+{
+	scsi_sense(cmd, SKEY_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH, 0);
+}
+
+/* Software write protect and read-only LUNs refuse every write. */
+static bool
+write_protected(struct scsi_cmd *cmd)
+{
+	if (cmd->sc_lun->lun_readonly) {
+		scsi_sense(cmd, SKEY_DATA_PROTECT, ASC_WRITE_PROTECTED, 0);
+		return (true);
+	}
+	if (cmd->sc_lun->lun_swp) {
+		scsi_sense(cmd, SKEY_DATA_PROTECT, ASC_WRITE_PROTECTED,
+		    ASCQ_SOFTWARE_WP);
+		return (true);
+	}
+	return (false);
+}
+
+/*
+ * A failed write (errno set by lun.c): a thin LUN out of space becomes
+ * write protected for want of space (SBC-4 4.7.3.7); anything else is
+ * a medium error.
+ */
+static void
+write_error(struct scsi_cmd *cmd, const char *what)
+{
+	struct lun	*lun = cmd->sc_lun;
+
+	if (errno == ENOSPC && lun->lun_thin) {
+		log_warnx("%s: %s: out of space", lun->lun_path, what);
+		scsi_sense(cmd, SKEY_DATA_PROTECT, ASC_WRITE_PROTECTED,
+		    ASCQ_SPACE_ALLOC_FAILED);
+		return;
+	}
+	log_warn("%s: %s", lun->lun_path, what);
+	scsi_sense(cmd, SKEY_MEDIUM_ERROR, ASC_WRITE_ERROR, 0);
+}
+
+/* Out of memory for a moment: the initiator retries. */
+static void
+busy(struct scsi_cmd *cmd)
+{
+	cmd->sc_status = SCSI_STATUS_BUSY;
+	cmd->sc_sense_len = 0;
+	cmd->sc_want_len = 0;
+	cmd->sc_xfer_len = 0;
 }
 
 static void
@@ -252,33 +498,87 @@ max_xfer_blocks(const struct lun *lun)
 	return (SCSI_MAX_XFER / lun->lun_blocksize);
 }
 
+static bool
+lun_is_thin(const struct lun *lun)
+{
+	return (lun->lun_thin);
+}
+
+/* The table entry for opcode (and service action); NULL if none. */
+static const struct scsi_op *
+op_find(uint8_t opcode, uint8_t sa, bool *known)
+{
+	size_t	i;
+
+	*known = false;
+	for (i = 0; i < NOPS; i++) {
+		if (scsi_ops[i].so_op != opcode)
+			continue;
+		*known = true;
+		if (!(scsi_ops[i].so_flags & SO_SA) || scsi_ops[i].so_sa == sa)
+			return (&scsi_ops[i]);
+	}
+	return (NULL);
+}
+
+/*
+ * Every CDB bit outside the usage data is reserved or unsupported.  The
+ * field pointer names the highest bad bit, moved up to the top of the
+ * unsupported field it lies in.
+ */
+static bool
+cdb_fields_ok(struct scsi_cmd *cmd, const struct scsi_op *op)
+{
+	const uint8_t	*cdb = cmd->sc_cdb;
+	size_t		 len = cdb_len(op->so_op), i;
+	uint8_t		 mask, bad;
+	int		 bit;
+
+	for (i = 1; i + 1 < len; i++) {
+		mask = op->so_usage[i];
+		if (i == 1 && (op->so_flags & SO_SA))
+			mask |= 0x1f;
+		if ((bad = cdb[i] & ~mask) == 0)
+			continue;
+		for (bit = 7; !(bad & (1 << bit)); bit--)
+			;
+		while (bit < 7 && !(mask & (1 << (bit + 1))))
+			bit++;
+		invalid_field(cmd, i, bit);
+		return (false);
+	}
+	return (true);
+}
+
 void
 scsi_exec(struct scsi_cmd *cmd)
 {
-	const struct scsi_op	*op = NULL;
+	const struct scsi_op	*op;
 	const uint8_t		*cdb = cmd->sc_cdb;
 	size_t			 i;
+	bool			 known;
 
 	cmd->sc_status = SCSI_STATUS_GOOD;
 	cmd->sc_sense_len = 0;
 	cmd->sc_want_len = 0;
 	cmd->sc_xfer_len = 0;
 
-	for (i = 0; i < sizeof(scsi_ops) / sizeof(scsi_ops[0]); i++)
-		if (scsi_ops[i].so_op == cdb[0]) {
-			op = &scsi_ops[i];
-			break;
-		}
+	op = op_find(cdb[0], cdb[1] & 0x1f, &known);
 	/*
 	 * SPC-4 5.11: for a LUN that is not configured only INQUIRY,
 	 * REPORT LUNS and REQUEST SENSE are processed.
 	 */
-	if (cmd->sc_lun == NULL && (op == NULL || !op->so_nolun)) {
+	if (cmd->sc_lun == NULL && (op == NULL ||
+	    !(op->so_flags & SO_NOLUN))) {
 		scsi_sense(cmd, SKEY_ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED,
 		    0);
 		return;
 	}
-	if (op == NULL) {
+	if (op == NULL && known) {
+		invalid_field(cmd, 1, 4);	/* SERVICE ACTION */
+		return;
+	}
+	if (op == NULL || (op->so_ok != NULL && !op->so_ok(cmd->sc_lun))) {
 		log_debug(2, "scsi: unsupported opcode 0x%02x", cdb[0]);
 		scsi_sense(cmd, SKEY_ILLEGAL_REQUEST, ASC_INVALID_OPCODE, 0);
 		return;
@@ -293,6 +593,8 @@ scsi_exec(struct scsi_cmd *cmd)
 		invalid_field(cmd, i, 0);
 		return;
 	}
+	if (!cdb_fields_ok(cmd, op))
+		return;
 	op->so_fn(cmd);
 }
 
@@ -362,7 +664,7 @@ inq_standard(const struct scsi_cmd *cmd, uint8_t *d)
 	return (INQ_STD_LEN);
 }
 
-static const uint8_t vpd_pages[] = { 0x00, 0x80, 0x83, 0xb0, 0xb1 };
+static const uint8_t vpd_pages[] = { 0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2 };
 
 static uint32_t
 vpd_supported(uint8_t *d)
@@ -440,8 +742,40 @@ vpd_block_limits(const struct scsi_cmd *cmd, uint8_t *d)
 	put_be16(d + 6, gran);
 	put_be32(d + 8, max_xfer_blocks(lun));	/* MAXIMUM TRANSFER LENGTH */
 	put_be32(d + 12, max_xfer_blocks(lun));	/* OPTIMAL TRANSFER LENGTH */
-	/* No UNMAP, WRITE SAME, ATOMIC: all those fields stay 0. */
+	d[4] = 0x01;		/* WSNZ: WRITE SAME of 0 blocks is refused */
+	d[5] = MAX_CAW_BLOCKS;	/* MAXIMUM COMPARE AND WRITE LENGTH */
+	if (lun->lun_thin) {
+		put_be32(d + 20, MAX_UNMAP_BLOCKS);
+		put_be32(d + 24, MAX_UNMAP_DESC);
+		put_be32(d + 28, lun->lun_unmap_gran);
+		put_be32(d + 32, 0x80000000U);	/* UGAVALID, alignment 0 */
+	}
+	/*
+	 * MAXIMUM WRITE SAME LENGTH: that of a transfer, so that a WRITE
+	 * SAME holds the (single-threaded) io no longer than a WRITE can.
+	 */
+	put_be64(d + 36, max_xfer_blocks(lun));
 	return (4 + 0x3c);
+}
+
+/*
+ * Logical Block Provisioning: only what lun.c probed to work.  LBPU,
+ * LBPWS and LBPWS10: UNMAP and WRITE SAME with UNMAP deallocate; LBPRZ:
+ * deallocated blocks read as zeroes; provisioning type thin.
+ */
+static uint32_t
+vpd_lbp(const struct scsi_cmd *cmd, uint8_t *d)
+{
+	const struct lun	*lun = cmd->sc_lun;
+
+	put_be16(d + 2, 4);
+	if (lun->lun_thin) {
+		d[5] = 0x80 | 0x40 | 0x20;
+		if (lun->lun_lbprz)
+			d[5] |= 0x04;	/* LBPRZ 001b */
+		d[6] = 0x02;		/* PROVISIONING TYPE: thin */
+	}
+	return (8);
 }
 
 static uint32_t
@@ -497,6 +831,9 @@ op_inquiry(struct scsi_cmd *cmd)
 	case 0xb1:
 		len = vpd_block_dev_char(d);
 		break;
+	case 0xb2:
+		len = vpd_lbp(cmd, d);
+		break;
 	default:
 		invalid_field(cmd, 2, -1);
 		return;
@@ -505,47 +842,63 @@ op_inquiry(struct scsi_cmd *cmd)
 }
 
 /*
- * MODE SENSE(6) and (10).  No MODE SELECT yet: nothing is changeable and
- * the default values are the current ones.
+ * MODE SENSE(6) and (10), MODE SELECT(6) and (10).  The changeable
+ * parameters live in struct lun, in memory only (no saved values):
+ * caching WCE, control D_SENSE and SWP.  The unit attention MODE
+ * PARAMETERS CHANGED for the other I_T nexuses needs per-nexus state and
+ * is not raised yet.
  */
 #define PC_CURRENT	0
 #define PC_CHANGEABLE	1
 #define PC_DEFAULT	2
 #define PC_SAVED	3
 
+#define MP_CACHING_LEN	20
+#define MP_CONTROL_LEN	12
+#define MP_IEC_LEN	12
+
 static size_t
 mpage_caching(const struct lun *lun, int pc, uint8_t *p)
 {
-	memset(p, 0, 20);
+	memset(p, 0, MP_CACHING_LEN);
 	p[0] = 0x08;
-	p[1] = 0x12;
-	if (pc != PC_CHANGEABLE && !lun->lun_wt)
+	p[1] = MP_CACHING_LEN - 2;
+	if (pc == PC_CHANGEABLE)
+		p[2] = 0x04;		/* WCE */
+	else if (pc == PC_DEFAULT ? !lun->lun_wt : lun->lun_wce)
 		p[2] = 0x04;		/* WCE; RCD stays 0 */
-	return (20);
+	return (MP_CACHING_LEN);
 }
 
 static size_t
-mpage_control(int pc, uint8_t *p)
+mpage_control(const struct lun *lun, int pc, uint8_t *p)
 {
-	memset(p, 0, 12);
+	memset(p, 0, MP_CONTROL_LEN);
 	p[0] = 0x0a;
-	p[1] = 0x0a;
-	if (pc == PC_CHANGEABLE)
-		return (12);
+	p[1] = MP_CONTROL_LEN - 2;
+	if (pc == PC_CHANGEABLE) {
+		p[2] = 0x04;		/* D_SENSE */
+		p[4] = 0x08;		/* SWP */
+		return (MP_CONTROL_LEN);
+	}
 	p[2] = 0x02;		/* GLTSD: no log parameters are saved */
 	p[3] = 0x10;		/* QUEUE ALGORITHM MODIFIER 1: unrestricted */
-	return (12);
+	if (pc == PC_CURRENT && lun->lun_dsense)
+		p[2] |= 0x04;
+	if (pc == PC_CURRENT && lun->lun_swp)
+		p[4] |= 0x08;
+	return (MP_CONTROL_LEN);
 }
 
 static size_t
 mpage_iec(int pc, uint8_t *p)
 {
-	memset(p, 0, 12);
+	memset(p, 0, MP_IEC_LEN);
 	p[0] = 0x1c;
-	p[1] = 0x0a;
+	p[1] = MP_IEC_LEN - 2;
 	if (pc != PC_CHANGEABLE)
 		p[2] = 0x08;	/* DEXCPT: no informational exceptions */
-	return (12);
+	return (MP_IEC_LEN);
 }
 
 /* Append the requested page(s); 0 if the page is not supported. */
@@ -558,7 +911,7 @@ mpages(const struct lun *lun, int page, int subpage, int pc, uint8_t *p)
 		if (subpage != 0x00 && subpage != 0xff)
 			return (0);
 		n += mpage_caching(lun, pc, p + n);
-		n += mpage_control(pc, p + n);
+		n += mpage_control(lun, pc, p + n);
 		n += mpage_iec(pc, p + n);
 		return (n);
 	}
@@ -568,7 +921,7 @@ mpages(const struct lun *lun, int page, int subpage, int pc, uint8_t *p)
 	case 0x08:
 		return (mpage_caching(lun, pc, p));
 	case 0x0a:
-		return (mpage_control(pc, p));
+		return (mpage_control(lun, pc, p));
 	case 0x1c:
 		return (mpage_iec(pc, p));
 	default:
@@ -625,15 +978,147 @@ op_mode_sense(struct scsi_cmd *cmd)
 	/* Header: DEVICE-SPECIFIC PARAMETER has WP and DPOFUA. */
 	if (ten) {
 		put_be16(d, len - 2);
-		d[3] = (lun->lun_readonly ? 0x80 : 0) | 0x10;
+		d[3] = (lun->lun_readonly || lun->lun_swp ? 0x80 : 0) | 0x10;
 		d[4] = llbaa && bdlen == 16 ? 0x01 : 0;	/* LONGLBA */
 		put_be16(d + 6, bdlen);
 	} else {
 		d[0] = len - 1;
-		d[2] = (lun->lun_readonly ? 0x80 : 0) | 0x10;
+		d[2] = (lun->lun_readonly || lun->lun_swp ? 0x80 : 0) | 0x10;
 		d[3] = bdlen;
 	}
 	datain(cmd, d, len, alloc);
+}
+
+/*
+ * MODE SELECT: the whole parameter list is checked before anything is
+ * applied.  A page must have our length, and every bit that differs
+ * from the current value must be changeable; the field pointer names
+ * the offending byte of the parameter list.
+ */
+static int
+mode_select_page(struct scsi_cmd *cmd, const uint8_t *pg, size_t off,
+    size_t left, struct lun *nl)
+{
+	uint8_t	 cur[MP_CACHING_LEN], chg[MP_CACHING_LEN];
+	size_t	 len, i;
+
+	if (left < 2) {
+		param_list_length(cmd);
+		return (-1);
+	}
+	if (pg[0] & 0x40) {		/* SPF: no subpages are supported */
+		invalid_param(cmd, off, 6);
+		return (-1);
+	}
+	switch (pg[0] & 0x3f) {
+	case 0x08:
+		len = mpage_caching(nl, PC_CURRENT, cur);
+		mpage_caching(nl, PC_CHANGEABLE, chg);
+		break;
+	case 0x0a:
+		len = mpage_control(nl, PC_CURRENT, cur);
+		mpage_control(nl, PC_CHANGEABLE, chg);
+		break;
+	case 0x1c:
+		len = mpage_iec(PC_CURRENT, cur);
+		mpage_iec(PC_CHANGEABLE, chg);
+		break;
+	default:
+		invalid_param(cmd, off, 5);
+		return (-1);
+	}
+	if (pg[1] != len - 2) {
+		invalid_param(cmd, off + 1, -1);
+		return (-1);
+	}
+	if (left < len) {
+		param_list_length(cmd);
+		return (-1);
+	}
+	for (i = 2; i < len; i++)
+		if ((pg[i] ^ cur[i]) & ~chg[i]) {
+			invalid_param(cmd, off + i, -1);
+			return (-1);
+		}
+	switch (pg[0] & 0x3f) {
+	case 0x08:
+		nl->lun_wce = (pg[2] & 0x04) != 0;
+		break;
+	case 0x0a:
+		nl->lun_dsense = (pg[2] & 0x04) != 0;
+		nl->lun_swp = (pg[4] & 0x08) != 0;
+		break;
+	}
+	return ((int)len);
+}
+
+static void
+op_mode_select(struct scsi_cmd *cmd)
+{
+	const uint8_t	*cdb = cmd->sc_cdb, *d = cmd->sc_buf;
+	struct lun	*lun = cmd->sc_lun, nl;
+	bool		 ten = cdb[0] == OP_MODE_SELECT_10;
+	size_t		 plen, hlen, bdlen, off;
+	int		 n;
+
+	plen = ten ? get_be16(cdb + 7) : cdb[4];
+	if (plen > 0 && !(cdb[1] & 0x10)) {	/* PF 0: vendor format */
+		invalid_field(cmd, 1, 4);
+		return;
+	}
+	if (cdb[1] & 0x01) {			/* SP: nothing is saved */
+		invalid_field(cmd, 1, 0);
+		return;
+	}
+	cmd->sc_want_len = plen;
+	cmd->sc_xfer_len = MIN(plen, cmd->sc_buf_len);
+	if (plen == 0) {
+		good(cmd);
+		return;
+	}
+	hlen = ten ? 8 : 4;
+	if (cmd->sc_xfer_len < plen || plen < hlen) {
+		param_list_length(cmd);
+		return;
+	}
+	/* MODE DATA LENGTH is reserved here; MEDIUM TYPE must be 0. */
+	if ((ten ? get_be16(d) : d[0]) != 0 || d[ten ? 2 : 1] != 0) {
+		invalid_param(cmd, ten ? 2 : 1, -1);
+		return;
+	}
+	if (ten && (d[4] & 0xfe)) {
+		invalid_param(cmd, 4, -1);
+		return;
+	}
+	bdlen = ten ? get_be16(d + 6) : d[3];
+	if (bdlen != 0 && bdlen != (ten && (d[4] & 0x01) ? 16U : 8U)) {
+		invalid_param(cmd, ten ? 6 : 3, -1);
+		return;
+	}
+	if (hlen + bdlen > plen) {
+		param_list_length(cmd);
+		return;
+	}
+	/* The block length cannot be changed. */
+	if (bdlen != 0 && get_be32(d + hlen + bdlen - 4) !=
+	    lun->lun_blocksize) {
+		invalid_param(cmd, hlen + bdlen - 4, -1);
+		return;
+	}
+	nl = *lun;
+	for (off = hlen + bdlen; off < plen; off += n)
+		if ((n = mode_select_page(cmd, d + off, off, plen - off,
+		    &nl)) == -1)
+			return;
+	/* Write-through from now on: flush what the cache holds. */
+	if (lun->lun_wce && !nl.lun_wce && lun_sync(lun) == -1) {
+		write_error(cmd, "fdatasync");
+		return;
+	}
+	lun->lun_wce = nl.lun_wce;
+	lun->lun_dsense = nl.lun_dsense;
+	lun->lun_swp = nl.lun_swp;
+	good(cmd);
 }
 
 static void
@@ -679,20 +1164,12 @@ op_read_capacity_10(struct scsi_cmd *cmd)
 }
 
 static void
-op_service_action_in_16(struct scsi_cmd *cmd)
+op_read_capacity_16(struct scsi_cmd *cmd)
 {
 	const uint8_t		*cdb = cmd->sc_cdb;
 	const struct lun	*lun = cmd->sc_lun;
 	uint8_t			 d[32];
 
-	if ((cdb[1] & 0x1f) != SAI_READ_CAPACITY_16) {
-		invalid_field(cmd, 1, 4);
-		return;
-	}
-	if (cdb[1] & 0xe0) {
-		invalid_field(cmd, 1, -1);
-		return;
-	}
 	if (!(cdb[14] & 0x01) && get_be64(cdb + 2) != 0) {
 		invalid_field(cmd, 2, -1);
 		return;
@@ -700,12 +1177,14 @@ op_service_action_in_16(struct scsi_cmd *cmd)
 	memset(d, 0, sizeof(d));
 	put_be64(d, lun->lun_nblocks - 1);
 	put_be32(d + 8, lun->lun_blocksize);
-	/* No protection, no thin provisioning, physical = logical block. */
+	/* No protection, physical = logical block; LBPME, LBPRZ. */
+	if (lun->lun_thin)
+		d[14] = 0x80 | (lun->lun_lbprz ? 0x40 : 0);
 	datain(cmd, d, sizeof(d), get_be32(cdb + 10));
 }
 
 /*
- * READ and WRITE (6, 10, 12, 16).
+ * READ and WRITE (6, 10, 12, 16), WRITE AND VERIFY (10, 12, 16).
  */
 struct rw {
 	uint64_t	lba;
@@ -713,13 +1192,12 @@ struct rw {
 	unsigned int	lenbyte;	/* CDB byte of TRANSFER LENGTH */
 	bool		fua;
 	bool		write;
+	bool		bytchk;		/* WRITE AND VERIFY: compare after */
 };
 
-static int
-rw_decode(struct scsi_cmd *cmd, struct rw *rw)
+static void
+rw_decode(const uint8_t *cdb, struct rw *rw)
 {
-	const uint8_t	*cdb = cmd->sc_cdb;
-
 	memset(rw, 0, sizeof(*rw));
 	switch (cdb[0]) {
 	case OP_READ_6:
@@ -728,15 +1206,17 @@ rw_decode(struct scsi_cmd *cmd, struct rw *rw)
 		rw->nblocks = cdb[4] == 0 ? 256 : cdb[4];
 		rw->lenbyte = 4;
 		rw->write = cdb[0] == OP_WRITE_6;
-		return (0);
+		return;
 	case OP_READ_10:
 	case OP_WRITE_10:
+	case OP_WRITE_VERIFY_10:
 		rw->lba = get_be32(cdb + 2);
 		rw->nblocks = get_be16(cdb + 7);
 		rw->lenbyte = 7;
 		break;
 	case OP_READ_12:
 	case OP_WRITE_12:
+	case OP_WRITE_VERIFY_12:
 		rw->lba = get_be32(cdb + 2);
 		rw->nblocks = get_be32(cdb + 6);
 		rw->lenbyte = 6;
@@ -747,16 +1227,15 @@ rw_decode(struct scsi_cmd *cmd, struct rw *rw)
 		rw->lenbyte = 10;
 		break;
 	}
-	rw->write = cdb[0] == OP_WRITE_10 || cdb[0] == OP_WRITE_12 ||
-	    cdb[0] == OP_WRITE_16;
-	/* RDPROTECT/WRPROTECT: no protection information. */
-	if (cdb[1] & 0xe0) {
-		invalid_field(cmd, 1, 7);
-		return (-1);
-	}
-	rw->fua = (cdb[1] & 0x08) != 0;
-	return (0);
+	rw->write = scsi_cdb_dir(cdb) == SCSI_DIR_WRITE;
+	if (cdb[0] == OP_WRITE_VERIFY_10 || cdb[0] == OP_WRITE_VERIFY_12 ||
+	    cdb[0] == OP_WRITE_VERIFY_16)
+		rw->bytchk = (cdb[1] & 0x02) != 0;	/* FUA is implied */
+	else
+		rw->fua = (cdb[1] & 0x08) != 0;
 }
+
+static int	verify_compare(struct scsi_cmd *, uint64_t, uint64_t, int);
 
 static void
 op_read_write(struct scsi_cmd *cmd)
@@ -766,12 +1245,9 @@ op_read_write(struct scsi_cmd *cmd)
 	uint64_t	 off;
 	uint32_t	 want;
 
-	if (rw_decode(cmd, &rw) == -1)
+	rw_decode(cmd->sc_cdb, &rw);
+	if (rw.write && write_protected(cmd))
 		return;
-	if (rw.write && lun->lun_readonly) {
-		scsi_sense(cmd, SKEY_DATA_PROTECT, ASC_WRITE_PROTECTED, 0);
-		return;
-	}
 	if (!range_ok(lun, rw.lba, rw.nblocks)) {
 		lba_out_of_range(cmd);
 		return;
@@ -797,16 +1273,17 @@ op_read_write(struct scsi_cmd *cmd)
 	/* EDTL short of the transfer length: write only what we have. */
 	if (cmd->sc_xfer_len > 0 &&
 	    lun_write(lun, cmd->sc_buf, cmd->sc_xfer_len, off) == -1) {
-		/* ENOSPC is a write error too for now. */
-		log_warn("%s: write", lun->lun_path);
-		scsi_sense(cmd, SKEY_MEDIUM_ERROR, ASC_WRITE_ERROR, 0);
+		write_error(cmd, "write");
 		return;
 	}
 	if (rw.fua && !lun->lun_wt && lun_sync(lun) == -1) {
-		log_warn("%s: fdatasync", lun->lun_path);
-		scsi_sense(cmd, SKEY_MEDIUM_ERROR, ASC_WRITE_ERROR, 0);
+		write_error(cmd, "fdatasync");
 		return;
 	}
+	/* WRITE AND VERIFY, BYTCHK 1: read the medium back and compare. */
+	if (rw.bytchk && cmd->sc_xfer_len > 0 &&
+	    verify_compare(cmd, off, cmd->sc_xfer_len, 1) == -1)
+		return;
 	good(cmd);
 }
 
@@ -846,8 +1323,7 @@ verify_compare(struct scsi_cmd *cmd, uint64_t off, uint64_t total,
 				continue;
 			scsi_sense(cmd, SKEY_MISCOMPARE, ASC_MISCOMPARE, 0);
 			/* INFORMATION: offset of the first miscompare. */
-			cmd->sc_sense[0] |= 0x80;
-			put_be32(cmd->sc_sense + 3, (uint32_t)(done + i));
+			sense_info(cmd, done + i);
 			free(b);
 			return (-1);
 		}
@@ -1003,4 +1479,474 @@ op_report_luns(struct scsi_cmd *cmd)
 		put_clipped(cmd, 8 + i * 8, e, 8);
 	}
 	good(cmd);
+}
+
+/*
+ * PRE-FETCH (10, 16).  The page cache is asked to read the range ahead;
+ * since it may drop pages at any time we cannot promise the blocks stay
+ * cached, so the answer is GOOD, never CONDITION MET (SBC-4 5.8: GOOD
+ * when the cache cannot hold them all).
+ */
+static void
+op_prefetch(struct scsi_cmd *cmd)
+{
+	const uint8_t	*cdb = cmd->sc_cdb;
+	struct lun	*lun = cmd->sc_lun;
+	uint64_t	 lba;
+	uint32_t	 nblocks;
+
+	if (cdb[0] == OP_PREFETCH_16) {
+		lba = get_be64(cdb + 2);
+		nblocks = get_be32(cdb + 10);
+	} else {
+		lba = get_be32(cdb + 2);
+		nblocks = get_be16(cdb + 7);
+	}
+	if (!range_ok(lun, lba, nblocks)) {
+		lba_out_of_range(cmd);
+		return;
+	}
+	/* 0 blocks: through the last LBA. */
+	if (nblocks == 0)
+		nblocks = lun->lun_nblocks - lba;
+	lun_prefetch(lun, lba * lun->lun_blocksize,
+	    (uint64_t)nblocks * lun->lun_blocksize);
+	good(cmd);
+}
+
+/*
+ * READ DEFECT DATA (10, 12): a virtual disk has no defects.  The lists
+ * asked for are reported valid and empty, in the format asked for.
+ */
+static void
+op_read_defect(struct scsi_cmd *cmd)
+{
+	const uint8_t	*cdb = cmd->sc_cdb;
+	uint8_t		 d[8];
+
+	memset(d, 0, sizeof(d));
+	if (cdb[0] == OP_READ_DEFECT_10) {
+		d[1] = cdb[2] & 0x1f;	/* PLISTV, GLISTV, LIST FORMAT */
+		datain(cmd, d, 4, get_be16(cdb + 7));
+		return;
+	}
+	d[1] = cdb[1] & 0x1f;
+	datain(cmd, d, 8, get_be32(cdb + 6));
+}
+
+static bool
+all_zero(const uint8_t *p, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != 0)
+			return (false);
+	return (true);
+}
+
+/* Write the block at blk to every block of [off, off + len). */
+static int
+write_repeated(struct lun *lun, const uint8_t *blk, uint64_t off,
+    uint64_t len)
+{
+	uint8_t		*b;
+	uint32_t	 bs = lun->lun_blocksize, i, chunk;
+	int		 rv = 0;
+
+	chunk = (uint32_t)MIN(len, (uint64_t)WS_CHUNK);
+	if ((b = malloc(chunk)) == NULL)
+		return (-1);
+	for (i = 0; i < chunk; i += bs)
+		memcpy(b + i, blk, bs);
+	while (len > 0 && rv == 0) {
+		chunk = (uint32_t)MIN(len, (uint64_t)WS_CHUNK);
+		rv = lun_write(lun, b, chunk, off);
+		off += chunk;
+		len -= chunk;
+	}
+	free(b);
+	return (rv);
+}
+
+/*
+ * WRITE SAME (10, 16).  A plain WRITE SAME writes the block to every LBA
+ * of the range.  With UNMAP on a thin LUN whose deallocated blocks read
+ * as zeroes, a block of zeroes (or NDOB, no Data-Out buffer) deallocates
+ * the range instead; any other data is written, so what is read back is
+ * always what was sent.  ANCHOR is not supported (ANC_SUP 0), so the
+ * command table refuses it.
+ */
+static void
+op_write_same(struct scsi_cmd *cmd)
+{
+	const uint8_t	*cdb = cmd->sc_cdb;
+	struct lun	*lun = cmd->sc_lun;
+	const uint8_t	*blk = cmd->sc_buf;
+	uint8_t		*zero = NULL;
+	uint64_t	 lba, off, len;
+	uint32_t	 nblocks, bs = lun->lun_blocksize;
+	unsigned int	 lenbyte;
+	bool		 unmap = (cdb[1] & 0x08) != 0, ndob = false;
+	int		 rv;
+
+	if (cdb[0] == OP_WRITE_SAME_16) {
+		lba = get_be64(cdb + 2);
+		nblocks = get_be32(cdb + 10);
+		lenbyte = 10;
+		ndob = (cdb[1] & 0x01) != 0;
+	} else {
+		lba = get_be32(cdb + 2);
+		nblocks = get_be16(cdb + 7);
+		lenbyte = 7;
+	}
+	if (write_protected(cmd))
+		return;
+	if (!range_ok(lun, lba, nblocks)) {
+		lba_out_of_range(cmd);
+		return;
+	}
+	/* WSNZ is set: 0 blocks is not "to the end". */
+	if (nblocks == 0 || nblocks > max_xfer_blocks(lun)) {
+		invalid_field(cmd, lenbyte, -1);
+		return;
+	}
+	if (!ndob) {
+		cmd->sc_want_len = bs;
+		cmd->sc_xfer_len = MIN(bs, cmd->sc_buf_len);
+		if (cmd->sc_buf_len != bs) {
+			/* One block of Data-Out, no more and no less. */
+			invalid_field(cmd, lenbyte, -1);
+			return;
+		}
+	} else if ((blk = zero = calloc(1, bs)) == NULL) {
+		busy(cmd);
+		return;
+	}
+	off = lba * bs;
+	len = (uint64_t)nblocks * bs;
+	if (unmap && lun->lun_thin && lun->lun_lbprz && all_zero(blk, bs))
+		rv = lun_unmap(lun, off, len);
+	else
+		rv = write_repeated(lun, blk, off, len);
+	free(zero);
+	if (rv == -1) {
+		write_error(cmd, unmap ? "write same (unmap)" : "write same");
+		return;
+	}
+	good(cmd);
+}
+
+/*
+ * UNMAP (SBC-4 5.32), thin LUNs only (the command table refuses it
+ * elsewhere).  Every descriptor is checked before any block is
+ * deallocated, so a bad list changes nothing.
+ */
+static void
+op_unmap(struct scsi_cmd *cmd)
+{
+	const uint8_t	*cdb = cmd->sc_cdb, *d = cmd->sc_buf, *p;
+	struct lun	*lun = cmd->sc_lun;
+	uint32_t	 plen, bdlen, n, i, cnt;
+	uint64_t	 lba;
+	int		 pass;
+
+	plen = get_be16(cdb + 7);
+	cmd->sc_want_len = plen;
+	cmd->sc_xfer_len = MIN(plen, cmd->sc_buf_len);
+	if (write_protected(cmd))
+		return;
+	if (plen == 0) {
+		good(cmd);		/* not an error (SBC-4) */
+		return;
+	}
+	if (plen < 8 || cmd->sc_xfer_len < plen) {
+		param_list_length(cmd);
+		return;
+	}
+	bdlen = get_be16(d + 2);
+	if (get_be16(d) < 6 || get_be16(d) > plen - 2 || bdlen > plen - 8) {
+		param_list_length(cmd);
+		return;
+	}
+	/* A truncated last descriptor is ignored. */
+	n = bdlen / 16;
+	if (n > MAX_UNMAP_DESC) {
+		invalid_param(cmd, 2, -1);
+		return;
+	}
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < n; i++) {
+			p = d + 8 + i * 16;
+			lba = get_be64(p);
+			cnt = get_be32(p + 8);
+			if (pass == 0 && !range_ok(lun, lba, cnt)) {
+				lba_out_of_range(cmd);
+				return;
+			}
+			if (pass == 1 && lun_unmap(lun, lba *
+			    lun->lun_blocksize, (uint64_t)cnt *
+			    lun->lun_blocksize) == -1) {
+				write_error(cmd, "unmap");
+				return;
+			}
+		}
+	good(cmd);
+}
+
+/*
+ * GET LBA STATUS (SERVICE ACTION IN(16) 12h): the extents from the
+ * starting LBA on, mapped or deallocated, as many as the allocation
+ * length holds.  A block partly holding data counts as mapped.
+ */
+#define LBAS_MAX_DESC	1024
+
+static void
+op_get_lba_status(struct scsi_cmd *cmd)
+{
+	const uint8_t	*cdb = cmd->sc_cdb;
+	struct lun	*lun = cmd->sc_lun;
+	uint8_t		*d;
+	uint64_t	 lba, end, off, len, last;
+	uint32_t	 alloc, n, bs = lun->lun_blocksize;
+	bool		 mapped;
+
+	lba = get_be64(cdb + 2);
+	alloc = get_be32(cdb + 10);
+	if (lba >= lun->lun_nblocks) {
+		lba_out_of_range(cmd);
+		return;
+	}
+	if ((d = calloc(1, 8 + LBAS_MAX_DESC * 16)) == NULL) {
+		busy(cmd);
+		return;
+	}
+	end = lun->lun_nblocks;
+	for (n = 0; lba < end && n < LBAS_MAX_DESC &&
+	    (n == 0 || 8 + (n + 1) * 16 <= alloc); n++) {
+		off = lba * bs;
+		if (lun_extent(lun, off, &mapped, &len) == -1) {
+			log_warn("%s: get lba status", lun->lun_path);
+			free(d);
+			scsi_sense(cmd, SKEY_MEDIUM_ERROR, ASC_READ_ERROR, 0);
+			return;
+		}
+		if (mapped)
+			last = (off + len + bs - 1) / bs;
+		else if ((last = (off + len) / bs) <= lba) {
+			/* A hole smaller than a block: the block is mapped. */
+			mapped = true;
+			last = lba + 1;
+		}
+		if (last > end)
+			last = end;
+		if (last - lba > UINT32_MAX)
+			last = lba + UINT32_MAX;
+		put_be64(d + 8 + n * 16, lba);
+		put_be32(d + 8 + n * 16 + 8, (uint32_t)(last - lba));
+		d[8 + n * 16 + 12] = mapped ? 0 : 1;
+		lba = last;
+	}
+	put_be32(d, 4 + n * 16);
+	datain(cmd, d, 8 + n * 16, alloc);
+	free(d);
+}
+
+/*
+ * COMPARE AND WRITE: the Data-Out buffer holds the verify data, then the
+ * write data, NUMBER OF LOGICAL BLOCKS each.  It is atomic against every
+ * other writer because io is single-threaded and runs each command to
+ * completion; an io with several threads must lock the LBA range from
+ * the read to the write.
+ */
+static void
+op_compare_and_write(struct scsi_cmd *cmd)
+{
+	const uint8_t	*cdb = cmd->sc_cdb;
+	struct lun	*lun = cmd->sc_lun;
+	uint8_t		*b;
+	uint64_t	 lba, off;
+	uint32_t	 n, len, i;
+
+	lba = get_be64(cdb + 2);
+	n = cdb[13];
+	if (write_protected(cmd))
+		return;
+	if (!range_ok(lun, lba, n)) {
+		lba_out_of_range(cmd);
+		return;
+	}
+	if (n > MAX_CAW_BLOCKS) {
+		invalid_field(cmd, 13, -1);
+		return;
+	}
+	len = n * lun->lun_blocksize;
+	cmd->sc_want_len = 2 * len;
+	cmd->sc_xfer_len = MIN(2 * len, cmd->sc_buf_len);
+	/* The Data-Out buffer must hold both halves, no more. */
+	if (cmd->sc_buf_len != 2 * len) {
+		invalid_field(cmd, 13, -1);
+		return;
+	}
+	if (n == 0) {
+		good(cmd);
+		return;
+	}
+	off = lba * lun->lun_blocksize;
+	if ((b = malloc(len)) == NULL) {
+		busy(cmd);
+		return;
+	}
+	if (lun_read(lun, b, len, off) == -1) {
+		log_warn("%s: compare and write", lun->lun_path);
+		free(b);
+		scsi_sense(cmd, SKEY_MEDIUM_ERROR, ASC_READ_ERROR, 0);
+		return;
+	}
+	for (i = 0; i < len && b[i] == cmd->sc_buf[i]; i++)
+		;
+	free(b);
+	if (i < len) {
+		scsi_sense(cmd, SKEY_MISCOMPARE, ASC_MISCOMPARE, 0);
+		sense_info(cmd, i);
+		return;
+	}
+	if (lun_write(lun, cmd->sc_buf + len, len, off) == -1) {
+		write_error(cmd, "compare and write");
+		return;
+	}
+	if ((cdb[1] & 0x08) && !lun->lun_wt && lun_sync(lun) == -1) {
+		write_error(cmd, "fdatasync");
+		return;
+	}
+	good(cmd);
+}
+
+/*
+ * REPORT SUPPORTED OPERATION CODES (MAINTENANCE IN 0Ch), from the command
+ * table.  RCTD adds a command timeouts descriptor with no timeouts
+ * (0: not specified).
+ */
+static bool
+op_supported(const struct scsi_op *op, const struct lun *lun)
+{
+	return (op->so_ok == NULL || op->so_ok(lun));
+}
+
+static bool
+op_has_sa(uint8_t opcode)
+{
+	size_t	i;
+
+	for (i = 0; i < NOPS; i++)
+		if (scsi_ops[i].so_op == opcode)
+			return ((scsi_ops[i].so_flags & SO_SA) != 0);
+	return (false);
+}
+
+/* The one_command parameter data for op (NULL: not supported). */
+static void
+rsoc_one(struct scsi_cmd *cmd, const struct scsi_op *op, bool rctd,
+    uint32_t alloc)
+{
+	uint8_t	 d[4 + 16 + 12];
+	size_t	 len;
+
+	memset(d, 0, sizeof(d));
+	if (op == NULL || !op_supported(op, cmd->sc_lun)) {
+		d[1] = 0x01;		/* SUPPORT: not supported */
+		datain(cmd, d, 4, alloc);
+		return;
+	}
+	len = cdb_len(op->so_op);
+	d[1] = 0x03 | (rctd ? 0x80 : 0);	/* SUPPORT: standard; CTDP */
+	put_be16(d + 2, len);
+	memcpy(d + 4, op->so_usage, len);
+	if (rctd)
+		put_be16(d + 4 + len, 0x0a);
+	datain(cmd, d, 4 + len + (rctd ? 12 : 0), alloc);
+}
+
+static void
+op_report_opcodes(struct scsi_cmd *cmd)
+{
+	const uint8_t		*cdb = cmd->sc_cdb;
+	const struct scsi_op	*op;
+	uint8_t			 d[4 + NOPS * 20], *p;
+	uint32_t		 alloc;
+	uint16_t		 sa;
+	size_t			 i;
+	bool			 rctd = (cdb[2] & 0x80) != 0, known, hassa;
+
+	alloc = get_be32(cdb + 6);
+	sa = get_be16(cdb + 4);
+	hassa = op_has_sa(cdb[3]);
+	switch (cdb[2] & 0x07) {
+	case 0:				/* all commands */
+		break;
+	case 1:				/* an opcode without service actions */
+		if (hassa) {
+			invalid_field(cmd, 2, 2);
+			return;
+		}
+		rsoc_one(cmd, op_find(cdb[3], 0, &known), rctd, alloc);
+		return;
+	case 2:				/* an opcode with a service action */
+		if (!hassa && op_find(cdb[3], 0, &known) != NULL) {
+			invalid_field(cmd, 2, 2);
+			return;
+		}
+		/* FALLTHROUGH */
+	case 3:				/* either, as the opcode has it */
+		if (hassa)
+			op = sa <= 0x1f ? op_find(cdb[3], sa, &known) : NULL;
+		else
+			op = sa == 0 ? op_find(cdb[3], 0, &known) : NULL;
+		rsoc_one(cmd, op, rctd, alloc);
+		return;
+	default:
+		invalid_field(cmd, 2, 2);
+		return;
+	}
+	p = d + 4;
+	for (i = 0; i < NOPS; i++) {
+		op = &scsi_ops[i];
+		if (!op_supported(op, cmd->sc_lun))
+			continue;
+		memset(p, 0, rctd ? 20 : 8);
+		p[0] = op->so_op;
+		if (op->so_flags & SO_SA) {
+			put_be16(p + 2, op->so_sa);
+			p[5] |= 0x01;		/* SERVACTV */
+		}
+		put_be16(p + 6, cdb_len(op->so_op));
+		if (rctd) {
+			p[5] |= 0x02;		/* CTDP */
+			put_be16(p + 8, 0x0a);
+		}
+		p += rctd ? 20 : 8;
+	}
+	put_be32(d, (uint32_t)(p - d - 4));
+	datain(cmd, d, (uint32_t)(p - d), alloc);
+}
+
+/*
+ * REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS (MAINTENANCE IN 0Dh): what
+ * session.c answers with FUNCTION COMPLETE: ABORT TASK, ABORT TASK SET,
+ * CLEAR TASK SET, LOGICAL UNIT RESET and TARGET WARM RESET (TRS).
+ */
+static void
+op_report_tmf(struct scsi_cmd *cmd)
+{
+	uint8_t		d[4];
+	uint32_t	alloc;
+
+	alloc = get_be32(cmd->sc_cdb + 6);
+	if (alloc < 4) {
+		invalid_field(cmd, 6, -1);
+		return;
+	}
+	memset(d, 0, sizeof(d));
+	d[0] = 0x80 | 0x40 | 0x10 | 0x08 | 0x02;	/* ATS ATSS CTSS LURS TRS */
+	datain(cmd, d, sizeof(d), alloc);
 }
