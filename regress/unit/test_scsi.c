@@ -841,6 +841,512 @@ test_misc(void)
 	    c.sc_want_len == 0);
 }
 
+/* GET LBA STATUS of one LBA on LUN 0: its provisioning status, or -1. */
+static int
+lba_status(uint64_t lba, uint32_t *count)
+{
+	uint8_t		 cdb[16];
+	struct scsi_cmd	 c;
+
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x9e;
+	cdb[1] = 0x12;
+	put_be64(cdb + 2, lba);
+	put_be32(cdb + 10, 24);
+	c = run(0, cdb, buf, 4096);
+	if (!is_good(&c) || c.sc_want_len != 24 || get_be32(buf) != 20 ||
+	    get_be64(buf + 8) != lba)
+		return (-1);
+	*count = get_be32(buf + 16);
+	return (buf[20] & 0x0f);
+}
+
+static struct scsi_cmd
+unmap1(uint64_t lunid, uint64_t lba, uint32_t n)
+{
+	uint8_t		 cdb[16], d[24];
+
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x42;
+	cdb[8] = sizeof(d);
+	memset(d, 0, sizeof(d));
+	put_be16(d, 22);
+	put_be16(d + 2, 16);
+	put_be64(d + 8, lba);
+	put_be32(d + 16, n);
+	memcpy(buf, d, sizeof(d));
+	return (run(lunid, cdb, buf, sizeof(d)));
+}
+
+static struct scsi_cmd
+write10(uint64_t lunid, uint32_t lba, uint16_t n, int fill)
+{
+	uint8_t	cdb[16];
+
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x2a;
+	put_be32(cdb + 2, lba);
+	put_be16(cdb + 7, n);
+	memset(buf, fill, n * 512U);
+	return (run(lunid, cdb, buf, n * 512U));
+}
+
+static bool
+read_is(uint32_t lba, uint16_t n, int fill)
+{
+	uint8_t		 cdb[16];
+	struct scsi_cmd	 c;
+	uint32_t	 i;
+
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x28;
+	put_be32(cdb + 2, lba);
+	put_be16(cdb + 7, n);
+	c = run(0, cdb, buf, n * 512U);
+	if (!is_good(&c))
+		return (false);
+	for (i = 0; i < n * 512U; i++)
+		if (buf[i] != fill)
+			return (false);
+	return (true);
+}
+
+static void
+test_thin(void)
+{
+	uint8_t		 cdb[16];
+	struct scsi_cmd	 c;
+	uint32_t	 n;
+
+	/* LUN 0 (a file on a filesystem that punches holes) is thin. */
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x12;
+	cdb[1] = 0x01;
+	cdb[2] = 0xb2;
+	cdb[4] = 255;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && c.sc_want_len == 8 && buf[1] == 0xb2 &&
+	    (buf[5] & 0xe4) == 0xe4 && (buf[6] & 0x07) == 2);
+	c = run(2, cdb, buf, 4096);		/* nullio: nothing */
+	CHECK(is_good(&c) && buf[5] == 0 && buf[6] == 0);
+	c = run(1, cdb, buf, 4096);		/* read-only: nothing */
+	CHECK(is_good(&c) && buf[5] == 0);
+	cdb[2] = 0xb0;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && (buf[4] & 0x01) && buf[5] > 0 &&
+	    get_be32(buf + 20) > 0 && get_be32(buf + 24) > 0 &&
+	    get_be32(buf + 28) >= 1 && get_be64(buf + 36) > 0);
+	c = run(2, cdb, buf, 4096);
+	CHECK(is_good(&c) && get_be32(buf + 20) == 0 &&
+	    get_be32(buf + 24) == 0);
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x9e;
+	cdb[1] = 0x10;
+	cdb[13] = 32;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && (buf[14] & 0xc0) == 0xc0);
+	c = run(2, cdb, buf, 4096);
+	CHECK(is_good(&c) && (buf[14] & 0xc0) == 0);
+
+	/* Write, see it mapped, unmap, see it deallocated and zero. */
+	c = write10(0, 64, 16, 0xff);
+	CHECK(is_good(&c));
+	CHECK(lba_status(64, &n) == 0 && n >= 16);
+	c = unmap1(0, 64, 16);
+	CHECK(is_good(&c));
+	CHECK(lba_status(64, &n) == 1 && n >= 16);
+	CHECK(read_is(64, 16, 0));
+	c = unmap1(2, 0, 8);			/* nullio: no UNMAP */
+	CHECK(ILLEGAL(&c, 0x20));
+	c = unmap1(0, NBLOCKS0 - 4, 8);
+	CHECK(ILLEGAL(&c, 0x21));
+
+	/* A bad descriptor after a good one: nothing is unmapped. */
+	c = write10(0, 64, 16, 0xff);
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x42;
+	cdb[8] = 40;
+	memset(buf, 0, 40);
+	put_be16(buf, 38);
+	put_be16(buf + 2, 32);
+	put_be64(buf + 8, 64);
+	put_be32(buf + 16, 16);
+	put_be64(buf + 24, NBLOCKS0);
+	put_be32(buf + 32, 1);
+	c = run(0, cdb, buf, 40);
+	CHECK(ILLEGAL(&c, 0x21));
+	CHECK(read_is(64, 16, 0xff));
+	/* Parameter list shorter than its header, or than it says. */
+	cdb[8] = 4;
+	c = run(0, cdb, buf, 4);
+	CHECK(ILLEGAL(&c, 0x1a));
+	cdb[8] = 40;
+	c = run(0, cdb, buf, 24);
+	CHECK(ILLEGAL(&c, 0x1a));
+	cdb[8] = 0;				/* nothing to do */
+	c = run(0, cdb, buf, 0);
+	CHECK(is_good(&c));
+	cdb[1] = 0x01;				/* ANCHOR */
+	c = run(0, cdb, buf, 0);
+	CHECK(ILLEGAL(&c, 0x24) && c.sc_sense[17] == 1);
+
+	/* WRITE SAME(10): the block lands on every LBA. */
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x41;
+	put_be32(cdb + 2, 100);
+	put_be16(cdb + 7, 3);
+	memset(buf, 0x5a, 512);
+	c = run(0, cdb, buf, 512);
+	CHECK(is_good(&c) && c.sc_want_len == 512);
+	CHECK(read_is(100, 3, 0x5a));
+	c = run(0, cdb, buf, 1024);		/* one block, no more */
+	CHECK(ILLEGAL(&c, 0x24));
+	c = run(1, cdb, buf, 512);
+	CHECK(is_sense(&c, SKEY_DATA_PROTECT, 0x27, 0));
+	put_be16(cdb + 7, 0);			/* WSNZ */
+	c = run(0, cdb, buf, 512);
+	CHECK(ILLEGAL(&c, 0x24));
+	put_be16(cdb + 7, 3);
+	cdb[1] = 0x10;				/* ANCHOR */
+	c = run(0, cdb, buf, 512);
+	CHECK(ILLEGAL(&c, 0x24));
+	/* UNMAP with data that is not zeroes: written, not deallocated. */
+	cdb[1] = 0x08;
+	c = run(0, cdb, buf, 512);
+	CHECK(is_good(&c) && read_is(100, 3, 0x5a));
+
+	/* WRITE SAME(16) UNMAP with zeroes, and with NDOB: deallocated. */
+	c = write10(0, 128, 16, 0xff);
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x93;
+	cdb[1] = 0x08;
+	put_be64(cdb + 2, 128);
+	put_be32(cdb + 10, 8);
+	memset(buf, 0, 512);
+	c = run(0, cdb, buf, 512);
+	CHECK(is_good(&c) && lba_status(128, &n) == 1 && n >= 8);
+	CHECK(lba_status(136, &n) == 0);
+	cdb[1] = 0x09;
+	put_be64(cdb + 2, 136);
+	CHECK(scsi_cdb_dir(cdb) == SCSI_DIR_NONE);
+	c = run(0, cdb, NULL, 0);
+	CHECK(is_good(&c) && lba_status(128, &n) == 1 && n >= 16);
+	CHECK(read_is(128, 16, 0));
+	c = run(2, cdb, NULL, 0);		/* nullio: a plain write */
+	CHECK(is_good(&c));
+}
+
+static void
+test_caw(void)
+{
+	uint8_t		 cdb[16];
+	struct scsi_cmd	 c;
+
+	c = write10(0, 10, 2, 'A');
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x89;
+	put_be64(cdb + 2, 10);
+	cdb[13] = 2;
+	memset(buf, 'A', 1024);
+	memset(buf + 1024, 'B', 1024);
+	c = run(0, cdb, buf, 2048);
+	CHECK(is_good(&c) && c.sc_want_len == 2048);
+	CHECK(read_is(10, 2, 'B'));
+	memset(buf, 'B', 1024);
+	buf[700] = 'X';
+	memset(buf + 1024, 'C', 1024);
+	c = run(0, cdb, buf, 2048);
+	CHECK(is_sense(&c, SKEY_MISCOMPARE, 0x1d, 0) &&
+	    (c.sc_sense[0] & 0x80) && get_be32(c.sc_sense + 3) == 700);
+	CHECK(read_is(10, 2, 'B'));
+	c = run(0, cdb, buf, 1024);		/* both halves or nothing */
+	CHECK(ILLEGAL(&c, 0x24));
+	c = run(1, cdb, buf, 2048);
+	CHECK(is_sense(&c, SKEY_DATA_PROTECT, 0x27, 0));
+	put_be64(cdb + 2, NBLOCKS0 - 1);
+	c = run(0, cdb, buf, 2048);
+	CHECK(ILLEGAL(&c, 0x21));
+	cdb[13] = 0;
+	put_be64(cdb + 2, 10);
+	c = run(0, cdb, NULL, 0);
+	CHECK(is_good(&c));
+	c = run(0, cdb, buf, 1024);
+	CHECK(ILLEGAL(&c, 0x24));
+}
+
+/* MODE SELECT(6) of one page on LUN 0. */
+static struct scsi_cmd
+mode_select(const uint8_t *page, size_t len)
+{
+	uint8_t	cdb[16];
+
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x15;
+	cdb[1] = 0x10;				/* PF */
+	cdb[4] = 4 + len;
+	memset(buf, 0, 4);
+	memcpy(buf + 4, page, len);
+	return (run(0, cdb, buf, 4 + len));
+}
+
+static void
+test_mode_select(void)
+{
+	uint8_t		 ctl[12], cache[20], cdb[16];
+	struct scsi_cmd	 c;
+	struct lun	*l0 = lun_find(tgt, 0);
+
+	memset(ctl, 0, sizeof(ctl));
+	ctl[0] = 0x0a;
+	ctl[1] = 0x0a;
+	ctl[2] = 0x02 | 0x04;			/* GLTSD, D_SENSE */
+	ctl[3] = 0x10;
+	c = mode_select(ctl, sizeof(ctl));
+	CHECK(is_good(&c) && l0->lun_dsense);
+	/* Descriptor sense, with the field pointer in a descriptor. */
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x28;
+	cdb[1] = 0x01;				/* reserved */
+	c = run(0, cdb, buf, 4096);
+	CHECK(c.sc_status == SCSI_STATUS_CHECK_CONDITION &&
+	    c.sc_sense_len == 16 && c.sc_sense[0] == 0x72 &&
+	    c.sc_sense[1] == SKEY_ILLEGAL_REQUEST && c.sc_sense[2] == 0x24 &&
+	    c.sc_sense[7] == 8 && c.sc_sense[8] == 0x02 &&
+	    c.sc_sense[9] == 6 && (c.sc_sense[12] & 0xc0) == 0xc0 &&
+	    get_be16(c.sc_sense + 13) == 1);
+	/* INFORMATION descriptor for a miscompare. */
+	c = write10(0, 20, 1, 'A');
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x89;
+	put_be64(cdb + 2, 20);
+	cdb[13] = 1;
+	memset(buf, 'A', 1024);
+	buf[5] = 'Z';
+	c = run(0, cdb, buf, 1024);
+	CHECK(c.sc_sense[0] == 0x72 && c.sc_sense[1] == SKEY_MISCOMPARE &&
+	    c.sc_sense_len == 20 && c.sc_sense[8] == 0x00 &&
+	    c.sc_sense[9] == 0x0a && (c.sc_sense[10] & 0x80) &&
+	    get_be64(c.sc_sense + 12) == 5);
+	ctl[2] = 0x02;
+	c = mode_select(ctl, sizeof(ctl));
+	CHECK(is_good(&c) && !l0->lun_dsense);
+
+	/* SWP: writes are refused, MODE SENSE shows WP. */
+	ctl[4] = 0x08;
+	c = mode_select(ctl, sizeof(ctl));
+	CHECK(is_good(&c) && l0->lun_swp);
+	c = write10(0, 0, 1, 0);
+	CHECK(is_sense(&c, SKEY_DATA_PROTECT, 0x27, 0x02));
+	c = unmap1(0, 0, 1);
+	CHECK(is_sense(&c, SKEY_DATA_PROTECT, 0x27, 0x02));
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x1a;
+	cdb[2] = 0x0a;
+	cdb[4] = 255;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && (buf[2] & 0x80) && (buf[12 + 4] & 0x08));
+	ctl[4] = 0;
+	c = mode_select(ctl, sizeof(ctl));
+	CHECK(is_good(&c) && !l0->lun_swp);
+	c = write10(0, 0, 1, 0);
+	CHECK(is_good(&c));
+
+	/* WCE off and on again. */
+	memset(cache, 0, sizeof(cache));
+	cache[0] = 0x08;
+	cache[1] = 0x12;
+	c = mode_select(cache, sizeof(cache));
+	CHECK(is_good(&c) && !l0->lun_wce);
+	c = write10(0, 0, 1, 0);
+	CHECK(is_good(&c));
+	cache[2] = 0x04;
+	c = mode_select(cache, sizeof(cache));
+	CHECK(is_good(&c) && l0->lun_wce);
+
+	/* Refusals change nothing. */
+	ctl[3] = 0x00;				/* QAM is not changeable */
+	ctl[2] = 0x06;
+	c = mode_select(ctl, sizeof(ctl));
+	CHECK(ILLEGAL(&c, 0x26) && (c.sc_sense[15] & 0xc0) == 0x80 &&
+	    get_be16(c.sc_sense + 16) == 4 + 3 && !l0->lun_dsense);
+	ctl[3] = 0x10;
+	ctl[1] = 0x08;				/* wrong page length */
+	c = mode_select(ctl, sizeof(ctl));
+	CHECK(ILLEGAL(&c, 0x26) && get_be16(c.sc_sense + 16) == 5);
+	ctl[1] = 0x0a;
+	c = mode_select(ctl, 6);		/* truncated page */
+	CHECK(ILLEGAL(&c, 0x1a) && !l0->lun_dsense);
+	ctl[0] = 0x19;				/* unsupported page */
+	c = mode_select(ctl, sizeof(ctl));
+	CHECK(ILLEGAL(&c, 0x26));
+	ctl[0] = 0x0a;
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x15;
+	cdb[1] = 0x11;				/* SP: nothing is saved */
+	cdb[4] = 16;
+	c = run(0, cdb, buf, 16);
+	CHECK(ILLEGAL(&c, 0x24));
+	/* MODE SELECT(10) with a block descriptor of another size. */
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x55;
+	cdb[1] = 0x10;
+	cdb[8] = 16;
+	memset(buf, 0, 16);
+	buf[7] = 8;
+	put_be32(buf + 12, 4096);
+	c = run(0, cdb, buf, 16);
+	CHECK(ILLEGAL(&c, 0x26));
+	put_be32(buf + 12, 512);
+	c = run(0, cdb, buf, 16);
+	CHECK(is_good(&c));
+	CHECK(!l0->lun_dsense && !l0->lun_swp && l0->lun_wce);
+}
+
+static void
+test_report_opcodes(void)
+{
+	uint8_t		 cdb[16];
+	struct scsi_cmd	 c;
+	uint32_t	 i, len;
+	bool		 unmap = false, rc16 = false;
+
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0xa3;
+	cdb[1] = 0x0c;
+	put_be32(cdb + 6, 4096);
+	c = run(0, cdb, buf, 4096);
+	len = get_be32(buf);
+	CHECK(is_good(&c) && len % 8 == 0 && len >= 30 * 8 &&
+	    c.sc_want_len == len + 4);
+	for (i = 4; i < len + 4; i += 8) {
+		if (buf[i] == 0x42)
+			unmap = true;
+		if (buf[i] == 0x9e && get_be16(buf + i + 2) == 0x10 &&
+		    (buf[i + 5] & 0x01) && get_be16(buf + i + 6) == 16)
+			rc16 = true;
+	}
+	CHECK(unmap && rc16);
+	c = run(2, cdb, buf, 4096);		/* nullio: no UNMAP */
+	len = get_be32(buf);
+	for (unmap = false, i = 4; i < len + 4; i += 8)
+		if (buf[i] == 0x42)
+			unmap = true;
+	CHECK(is_good(&c) && !unmap);
+	cdb[2] = 0x80;				/* RCTD */
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && get_be32(buf) % 20 == 0 &&
+	    (buf[4 + 5] & 0x02) && get_be16(buf + 4 + 8) == 0x0a);
+
+	/* One command: usage data straight from the table. */
+	cdb[2] = 0x01;
+	cdb[3] = 0x28;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && c.sc_want_len == 14 && (buf[1] & 0x07) == 3 &&
+	    get_be16(buf + 2) == 10 && buf[4] == 0x28 && buf[13] == 0);
+	cdb[2] = 0x81;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && c.sc_want_len == 26 && (buf[1] & 0x80));
+	cdb[2] = 0x01;
+	cdb[3] = 0x9e;				/* has service actions */
+	c = run(0, cdb, buf, 4096);
+	CHECK(ILLEGAL(&c, 0x24));
+	cdb[2] = 0x02;
+	put_be16(cdb + 4, 0x12);
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && (buf[1] & 0x07) == 3 && buf[4] == 0x9e &&
+	    buf[5] == 0x12);
+	put_be16(cdb + 4, 0x11);
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && (buf[1] & 0x07) == 1);
+	cdb[3] = 0x28;				/* has none */
+	c = run(0, cdb, buf, 4096);
+	CHECK(ILLEGAL(&c, 0x24));
+	cdb[2] = 0x03;
+	put_be16(cdb + 4, 0);
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && (buf[1] & 0x07) == 3);
+	cdb[2] = 0x01;
+	cdb[3] = 0xc0;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && (buf[1] & 0x07) == 1);
+	cdb[2] = 0x05;
+	c = run(0, cdb, buf, 4096);
+	CHECK(ILLEGAL(&c, 0x24));
+
+	/* Task management functions: what session.c answers. */
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0xa3;
+	cdb[1] = 0x0d;
+	cdb[9] = 4;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && c.sc_want_len == 4 && buf[0] == 0xda &&
+	    buf[1] == 0);
+	cdb[9] = 2;
+	c = run(0, cdb, buf, 4096);
+	CHECK(ILLEGAL(&c, 0x24));
+	cdb[1] = 0x0e;				/* unknown service action */
+	c = run(0, cdb, buf, 4096);
+	CHECK(ILLEGAL(&c, 0x24) && c.sc_sense[17] == 1);
+}
+
+static void
+test_sbc_misc(void)
+{
+	uint8_t		 cdb[16];
+	struct scsi_cmd	 c;
+
+	/* PRE-FETCH: GOOD, or LBA OUT OF RANGE. */
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x34;
+	put_be16(cdb + 7, 16);
+	c = run(0, cdb, NULL, 0);
+	CHECK(is_good(&c));
+	put_be32(cdb + 2, NBLOCKS0 - 8);
+	c = run(0, cdb, NULL, 0);
+	CHECK(ILLEGAL(&c, 0x21));
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x90;
+	cdb[1] = 0x02;
+	c = run(2, cdb, NULL, 0);
+	CHECK(is_good(&c));
+
+	/* READ DEFECT DATA: empty lists. */
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x37;
+	cdb[2] = 0x18 | 0x05;
+	cdb[8] = 255;
+	memset(buf, 0xee, 16);
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && c.sc_want_len == 4 && buf[1] == 0x1d &&
+	    get_be16(buf + 2) == 0 && buf[4] == 0xee);
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0xb7;
+	cdb[1] = 0x08 | 0x04;
+	cdb[9] = 255;
+	c = run(0, cdb, buf, 4096);
+	CHECK(is_good(&c) && c.sc_want_len == 8 && buf[1] == 0x0c &&
+	    get_be32(buf + 4) == 0);
+
+	/* WRITE AND VERIFY(10) BYTCHK 1. */
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x2e;
+	cdb[1] = 0x02;
+	put_be32(cdb + 2, 30);
+	put_be16(cdb + 7, 2);
+	memset(buf, 0x77, 1024);
+	c = run(0, cdb, buf, 1024);
+	CHECK(is_good(&c) && read_is(30, 2, 0x77));
+	cdb[1] = 0x04;				/* BYTCHK 10b: reserved */
+	c = run(0, cdb, buf, 1024);
+	CHECK(ILLEGAL(&c, 0x24));
+	cdb[1] = 0x20;				/* WRPROTECT */
+	c = run(0, cdb, buf, 1024);
+	CHECK(ILLEGAL(&c, 0x24) && (c.sc_sense[15] & 0x0f) == 0x0f);
+	cdb[1] = 0;
+	c = run(1, cdb, buf, 1024);
+	CHECK(is_sense(&c, SKEY_DATA_PROTECT, 0x27, 0));
+}
+
 int
 main(void)
 {
@@ -863,6 +1369,11 @@ main(void)
 		test_verify_sync();
 		test_mode_sense();
 		test_misc();
+		test_thin();
+		test_caw();
+		test_mode_select();
+		test_report_opcodes();
+		test_sbc_misc();
 	}
 	CHECK(lun_sync_all(tab) == 0);
 	lun_table_free(tab);
