@@ -30,11 +30,16 @@
  * only.  The session-wide keys are LO (13.2, 13.10, 13.11, 13.13-13.20).
  */
 static const struct param_def param_table[P__COUNT] = {
+	/*
+	 * Digests: by default the target accepts both, so the initiator's
+	 * order decides (it is the one paying for them), in normal and in
+	 * discovery sessions alike.
+	 */
 	[P_HEADER_DIGEST] = { "HeaderDigest", P_HEADER_DIGEST,
-	    PS_CONNECTION, PT_DIGEST, PARAM_DIGEST_NONE, PARAM_DIGEST_NONE,
+	    PS_CONNECTION, PT_DIGEST, PARAM_DIGEST_NONE, DIGEST_ALL,
 	    PARAM_DIGEST_NONE, DIGEST_ALL, false },
 	[P_DATA_DIGEST] = { "DataDigest", P_DATA_DIGEST,
-	    PS_CONNECTION, PT_DIGEST, PARAM_DIGEST_NONE, PARAM_DIGEST_NONE,
+	    PS_CONNECTION, PT_DIGEST, PARAM_DIGEST_NONE, DIGEST_ALL,
 	    PARAM_DIGEST_NONE, DIGEST_ALL, false },
 	[P_MAX_CONNECTIONS] = { "MaxConnections", P_MAX_CONNECTIONS,
 	    PS_SESSION, PT_NUM_MIN, 1, 1, 1, 65535, true },
@@ -217,11 +222,6 @@ param_conf_set(uint32_t conf[P__COUNT], const char *name, const char *value,
 	case PT_DIGEST:
 		if (conf_digest(value, &v) == -1) {
 			*errstr = "invalid value";
-			return (-1);
-		}
-		/* Until the PDU code computes CRC32C, offer only None. */
-		if (v & PARAM_DIGEST_CRC32C) {
-			*errstr = "CRC32C digests are not supported yet";
 			return (-1);
 		}
 		break;

@@ -388,8 +388,6 @@ static const struct {
 	    "t.conf:2: MaxBurstLength 4294967296: " },
 	{ __LINE__, T "InitialR2T Maybe\n", "t.conf:2: InitialR2T Maybe: " },
 	{ __LINE__, T "HeaderDigest MD5\n", "t.conf:2: HeaderDigest MD5: " },
-	{ __LINE__, T "DataDigest CRC32C\n",
-	    "t.conf:2: DataDigest CRC32C: CRC32C digests are not supported yet" },
 	{ __LINE__, T "IFMarker Yes\n", "t.conf:2: IFMarker Yes: " },
 	/* Control characters are escaped in the log. */
 	{ __LINE__, T "Fo\033[2Jo\n", "t.conf:2: unknown keyword Fo\\033[2Jo" },

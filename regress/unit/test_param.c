@@ -139,8 +139,8 @@ test_conf(void)
 	const char	*e;
 
 	param_conf_defaults(c);
-	CHECK(c[P_HEADER_DIGEST] == PARAM_DIGEST_NONE);
-	CHECK(c[P_DATA_DIGEST] == PARAM_DIGEST_NONE);
+	CHECK(c[P_HEADER_DIGEST] == (PARAM_DIGEST_NONE | PARAM_DIGEST_CRC32C));
+	CHECK(c[P_DATA_DIGEST] == (PARAM_DIGEST_NONE | PARAM_DIGEST_CRC32C));
 	CHECK(c[P_MAX_CONNECTIONS] == 1);
 	CHECK(c[P_INITIAL_R2T] == 0);
 	CHECK(c[P_IMMEDIATE_DATA] == 1);
@@ -207,15 +207,21 @@ test_conf(void)
 	CHECK(param_conf_set(c, "NoSuchKey", "1", &e) == -1 &&
 	    strcmp(e, "unknown key") == 0);
 
-	/* CRC32C is refused until the PDU code computes digests. */
-	CHECK(param_conf_set(c, "HeaderDigest", "CRC32C", &e) == -1 &&
-	    strcmp(e, "CRC32C digests are not supported yet") == 0);
+	/* None, CRC32C, and lists of them in any order and case. */
+	CHECK(param_conf_set(c, "HeaderDigest", "CRC32C", &e) == 0 &&
+	    c[P_HEADER_DIGEST] == PARAM_DIGEST_CRC32C);
 	CHECK(param_conf_set(c, "HeaderDigest", "None", &e) == 0 &&
 	    c[P_HEADER_DIGEST] == PARAM_DIGEST_NONE);
-	CHECK(param_conf_set(c, "DataDigest", "CRC32C,None", &e) == -1);
-	CHECK(param_conf_set(c, "HeaderDigest", "crc32c, none", &e) == -1);
+	CHECK(param_conf_set(c, "DataDigest", "CRC32C,None", &e) == 0 &&
+	    c[P_DATA_DIGEST] == (PARAM_DIGEST_NONE | PARAM_DIGEST_CRC32C));
+	CHECK(param_conf_set(c, "HeaderDigest", "none,crc32c", &e) == 0 &&
+	    c[P_HEADER_DIGEST] == (PARAM_DIGEST_NONE | PARAM_DIGEST_CRC32C));
+	CHECK(param_conf_set(c, "HeaderDigest", "crc32c, none", &e) == 0 &&
+	    c[P_HEADER_DIGEST] == (PARAM_DIGEST_NONE | PARAM_DIGEST_CRC32C));
 	CHECK(param_conf_set(c, "DataDigest", "none", &e) == 0 &&
 	    c[P_DATA_DIGEST] == PARAM_DIGEST_NONE);
+	CHECK(param_conf_set(c, "DataDigest", "CRC32C,MD5", &e) == -1 &&
+	    strcmp(e, "invalid value") == 0);
 	CHECK(param_conf_set(c, "DataDigest", "MD5", &e) == -1 &&
 	    strcmp(e, "invalid value") == 0);
 	CHECK(param_conf_set(c, "DataDigest", "None,", &e) == -1);
@@ -428,6 +434,26 @@ test_digest(void)
 {
 	struct param_neg pn;
 
+	/* The default allows both: the initiator's first choice wins. */
+	init(&pn, false, true);
+	CHECK(NEG(&pn, "HeaderDigest=CRC32C,None\0DataDigest=None\0") == 0);
+	CHECK(ans("HeaderDigest", "CRC32C") && ans("DataDigest", "None"));
+	CHECK(pn.pn_result[P_HEADER_DIGEST] == PARAM_DIGEST_CRC32C);
+	CHECK(pn.pn_result[P_DATA_DIGEST] == PARAM_DIGEST_NONE);
+	/* An initiator offering only None gets None. */
+	init(&pn, false, true);
+	CHECK(NEG(&pn, "HeaderDigest=None\0DataDigest=None\0") == 0);
+	CHECK(ans("HeaderDigest", "None") && ans("DataDigest", "None"));
+	CHECK(pn.pn_result[P_HEADER_DIGEST] == PARAM_DIGEST_NONE);
+	CHECK(pn.pn_result[P_DATA_DIGEST] == PARAM_DIGEST_NONE);
+	/* Discovery sessions negotiate digests too. */
+	init(&pn, true, true);
+	CHECK(NEG(&pn, "HeaderDigest=CRC32C\0DataDigest=CRC32C,None\0") == 0);
+	CHECK(ans("HeaderDigest", "CRC32C") && ans("DataDigest", "CRC32C"));
+	CHECK(pn.pn_result[P_DATA_DIGEST] == PARAM_DIGEST_CRC32C);
+	/* A target configured with None answers None to CRC32C,None. */
+	conf[P_HEADER_DIGEST] = PARAM_DIGEST_NONE;
+	conf[P_DATA_DIGEST] = PARAM_DIGEST_NONE;
 	init(&pn, false, true);
 	CHECK(NEG(&pn, "HeaderDigest=CRC32C,None\0DataDigest=None\0") == 0);
 	CHECK(ans("HeaderDigest", "None") && ans("DataDigest", "None"));

@@ -4,6 +4,12 @@
  * the CmdSN window, SCSI commands with Data-In, immediate and unsolicited
  * data and R2Ts, NOP-Out, Text (SendTargets), Logout, task management,
  * and Reject for the rest.  SCSI execution is synchronous for now.
+ *
+ * Digests (RFC 7143 13.1): when HeaderDigest or DataDigest is CRC32C,
+ * every PDU carries a CRC32C after BHS+AHS, and one after its padded data
+ * segment when that is not empty.  They are checked on input (conn_read)
+ * and computed once per output PDU into the txpdu itself (conn_tx_queue),
+ * so that they cost no allocation and go out in the same writev.
  */
 #include <sys/epoll.h>
 #include <sys/queue.h>
@@ -23,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crc32c.h"
 #include "keys.h"
 #include "log.h"
 #include "param.h"
@@ -33,7 +40,7 @@
 #include "priv/session.h"
 
 #define CONN_TXQ_HIGH	(1024 * 1024)	/* stop reading above this */
-#define CONN_IOV_MAX	(3 * 32)	/* iovecs in one writev */
+#define CONN_IOV_MAX	(5 * 32)	/* iovecs in one writev */
 #define CONN_RX_BATCH	64		/* PDUs per readable event */
 #define TASK_R2T_MAX	8		/* R2Ts we keep outstanding */
 #define CONN_TX_CACHE	64		/* recycled output PDUs */
@@ -66,6 +73,8 @@ struct iobuf {
 struct txpdu {
 	TAILQ_ENTRY(txpdu)	 tx_entry;
 	struct iscsi_bhs	 tx_bhs;
+	uint8_t			 tx_hdig[ISCSI_DIGEST_SIZE];
+	uint8_t			 tx_ddig[ISCSI_DIGEST_SIZE];
 	const uint8_t		*tx_data;
 	uint32_t		 tx_len;
 	struct iobuf		*tx_buf;	/* reference, or NULL */
@@ -123,6 +132,8 @@ struct conn {
 	bool			 conn_stop_rx;	/* logout, shutdown */
 	bool			 conn_logout;	/* close if flushed */
 	bool			 conn_logout_sess; /* ... and the session */
+	bool			 conn_hdig;	/* HeaderDigest=CRC32C */
+	bool			 conn_ddig;	/* DataDigest=CRC32C */
 	struct sockaddr_storage	 conn_local;
 	char			 conn_tag[CONN_TAG_MAX];
 	/* receive side */
@@ -130,8 +141,9 @@ struct conn {
 	struct iscsi_bhs	 conn_rx_bhs;
 	size_t			 conn_rx_off;	/* of this part */
 	size_t			 conn_rx_need;
-	uint8_t			 conn_rx_ahs[255 * 4];
-	uint8_t			*conn_rx_data;	/* data segment */
+	uint8_t			 conn_rx_ahs[255 * 4 + ISCSI_DIGEST_SIZE];
+	uint8_t			*conn_rx_data;	/* data, pad, digest */
+	bool			 conn_rx_ddig_bad; /* data digest error */
 	/* send side */
 	struct txq		 conn_txq;
 	struct txq		 conn_txfree;
@@ -306,8 +318,8 @@ session_conn_add(struct session *s, int fd, uint16_t cid, uint32_t statsn,
 	int			 one = 1;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->conn_rx_data = malloc(s->sess_params[P_MAX_RECV_DSL] + 4)) ==
-	    NULL) {
+	    (c->conn_rx_data = malloc(s->sess_params[P_MAX_RECV_DSL] + 3 +
+	    ISCSI_DIGEST_SIZE)) == NULL) {
 		log_warn("session_conn_add");
 		goto fail;
 	}
@@ -315,6 +327,13 @@ session_conn_add(struct session *s, int fd, uint16_t cid, uint32_t statsn,
 	c->conn_r = s->sess_reactor;
 	c->conn_sess = s;
 	c->conn_p = s->sess_params;
+	/*
+	 * Digests are per connection in RFC 7143, but handoffs of added
+	 * connections carry no parameters of their own yet: every
+	 * connection uses what the session's leading connection negotiated.
+	 */
+	c->conn_hdig = s->sess_params[P_HEADER_DIGEST] == PARAM_DIGEST_CRC32C;
+	c->conn_ddig = s->sess_params[P_DATA_DIGEST] == PARAM_DIGEST_CRC32C;
 	c->conn_fd = fd;
 	c->conn_cid = cid;
 	c->conn_statsn = statsn;
@@ -347,6 +366,10 @@ session_conn_add(struct session *s, int fd, uint16_t cid, uint32_t statsn,
 	log_debug(1, "%s: full feature phase, cid %u session %#llx target %u",
 	    c->conn_tag, cid, (unsigned long long)s->sess_id,
 	    s->sess_target->it_lt->lt_tid);
+	if (c->conn_hdig || c->conn_ddig)
+		log_debug(1, "%s: digests: header %s, data %s", c->conn_tag,
+		    c->conn_hdig ? "CRC32C" : "None",
+		    c->conn_ddig ? "CRC32C" : "None");
 	return (0);
 
 fail:
@@ -532,6 +555,12 @@ conn_tx_queue(struct conn *c, struct txpdu *tx, struct iobuf *ib,
 	bhs->sn24 = htobe32(status ? c->conn_statsn++ : c->conn_statsn);
 	bhs->sn28 = htobe32(c->conn_sess->sess_expcmdsn);
 	bhs->sn32 = htobe32(conn_maxcmdsn(c));
+	/* The header is final now (output PDUs carry no AHS). */
+	if (c->conn_hdig)
+		crc32c_put(tx->tx_hdig, crc32c(bhs, ISCSI_BHS_SIZE));
+	if (c->conn_ddig && len > 0)
+		crc32c_put(tx->tx_ddig, crc32c_update(crc32c(data, len),
+		    zero_pad, pdu_padding(len)));
 	TAILQ_INSERT_TAIL(&c->conn_txq, tx, tx_entry);
 	c->conn_tx_bytes += ISCSI_BHS_SIZE + len;
 }
@@ -555,6 +584,19 @@ conn_tx_copy(struct conn *c, struct txpdu *tx, const void *data,
 	iobuf_unref(ib);
 }
 
+/* Bytes of a queued PDU on the wire, digests included. */
+static size_t
+conn_tx_wire_len(const struct conn *c, const struct txpdu *tx)
+{
+	size_t	 n = ISCSI_BHS_SIZE + tx->tx_len + pdu_padding(tx->tx_len);
+
+	if (c->conn_hdig)
+		n += ISCSI_DIGEST_SIZE;
+	if (c->conn_ddig && tx->tx_len > 0)
+		n += ISCSI_DIGEST_SIZE;
+	return (n);
+}
+
 /* Write what the socket takes: 0, or -1 when the connection closed. */
 static int
 conn_write(struct conn *c)
@@ -569,18 +611,23 @@ conn_write(struct conn *c)
 		niov = 0;
 		skip = c->conn_tx_off;
 		TAILQ_FOREACH(tx, &c->conn_txq, tx_entry) {
-			const void	*base[3];
-			size_t		 len[3];
+			const void	*base[5];
+			size_t		 len[5];
 
-			if (niov + 3 > CONN_IOV_MAX)
+			if (niov + 5 > CONN_IOV_MAX)
 				break;
 			base[0] = &tx->tx_bhs;
 			len[0] = ISCSI_BHS_SIZE;
-			base[1] = tx->tx_data;
-			len[1] = tx->tx_len;
-			base[2] = zero_pad;
-			len[2] = pdu_padding(tx->tx_len);
-			for (k = 0; k < 3; k++) {
+			base[1] = tx->tx_hdig;
+			len[1] = c->conn_hdig ? ISCSI_DIGEST_SIZE : 0;
+			base[2] = tx->tx_data;
+			len[2] = tx->tx_len;
+			base[3] = zero_pad;
+			len[3] = pdu_padding(tx->tx_len);
+			base[4] = tx->tx_ddig;
+			len[4] = c->conn_ddig && tx->tx_len > 0 ?
+			    ISCSI_DIGEST_SIZE : 0;
+			for (k = 0; k < 5; k++) {
 				if (skip >= len[k]) {
 					skip -= len[k];
 					continue;
@@ -604,8 +651,7 @@ conn_write(struct conn *c)
 		}
 		left = n;
 		while ((tx = TAILQ_FIRST(&c->conn_txq)) != NULL) {
-			part = ISCSI_BHS_SIZE + tx->tx_len +
-			    pdu_padding(tx->tx_len) - c->conn_tx_off;
+			part = conn_tx_wire_len(c, tx) - c->conn_tx_off;
 			if (left < part) {
 				c->conn_tx_off += left;
 				break;
@@ -621,8 +667,37 @@ conn_write(struct conn *c)
 }
 
 /*
- * Input: BHS, then AHS, then the data segment with its padding.
+ * Input: BHS, then AHS and header digest, then the data segment with its
+ * padding and data digest.
+ *
+ * Digest errors at ErrorRecoveryLevel 0 (RFC 7143 7.8): a header digest
+ * error makes every field of the header untrustworthy, DataSegmentLength
+ * included, so where the next PDU starts is unknown: the connection is
+ * dropped (the initiator recovers the session).  A data digest error
+ * leaves the framing intact: the PDU is read whole, flagged, and
+ * conn_pdu answers it with a Reject and discards it.
  */
+static bool
+conn_rx_hdig_ok(struct conn *c)
+{
+	size_t		 ahs = c->conn_rx_bhs.total_ahs_len * 4;
+	uint32_t	 crc;
+
+	crc = crc32c(&c->conn_rx_bhs, ISCSI_BHS_SIZE);
+	crc = crc32c_update(crc, c->conn_rx_ahs, ahs);
+	return (crc == crc32c_get(c->conn_rx_ahs + ahs));
+}
+
+static bool
+conn_rx_ddig_ok(struct conn *c)
+{
+	size_t	 dlen = pdu_data_len(&c->conn_rx_bhs);
+	size_t	 padded = dlen + pdu_padding(dlen);
+
+	return (crc32c(c->conn_rx_data, padded) ==
+	    crc32c_get(c->conn_rx_data + padded));
+}
+
 static void
 conn_read(struct conn *c)
 {
@@ -666,6 +741,15 @@ conn_read(struct conn *c)
 		c->conn_rx_off = 0;
 		switch (c->conn_rx_state) {
 		case RX_BHS:
+			c->conn_rx_state = RX_AHS;
+			c->conn_rx_need = bhs->total_ahs_len * 4 +
+			    (c->conn_hdig ? ISCSI_DIGEST_SIZE : 0);
+			break;
+		case RX_AHS:
+			if (c->conn_hdig && !conn_rx_hdig_ok(c)) {
+				session_conn_close(c, "header digest error");
+				return;
+			}
 			dlen = pdu_data_len(bhs);
 			if (dlen > c->conn_p[P_MAX_RECV_DSL]) {
 				log_warnx("%s: %s: DataSegmentLength %zu "
@@ -678,15 +762,14 @@ conn_read(struct conn *c)
 				c->conn_logout = true;
 				return;
 			}
-			c->conn_rx_state = RX_AHS;
-			c->conn_rx_need = bhs->total_ahs_len * 4;
-			break;
-		case RX_AHS:
-			dlen = pdu_data_len(bhs);
 			c->conn_rx_state = RX_DATA;
 			c->conn_rx_need = dlen + pdu_padding(dlen);
+			if (c->conn_ddig && dlen > 0)
+				c->conn_rx_need += ISCSI_DIGEST_SIZE;
 			break;
 		case RX_DATA:
+			c->conn_rx_ddig_bad = c->conn_ddig &&
+			    pdu_data_len(bhs) > 0 && !conn_rx_ddig_ok(c);
 			c->conn_rx_state = RX_BHS;
 			c->conn_rx_need = ISCSI_BHS_SIZE;
 			npdu++;
@@ -729,6 +812,22 @@ conn_pdu(struct conn *c)
 
 	log_debug(2, "%s: %s itt %#x len %u", c->conn_tag,
 	    pdu_opcode_name(op), be32toh(bhs->itt), pdu_data_len(bhs));
+	if (c->conn_rx_ddig_bad) {
+		log_warnx("%s: %s itt %#x: data digest error", c->conn_tag,
+		    pdu_opcode_name(op), be32toh(bhs->itt));
+		/*
+		 * RFC 7143 7.8: Reject with reason Data-Digest-Error and
+		 * discard the PDU.  A discarded SCSI Command is one that
+		 * never arrived: no task, its CmdSN not taken, its
+		 * immediate data gone; the initiator retries it or, at
+		 * ErrorRecoveryLevel 0, recovers the session.  A Data-Out
+		 * ends its task (conn_data_out).
+		 */
+		if (op != ISCSI_OP_DATA_OUT) {
+			conn_reject(c, REJECT_DIGEST_ERROR, bhs);
+			return;
+		}
+	}
 	if (bhs->total_ahs_len != 0 && op != ISCSI_OP_SCSI_CMD) {
 		/* AHS is defined for SCSI Command PDUs only. */
 		conn_reject(c, REJECT_PROTOCOL_ERROR, bhs);
@@ -1186,6 +1285,23 @@ conn_data_out(struct conn *c)
 	uint8_t			 why;
 	size_t			 i;
 
+	if (c->conn_rx_ddig_bad) {
+		conn_reject(c, REJECT_DIGEST_ERROR, &c->conn_rx_bhs);
+		/*
+		 * RFC 7143 7.8: at ErrorRecoveryLevel 0 a target that does
+		 * not ask for the data again (a recovery R2T is ERL 1)
+		 * terminates the task with CHECK CONDITION, "protocol
+		 * service CRC error" (4.4.7.1: ABORTED COMMAND, 47h/05h).
+		 * The task's buffer is dropped so that nothing of it is
+		 * written; the rest of its data is taken and discarded as
+		 * for any failed task, then the response goes out.  The
+		 * header is good (it passed its own digest, or none was
+		 * negotiated), so the bookkeeping below may use it.
+		 */
+		if ((t = conn_task_find(c, be32toh(d->itt))) == NULL)
+			return;
+		task_fail(c, t, SKEY_ABORTED_COMMAND, 0x47, 0x05);
+	}
 	if ((t = conn_task_find(c, be32toh(d->itt))) == NULL) {
 		log_warnx("%s: Data-Out for unknown ITT %#x", c->conn_tag,
 		    be32toh(d->itt));
