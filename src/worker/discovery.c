@@ -301,6 +301,10 @@ discovery_run(struct login *l)
 	memset(&ts, 0, sizeof(ts));
 	ts.ts_ttt = arc4random() & 0x7fffffff;
 	max = l->l_neg.pn_result[P_MAX_RECV_DSL];
+	if (digests(l) != 0)
+		log_debug(1, "digests: header %s, data %s",
+		    digests(l) & PDU_DIGEST_HEADER ? "CRC32C" : "None",
+		    digests(l) & PDU_DIGEST_DATA ? "CRC32C" : "None");
 	for (;;) {
 		pdu_init(&req);
 		r = pdu_read_digest(l->l_fd, &req, max, digests(l));
