@@ -1327,6 +1327,22 @@ test_sbc_misc(void)
 	CHECK(is_good(&c) && c.sc_want_len == 8 && buf[1] == 0x0c &&
 	    get_be32(buf + 4) == 0);
 
+	/* ORWRITE(16): medium OR data. */
+	c = write10(0, 40, 1, 0x0f);
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x8b;
+	put_be64(cdb + 2, 40);
+	put_be32(cdb + 10, 1);
+	memset(buf, 0x30, 512);
+	CHECK(scsi_cdb_dir(cdb) == SCSI_DIR_WRITE);
+	c = run(0, cdb, buf, 512);
+	CHECK(is_good(&c) && c.sc_want_len == 512 && read_is(40, 1, 0x3f));
+	c = run(1, cdb, buf, 512);
+	CHECK(is_sense(&c, SKEY_DATA_PROTECT, 0x27, 0));
+	put_be64(cdb + 2, NBLOCKS0);
+	c = run(0, cdb, buf, 512);
+	CHECK(ILLEGAL(&c, 0x21));
+
 	/* WRITE AND VERIFY(10) BYTCHK 1. */
 	memset(cdb, 0, sizeof(cdb));
 	cdb[0] = 0x2e;

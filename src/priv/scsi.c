@@ -48,6 +48,7 @@
 #define OP_READ_16		0x88
 #define OP_COMPARE_AND_WRITE	0x89
 #define OP_WRITE_16		0x8a
+#define OP_ORWRITE_16		0x8b
 #define OP_WRITE_VERIFY_16	0x8e
 #define OP_VERIFY_16		0x8f
 #define OP_PREFETCH_16		0x90
@@ -151,6 +152,7 @@ static void	op_read_defect(struct scsi_cmd *);
 static void	op_write_same(struct scsi_cmd *);
 static void	op_unmap(struct scsi_cmd *);
 static void	op_compare_and_write(struct scsi_cmd *);
+static void	op_orwrite(struct scsi_cmd *);
 static void	op_report_luns(struct scsi_cmd *);
 static void	op_report_opcodes(struct scsi_cmd *);
 static void	op_report_tmf(struct scsi_cmd *);
@@ -208,6 +210,8 @@ static const struct scsi_op scsi_ops[] = {
 	    { 0x89, 0x1a, FF8, 0, 0, 0, 0xff, 0x1f, 0 } },
 	{ OP_WRITE_16, 0, 0, op_read_write, NULL,
 	    { 0x8a, 0x1a, FF8, FF4, 0x1f, 0 } },
+	{ OP_ORWRITE_16, 0, 0, op_orwrite, NULL,
+	    { 0x8b, 0x1a, FF8, FF4, 0x1f, 0 } },
 	{ OP_WRITE_VERIFY_16, 0, 0, op_read_write, NULL,
 	    { 0x8e, 0x12, FF8, FF4, 0x1f, 0 } },
 	{ OP_VERIFY_16, 0, 0, op_verify, NULL,
@@ -290,6 +294,7 @@ scsi_cdb_dir(const uint8_t *cdb)
 	case OP_WRITE_VERIFY_12:
 	case OP_WRITE_VERIFY_16:
 	case OP_COMPARE_AND_WRITE:
+	case OP_ORWRITE_16:
 	case OP_WRITE_SAME_10:
 	case OP_UNMAP:
 	case OP_MODE_SELECT_6:
@@ -1815,6 +1820,63 @@ op_compare_and_write(struct scsi_cmd *cmd)
 		write_error(cmd, "compare and write");
 		return;
 	}
+	if ((cdb[1] & 0x08) && !lun->lun_wt && lun_sync(lun) == -1) {
+		write_error(cmd, "fdatasync");
+		return;
+	}
+	good(cmd);
+}
+
+/*
+ * ORWRITE(16): each block becomes the OR of the medium and the Data-Out
+ * data.  Atomic for the same reason as COMPARE AND WRITE.
+ */
+static void
+op_orwrite(struct scsi_cmd *cmd)
+{
+	const uint8_t	*cdb = cmd->sc_cdb;
+	struct lun	*lun = cmd->sc_lun;
+	uint8_t		*b;
+	uint64_t	 lba, off;
+	uint32_t	 n, len, i;
+
+	lba = get_be64(cdb + 2);
+	n = get_be32(cdb + 10);
+	if (write_protected(cmd))
+		return;
+	if (!range_ok(lun, lba, n)) {
+		lba_out_of_range(cmd);
+		return;
+	}
+	if (n > max_xfer_blocks(lun)) {
+		invalid_field(cmd, 10, -1);
+		return;
+	}
+	cmd->sc_want_len = n * lun->lun_blocksize;
+	len = cmd->sc_xfer_len = MIN(cmd->sc_want_len, cmd->sc_buf_len);
+	if (len == 0) {
+		good(cmd);
+		return;
+	}
+	off = lba * lun->lun_blocksize;
+	if ((b = malloc(len)) == NULL) {
+		busy(cmd);
+		return;
+	}
+	if (lun_read(lun, b, len, off) == -1) {
+		log_warn("%s: orwrite", lun->lun_path);
+		free(b);
+		scsi_sense(cmd, SKEY_MEDIUM_ERROR, ASC_READ_ERROR, 0);
+		return;
+	}
+	for (i = 0; i < len; i++)
+		b[i] |= cmd->sc_buf[i];
+	if (lun_write(lun, b, len, off) == -1) {
+		free(b);
+		write_error(cmd, "orwrite");
+		return;
+	}
+	free(b);
 	if ((cdb[1] & 0x08) && !lun->lun_wt && lun_sync(lun) == -1) {
 		write_error(cmd, "fdatasync");
 		return;
