@@ -46,6 +46,18 @@ digestpdu() {
 	stop_daemon
 }
 
+@test "1 MiB goes out and back by R2T and Data-In to a slow reader with digests" {
+	conf
+	start_daemon
+	digestpdu 127.0.0.1 "$PORT" "$TARGET" big
+	assert_status 0
+	assert_output_has "^login header=CRC32C data=CRC32C$"
+	assert_output_has "^write ok$"
+	assert_output_has "^read ok$"
+	assert_output_has "^logout ok$"
+	stop_daemon
+}
+
 @test "a data digest error is rejected (0x02) and corrupt data is never written" {
 	conf
 	start_daemon

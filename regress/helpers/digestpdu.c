@@ -18,6 +18,10 @@
  *			corrupt data digest; a WRITE(10) whose solicited
  *			Data-Out has a corrupt data digest; READ(10) back;
  *			a NOP-Out ping; Logout
+ *	big		normal session with a small receive buffer: WRITE(10)
+ *			of 1 MiB by R2Ts, then READ(10) of it (128 Data-In
+ *			PDUs), read slowly so that the target's writes stop
+ *			and resume inside PDUs and digests
  *	bad-header	normal session: a NOP-Out with a corrupt header
  *			digest, then waits for the target to close
  *	discovery	discovery session: SendTargets=All, Logout
@@ -48,6 +52,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bsd/stdlib.h>
+
 #include "pdu.h"
 
 #define INITIATOR	"iqn.2026-11.org.ietd:digestpdu"
@@ -61,6 +67,7 @@ static const char	*offer = "CRC32C";
 static const char	*target;
 static uint32_t		 cmdsn = 1, statsn;
 static uint32_t		 itt_next = 0x100;
+static int		 slow;		/* pause before reading Data-In */
 
 /* A received PDU. */
 struct rx {
@@ -114,7 +121,7 @@ static int
 dial(const char *host, const char *port)
 {
 	struct addrinfo	 hints, *res, *ai;
-	int		 fd = -1;
+	int		 fd = -1, rcvbuf = 8192;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
@@ -123,6 +130,9 @@ dial(const char *host, const char *port)
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if ((fd = socket(ai->ai_family, ai->ai_socktype, 0)) == -1)
 			continue;
+		/* Small, so that the target's output queue backs up. */
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+		    sizeof(rcvbuf));
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
 		close(fd);
@@ -551,7 +561,7 @@ write_r2t(int fd, uint32_t lba, const uint8_t *buf, uint32_t len,
 		r2t = (struct iscsi_r2t *)&rx.bhs;
 		off = be32toh(r2t->buffer_offset);
 		dl = be32toh(r2t->desired_len);
-		if (off > len || dl > len - off || dl > 8192) {
+		if (off > len || dl > len - off || dl > DATA_MAX) {
 			printf("error: R2T %u+%u\n", off, dl);
 			rx_free(&rx);
 			return (-1);
@@ -589,6 +599,8 @@ read10(int fd, uint32_t lba, uint8_t *buf, uint32_t len)
 	if (send_pdu(fd, (struct iscsi_bhs *)&q, NULL, 0, 0, 0) != 0)
 		return (-1);
 	while (!status) {
+		if (slow && got % (64 * 1024) == 0)
+			usleep(20000);
 		if (next(fd, &rx) != 0)
 			return (-1);
 		if (pdu_opcode(&rx.bhs) != ISCSI_OP_DATA_IN) {
@@ -722,6 +734,27 @@ case_bad_data(int fd)
 }
 
 static int
+case_big(int fd)
+{
+	static uint8_t	 out[1024 * 1024], in[1024 * 1024];
+
+	if (login(fd, 0) != 0)
+		return (-1);
+	fill(out, sizeof(out), getpid());
+	if (write_r2t(fd, 1000, out, sizeof(out), 0) != 0)
+		return (-1);
+	slow = 1;
+	if (read10(fd, 1000, in, sizeof(in)) != 0)
+		return (-1);
+	if (memcmp(in, out, sizeof(in)) != 0) {
+		printf("error: read back other data\n");
+		return (-1);
+	}
+	printf("read ok\n");
+	return (logout(fd));
+}
+
+static int
 case_bad_header(int fd)
 {
 	struct rx	 rx;
@@ -774,7 +807,7 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: digestpdu [-t seconds] [-o offer] host port "
-	    "target io|bad-data|bad-header|discovery\n");
+	    "target io|bad-data|big|bad-header|discovery\n");
 	exit(2);
 }
 
@@ -790,8 +823,8 @@ main(int argc, char *argv[])
 			offer = optarg;
 			break;
 		case 't':
-			timeout_ms = atoi(optarg) * 1000;
-			if (timeout_ms <= 0)
+			timeout_ms = strtonum(optarg, 1, 3600, NULL) * 1000;
+			if (timeout_ms == 0)
 				usage();
 			break;
 		default:
@@ -814,6 +847,8 @@ main(int argc, char *argv[])
 		r = case_io(fd);
 	else if (strcmp(c, "bad-data") == 0)
 		r = case_bad_data(fd);
+	else if (strcmp(c, "big") == 0)
+		r = case_big(fd);
 	else if (strcmp(c, "bad-header") == 0)
 		r = case_bad_header(fd);
 	else if (strcmp(c, "discovery") == 0)
