@@ -54,10 +54,21 @@ assert_root() {
 
 # one_worker: hold a connection idle in login; its worker's pid in W.
 # (Not in a command substitution: the connection would close with it.)
+# The worker takes its "login" title once it has closed the parent's
+# descriptors and sandboxed itself; before that it is still the parent's
+# fresh copy.
 one_worker() {
+	local i
 	hold_conn
 	wait_for_workers 1 10 || return 1
 	W=$(worker_pids)
+	for ((i = 0; i < 100; i++)); do
+		case $(proc_title "$W") in
+		*"ietd: login"*) return 0 ;;
+		esac
+		sleep 0.1
+	done
+	fail "worker $W never took its login title"
 }
 
 expected_user() {

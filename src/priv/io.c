@@ -103,6 +103,7 @@ static void	io_handoff(struct io *, struct io_worker *,
 static int	io_handoff_check(struct io *, struct io_worker *,
 		    const struct msg_w_handoff *, int,
 		    struct sockaddr_storage *, struct sockaddr_storage *);
+static bool	io_digest_ok(uint32_t, uint32_t);
 static void	io_params_clamp(const uint32_t *, const uint32_t *,
 		    uint32_t *);
 static struct io_target *io_target_get(struct io *, uint32_t, const char *);
@@ -554,6 +555,16 @@ io_handoff(struct io *io, struct io_worker *w, struct ipc_msg *m)
 		return;
 	}
 	it = io_target_get(io, h->tid, h->target);
+	if (!io_digest_ok(it->it_ct->ct_params[P_HEADER_DIGEST],
+	    h->params[P_HEADER_DIGEST]) ||
+	    !io_digest_ok(it->it_ct->ct_params[P_DATA_DIGEST],
+	    h->params[P_DATA_DIGEST])) {
+		close(fd);
+		free(h);
+		io_worker_drop(io, w, "handoff: digest not allowed by the "
+		    "target's configuration");
+		return;
+	}
 	io_params_clamp(it->it_ct->ct_params, h->params, params);
 	/* A session with this name and ISID may have appeared since. */
 	if ((s = session_find(it, h->initiator, h->isid)) != NULL) {
@@ -624,6 +635,14 @@ io_handoff_check(struct io *io, struct io_worker *w,
 	return (0);
 }
 
+/* A negotiated digest is exactly one value, and one the target allows. */
+static bool
+io_digest_ok(uint32_t allowed, uint32_t chosen)
+{
+	return ((chosen == PARAM_DIGEST_NONE ||
+	    chosen == PARAM_DIGEST_CRC32C) && (allowed & chosen) != 0);
+}
+
 static uint32_t
 io_clamp(enum param_id id, uint32_t v, uint32_t lo, uint32_t hi)
 {
@@ -651,10 +670,8 @@ io_clamp(enum param_id id, uint32_t v, uint32_t lo, uint32_t hi)
 static void
 io_params_clamp(const uint32_t *c, const uint32_t *w, uint32_t *p)
 {
-	p[P_HEADER_DIGEST] = w[P_HEADER_DIGEST] == 0 ? PARAM_DIGEST_NONE :
-	    w[P_HEADER_DIGEST];
-	p[P_DATA_DIGEST] = w[P_DATA_DIGEST] == 0 ? PARAM_DIGEST_NONE :
-	    w[P_DATA_DIGEST];
+	p[P_HEADER_DIGEST] = w[P_HEADER_DIGEST];
+	p[P_DATA_DIGEST] = w[P_DATA_DIGEST];
 	p[P_MAX_CONNECTIONS] = io_clamp(P_MAX_CONNECTIONS,
 	    w[P_MAX_CONNECTIONS], 1, c[P_MAX_CONNECTIONS]);
 	p[P_INITIAL_R2T] = (w[P_INITIAL_R2T] || c[P_INITIAL_R2T]) ? 1 : 0;

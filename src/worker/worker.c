@@ -87,9 +87,10 @@ worker_main(int client_fd, int chan_fd, const struct conf *conf,
 		fatal("getsockname");
 	(void)setsockopt(l.l_fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	log_setpeer(l.l_addr, NULL);
-	setproctitle("login %s", l.l_addr);
 
 	sandbox_worker(nofile);
+	/* The title says "sandboxed and logging in" (regress waits for it). */
+	setproctitle("login %s", l.l_addr);
 	if (timeout > 0)
 		alarm(timeout);
 
