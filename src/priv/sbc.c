@@ -133,6 +133,30 @@ struct rw {
 	bool		bytchk;		/* WRITE AND VERIFY: compare after */
 };
 
+/*
+ * LOGICAL BLOCK ADDRESS and block count where SBC-4 puts them in every
+ * 10-, 12- and 16-byte CDB that has both; returns the CDB byte of the
+ * count (for the sense-key specific field pointer).
+ */
+static unsigned int
+lba_len(const uint8_t *cdb, uint64_t *lba, uint32_t *nblocks)
+{
+	switch (scsi_cdb_len(cdb[0])) {
+	case 10:
+		*lba = get_be32(cdb + 2);
+		*nblocks = get_be16(cdb + 7);
+		return (7);
+	case 12:
+		*lba = get_be32(cdb + 2);
+		*nblocks = get_be32(cdb + 6);
+		return (6);
+	default:
+		*lba = get_be64(cdb + 2);
+		*nblocks = get_be32(cdb + 10);
+		return (10);
+	}
+}
+
 static void
 rw_decode(const uint8_t *cdb, struct rw *rw)
 {
@@ -145,24 +169,8 @@ rw_decode(const uint8_t *cdb, struct rw *rw)
 		rw->lenbyte = 4;
 		rw->write = cdb[0] == OP_WRITE_6;
 		return;
-	case OP_READ_10:
-	case OP_WRITE_10:
-	case OP_WRITE_VERIFY_10:
-		rw->lba = get_be32(cdb + 2);
-		rw->nblocks = get_be16(cdb + 7);
-		rw->lenbyte = 7;
-		break;
-	case OP_READ_12:
-	case OP_WRITE_12:
-	case OP_WRITE_VERIFY_12:
-		rw->lba = get_be32(cdb + 2);
-		rw->nblocks = get_be32(cdb + 6);
-		rw->lenbyte = 6;
-		break;
 	default:
-		rw->lba = get_be64(cdb + 2);
-		rw->nblocks = get_be32(cdb + 10);
-		rw->lenbyte = 10;
+		rw->lenbyte = lba_len(cdb, &rw->lba, &rw->nblocks);
 		break;
 	}
 	rw->write = scsi_cdb_dir(cdb) == SCSI_DIR_WRITE;
@@ -280,19 +288,7 @@ sbc_verify(struct scsi_cmd *cmd)
 	unsigned int	 lenbyte;
 	int		 bytchk;
 
-	if (cdb[0] == OP_VERIFY_16) {
-		lba = get_be64(cdb + 2);
-		nblocks = get_be32(cdb + 10);
-		lenbyte = 10;
-	} else if (cdb[0] == OP_VERIFY_12) {
-		lba = get_be32(cdb + 2);
-		nblocks = get_be32(cdb + 6);
-		lenbyte = 6;
-	} else {
-		lba = get_be32(cdb + 2);
-		nblocks = get_be16(cdb + 7);
-		lenbyte = 7;
-	}
+	lenbyte = lba_len(cdb, &lba, &nblocks);
 	bytchk = (cdb[1] >> 1) & 0x03;
 	if (cdb[1] & 0xe0) {		/* VRPROTECT */
 		scsi_invalid_field(cmd, 1, 7);
@@ -334,13 +330,7 @@ sbc_sync_cache(struct scsi_cmd *cmd)
 	uint64_t	 lba;
 	uint32_t	 nblocks;
 
-	if (cdb[0] == OP_SYNC_CACHE_16) {
-		lba = get_be64(cdb + 2);
-		nblocks = get_be32(cdb + 10);
-	} else {
-		lba = get_be32(cdb + 2);
-		nblocks = get_be16(cdb + 7);
-	}
+	(void)lba_len(cdb, &lba, &nblocks);
 	/* NUMBER OF LOGICAL BLOCKS 0: through the last LBA. */
 	if (!range_ok(lun, lba, nblocks)) {
 		lba_out_of_range(cmd);
@@ -369,13 +359,7 @@ sbc_prefetch(struct scsi_cmd *cmd)
 	uint64_t	 lba;
 	uint32_t	 nblocks;
 
-	if (cdb[0] == OP_PREFETCH_16) {
-		lba = get_be64(cdb + 2);
-		nblocks = get_be32(cdb + 10);
-	} else {
-		lba = get_be32(cdb + 2);
-		nblocks = get_be16(cdb + 7);
-	}
+	(void)lba_len(cdb, &lba, &nblocks);
 	if (!range_ok(lun, lba, nblocks)) {
 		lba_out_of_range(cmd);
 		return;
@@ -464,16 +448,9 @@ sbc_write_same(struct scsi_cmd *cmd)
 	bool		 unmap = (cdb[1] & 0x08) != 0, ndob = false;
 	int		 rv;
 
-	if (cdb[0] == OP_WRITE_SAME_16) {
-		lba = get_be64(cdb + 2);
-		nblocks = get_be32(cdb + 10);
-		lenbyte = 10;
+	lenbyte = lba_len(cdb, &lba, &nblocks);
+	if (cdb[0] == OP_WRITE_SAME_16)
 		ndob = (cdb[1] & 0x01) != 0;
-	} else {
-		lba = get_be32(cdb + 2);
-		nblocks = get_be16(cdb + 7);
-		lenbyte = 7;
-	}
 	if (write_protected(cmd))
 		return;
 	if (!range_ok(lun, lba, nblocks)) {

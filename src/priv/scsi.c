@@ -147,8 +147,8 @@ static const struct scsi_op scsi_ops[] = {
 #define NOPS	(sizeof(scsi_ops) / sizeof(scsi_ops[0]))
 
 /* CDB length from the group code of the operation code. */
-static size_t
-cdb_len(uint8_t op)
+size_t
+scsi_cdb_len(uint8_t op)
 {
 	switch (op >> 5) {
 	case 0:
@@ -395,7 +395,7 @@ static bool
 cdb_fields_ok(struct scsi_cmd *cmd, const struct scsi_op *op)
 {
 	const uint8_t	*cdb = cmd->sc_cdb;
-	size_t		 len = cdb_len(op->so_op), i;
+	size_t		 len = scsi_cdb_len(op->so_op), i;
 	uint8_t		 mask, bad;
 	int		 bit;
 
@@ -449,7 +449,7 @@ scsi_exec(struct scsi_cmd *cmd)
 		return;
 	}
 	/* We support neither ACA nor linked commands. */
-	i = cdb_len(cdb[0]) - 1;
+	i = scsi_cdb_len(cdb[0]) - 1;
 	if (cdb[i] & CONTROL_NACA) {
 		scsi_invalid_field(cmd, i, 2);
 		return;
@@ -499,7 +499,7 @@ rsoc_one(struct scsi_cmd *cmd, const struct scsi_op *op, bool rctd,
 		scsi_datain(cmd, d, 4, alloc);
 		return;
 	}
-	len = cdb_len(op->so_op);
+	len = scsi_cdb_len(op->so_op);
 	d[1] = 0x03 | (rctd ? 0x80 : 0);	/* SUPPORT: standard; CTDP */
 	put_be16(d + 2, len);
 	memcpy(d + 4, op->so_usage, len);
@@ -560,7 +560,7 @@ op_report_opcodes(struct scsi_cmd *cmd)
 			put_be16(p + 2, op->so_sa);
 			p[5] |= 0x01;		/* SERVACTV */
 		}
-		put_be16(p + 6, cdb_len(op->so_op));
+		put_be16(p + 6, scsi_cdb_len(op->so_op));
 		if (rctd) {
 			p[5] |= 0x02;		/* CTDP */
 			put_be16(p + 8, 0x0a);

@@ -116,4 +116,7 @@ void	sbc_unmap(struct scsi_cmd *);
 void	sbc_compare_and_write(struct scsi_cmd *);
 void	sbc_orwrite(struct scsi_cmd *);
 
+/* CDB length (6, 10, 12 or 16) from the operation code's group. */
+size_t	scsi_cdb_len(uint8_t);
+
 #endif
