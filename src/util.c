@@ -89,3 +89,12 @@ addr_str(const struct sockaddr *sa, int with_port, char *buf, size_t len)
 	}
 	return (buf);
 }
+
+const char *
+portal_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char	 a[ADDRSTRLEN];
+
+	snprintf(buf, len, "%s,1", addr_str(sa, 1, a, sizeof(a)));
+	return (buf);
+}

@@ -19,6 +19,8 @@ int	 set_nonblock(int fd);
 /* "1.2.3.4:3260" or "[::1]:3260" (with_port) / "1.2.3.4" or "::1". */
 const char *addr_str(const struct sockaddr *, int with_port, char *, size_t);
 #define ADDRSTRLEN	64
+/* A TargetAddress value: "1.2.3.4:3260,1" (portal group tag 1). */
+const char *portal_str(const struct sockaddr *, char *, size_t);
 
 /* Big-endian fields of PDUs and CDBs, at any alignment. */
 static inline uint16_t

@@ -492,11 +492,6 @@ assert_output_has() {
 
 # assert_log_has pattern: the daemon log matches (ERE).
 assert_log_has() {
-	local i
 	# The log reaches its file through a pipe: give it a moment.
-	for ((i = 0; i < 50; i++)); do
-		grep -Eq -- "$1" "$LOG" && return 0
-		sleep 0.1
-	done
-	fail "log does not match '$1':" "$(cat "$LOG")"
+	wait_for_log "$1" 5
 }

@@ -1419,8 +1419,7 @@ text_answer(struct conn *c, const struct keys *in, struct keys *out)
 	const char		*name, *v;
 	size_t			 i;
 
-	addr_str((struct sockaddr *)&c->conn_local, 1, addr, sizeof(addr));
-	strlcat(addr, ",1", sizeof(addr));
+	portal_str((struct sockaddr *)&c->conn_local, addr, sizeof(addr));
 	for (i = 0; i < in->keys_n; i++) {
 		name = in->keys_name[i];
 		v = in->keys_value[i];

@@ -56,23 +56,14 @@ tb_add(struct text_buf *tb, const char *key, const char *value)
 	return (0);
 }
 
-/* "TargetAddress" for the portal the initiator used. */
-static void
-portal(const struct login *l, char *buf, size_t len)
-{
-	char	 a[ADDRSTRLEN];
-
-	addr_str((const struct sockaddr *)&l->l_local, 1, a, sizeof(a));
-	snprintf(buf, len, "%s,1", a);
-}
-
 static void
 sendtargets(const struct login *l, const char *value, struct text_buf *tb)
 {
 	struct conf_target	*t;
 	char			 addr[ADDRSTRLEN + 8];
 
-	portal(l, addr, sizeof(addr));
+	/* TargetAddress: the portal the initiator used. */
+	portal_str((const struct sockaddr *)&l->l_local, addr, sizeof(addr));
 	TAILQ_FOREACH(t, &l->l_conf->conf_targets, ct_entry) {
 		if (strcmp(value, "All") != 0 && strcmp(value, t->ct_name) != 0)
 			continue;
