@@ -1,0 +1,530 @@
+/*
+ * task.c: SCSI commands in the full feature phase: Data-In, immediate and
+ * unsolicited data, R2Ts and Data-Out checks, residuals and the SCSI
+ * Response.  SCSI execution (scsi_exec) is synchronous for now.
+ */
+#include <sys/epoll.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <bsd/string.h>
+#include <bsd/vis.h>
+#include <endian.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "keys.h"
+#include "log.h"
+#include "param.h"
+#include "pdu.h"
+#include "util.h"
+#include "priv/lun.h"
+#include "priv/scsi.h"
+#include "priv/session.h"
+#include "priv/conn.h"
+
+static void	task_write_start(struct conn *, struct task *,
+		    const struct iscsi_scsi_cmd *, uint32_t);
+static void	task_r2t_send(struct conn *, struct task *);
+static void	task_done(struct conn *, struct task *);
+static void	task_respond(struct conn *, struct task *, uint32_t);
+static void	task_buf_drop(struct conn *, struct task *);
+
+/*
+ * SCSI commands.
+ */
+struct task *
+conn_task_find(struct conn *c, uint32_t itt)
+{
+	struct task	*t;
+
+	TAILQ_FOREACH(t, &c->conn_tasks, t_entry)
+		if (t->t_itt == itt)
+			return (t);
+	return (NULL);
+}
+
+static void
+task_buf_drop(struct conn *c, struct task *t)
+{
+	if (t->t_buf == NULL)
+		return;
+	c->conn_buf_bytes -= t->t_buf->ib_len;
+	iobuf_unref(t->t_buf);
+	t->t_buf = NULL;
+}
+
+void
+task_free(struct conn *c, struct task *t)
+{
+	TAILQ_REMOVE(&c->conn_tasks, t, t_entry);
+	c->conn_ntasks--;
+	task_buf_drop(c, t);
+	free(t);
+}
+
+void
+conn_free_tasks(struct conn *c)
+{
+	struct task	*t;
+
+	while ((t = TAILQ_FIRST(&c->conn_tasks)) != NULL)
+		task_free(c, t);
+}
+
+/* Residual flags and count for a finished command. */
+static uint8_t
+task_residual(const struct task *t, uint32_t *res)
+{
+	uint32_t	 want = t->t_sc.sc_want_len;
+
+	*res = 0;
+	if (t->t_failed)
+		return (0);
+	if (want > t->t_edtl) {
+		*res = want - t->t_edtl;
+		return (ISCSI_RSP_OVERFLOW);
+	}
+	if (want < t->t_edtl) {
+		*res = t->t_edtl - want;
+		return (ISCSI_RSP_UNDERFLOW);
+	}
+	return (0);
+}
+
+/* SCSI Response: status, sense, residuals. */
+static void
+task_respond(struct conn *c, struct task *t, uint32_t expdatasn)
+{
+	struct iscsi_scsi_rsp	*rsp;
+	struct txpdu		*tx;
+	struct iobuf		*ib = NULL;
+	uint32_t		 res, slen = t->t_sc.sc_sense_len;
+
+	if ((tx = conn_tx_new(c, ISCSI_OP_SCSI_RSP)) == NULL) {
+		session_conn_close(c, "out of memory");
+		return;
+	}
+	rsp = (struct iscsi_scsi_rsp *)&tx->tx_bhs;
+	rsp->flags = ISCSI_FLAG_FINAL | task_residual(t, &res);
+	rsp->response = 0;
+	rsp->status = t->t_sc.sc_status;
+	rsp->itt = htobe32(t->t_itt);
+	rsp->residual = htobe32(res);
+	/* R2Ts or Data-In PDUs sent for the command (RFC 7143 11.4.8). */
+	rsp->expdatasn = htobe32(expdatasn);
+	if (slen > SCSI_SENSE_MAX)
+		slen = SCSI_SENSE_MAX;
+	if (slen > 0) {
+		if ((ib = iobuf_new(2 + slen)) == NULL) {
+			conn_tx_recycle(c, tx);
+			session_conn_close(c, "out of memory");
+			return;
+		}
+		ib->ib_data[0] = slen >> 8;
+		ib->ib_data[1] = slen;
+		memcpy(ib->ib_data + 2, t->t_sc.sc_sense, slen);
+	}
+	conn_tx_queue(c, tx, ib, ib != NULL ? ib->ib_data : NULL,
+	    ib != NULL ? ib->ib_len : 0, true);
+	iobuf_unref(ib);
+}
+
+/*
+ * Data-In PDUs for bytes [0, xfer) of the task's buffer, in sequences of
+ * at most MaxBurstLength (RFC 7143 13.14) and PDUs of at most
+ * MaxRecvDataSegmentLength of the initiator; F ends each sequence.  When
+ * the command succeeded without sense, the status rides on the last one.
+ */
+static uint32_t
+task_data_in(struct conn *c, struct task *t, uint32_t xfer, bool status)
+{
+	struct iscsi_data_in	*din;
+	struct txpdu		*tx;
+	uint32_t		 off = 0, datasn = 0, seq = 0, len, res;
+	uint32_t		 mxdsl = c->conn_p[P_MAX_XMIT_DSL];
+	uint32_t		 burst = c->conn_p[P_MAX_BURST];
+	bool			 last;
+
+	while (off < xfer) {
+		len = xfer - off;
+		if (len > mxdsl)
+			len = mxdsl;
+		if (len > burst - seq)
+			len = burst - seq;
+		last = off + len == xfer;
+		if ((tx = conn_tx_new(c, ISCSI_OP_DATA_IN)) == NULL) {
+			session_conn_close(c, "out of memory");
+			return (datasn);
+		}
+		din = (struct iscsi_data_in *)&tx->tx_bhs;
+		memcpy(din->lun, t->t_lun, sizeof(din->lun));
+		din->itt = htobe32(t->t_itt);
+		din->ttt = htobe32(ISCSI_RESERVED_TAG);
+		din->datasn = htobe32(datasn++);
+		din->buffer_offset = htobe32(off);
+		seq += len;
+		if (last || seq == burst) {
+			din->flags = ISCSI_FLAG_FINAL;
+			seq = 0;
+		}
+		if (last && status) {
+			din->flags |= ISCSI_DATAIN_STATUS |
+			    task_residual(t, &res);
+			din->status = t->t_sc.sc_status;
+			din->residual = htobe32(res);
+		}
+		conn_tx_queue(c, tx, t->t_buf, t->t_buf->ib_data + off, len,
+		    last && status);
+		off += len;
+	}
+	return (datasn);
+}
+
+/* Execute a task whose data (if any) is all in, answer, free it. */
+static void
+task_done(struct conn *c, struct task *t)
+{
+	struct scsi_cmd	*sc = &t->t_sc;
+	uint32_t	 xfer = 0, n;
+	bool		 piggy;
+
+	if (!t->t_failed) {
+		sc->sc_target = c->conn_sess->sess_target->it_lt;
+		sc->sc_lun = lun_find(sc->sc_target, t->t_lun_id);
+		sc->sc_lun_id = t->t_lun_id;
+		sc->sc_cdb = t->t_cdb;
+		sc->sc_buf = t->t_buf != NULL ? t->t_buf->ib_data : NULL;
+		sc->sc_buf_len = t->t_edtl;
+		scsi_exec(sc);
+		xfer = sc->sc_xfer_len;
+		if (xfer > t->t_edtl)
+			xfer = t->t_edtl;
+	}
+	if (t->t_buf != NULL && t->t_read && xfer > 0) {
+		piggy = sc->sc_status == SCSI_STATUS_GOOD &&
+		    sc->sc_sense_len == 0;
+		n = task_data_in(c, t, xfer, piggy);
+		if (!piggy && !c->conn_dead)
+			task_respond(c, t, n);
+	} else
+		task_respond(c, t, t->t_r2tsn);
+	if (!c->conn_dead)
+		task_free(c, t);
+}
+
+void
+conn_scsi_cmd(struct conn *c)
+{
+	struct iscsi_scsi_cmd	*cmd = (void *)&c->conn_rx_bhs;
+	struct task		*t;
+	enum scsi_dir		 dir;
+	uint32_t		 dlen = pdu_data_len(&c->conn_rx_bhs);
+	bool			 rd, wr;
+
+	if (!conn_cmdsn(c, be32toh(cmd->cmdsn),
+	    (cmd->opcode & ISCSI_OP_IMMEDIATE) != 0))
+		return;
+	if (conn_task_find(c, be32toh(cmd->itt)) != NULL) {
+		log_warnx("%s: ITT %#x already in use", c->conn_tag,
+		    be32toh(cmd->itt));
+		conn_reject(c, REJECT_TASK_IN_PROGRESS, &c->conn_rx_bhs);
+		return;
+	}
+	if (c->conn_ntasks >= 2 * c->conn_p[P_QUEUED_COMMANDS] + 16) {
+		session_conn_close(c, "too many tasks waiting for data");
+		return;
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		session_conn_close(c, "out of memory");
+		return;
+	}
+	TAILQ_INSERT_TAIL(&c->conn_tasks, t, t_entry);
+	c->conn_ntasks++;
+	t->t_itt = be32toh(cmd->itt);
+	memcpy(t->t_lun, cmd->lun, sizeof(t->t_lun));
+	t->t_lun_id = pdu_lun_decode(cmd->lun);
+	memcpy(t->t_cdb, cmd->cdb, sizeof(t->t_cdb));
+	t->t_edtl = be32toh(cmd->edtl);
+	rd = t->t_read = (cmd->flags & ISCSI_CMD_READ) != 0;
+	wr = (cmd->flags & ISCSI_CMD_WRITE) != 0;
+	dir = scsi_cdb_dir(t->t_cdb);
+
+	if (cmd->total_ahs_len != 0) {
+		/* Extended CDB and bidirectional AHS are not supported. */
+		t->t_failed = true;
+		scsi_sense(&t->t_sc, SKEY_ILLEGAL_REQUEST, 0x24, 0x00);
+	} else if (t->t_edtl > 0 && ((rd && wr) ||
+	    (dir == SCSI_DIR_WRITE && !wr))) {
+		/*
+		 * A write without Data-Out data would write garbage.  A read
+		 * flagged otherwise runs and just sends no Data-In (libiscsi
+		 * expects GOOD); unknown directions are left to scsi_exec.
+		 */
+		log_warnx("%s: CDB %#x does not match R/W flags %#x",
+		    c->conn_tag, t->t_cdb[0], cmd->flags);
+		t->t_failed = true;
+		scsi_sense(&t->t_sc, SKEY_ILLEGAL_REQUEST, 0x24, 0x00);
+	} else if (t->t_edtl > SCSI_MAX_XFER) {
+		log_warnx("%s: Expected Data Transfer Length %u too large",
+		    c->conn_tag, t->t_edtl);
+		t->t_failed = true;
+		scsi_sense(&t->t_sc, SKEY_ILLEGAL_REQUEST, 0x24, 0x00);
+	} else if (t->t_edtl > 0 &&
+	    (c->conn_buf_bytes + t->t_edtl > CONN_BUF_MAX ||
+	    (t->t_buf = iobuf_new(t->t_edtl)) == NULL)) {
+		/* Bounded memory: the initiator retries later. */
+		t->t_failed = true;
+		t->t_sc.sc_status = SCSI_STATUS_TASK_SET_FULL;
+	} else
+		c->conn_buf_bytes += t->t_edtl;
+	if (wr || dlen > 0)
+		task_write_start(c, t, cmd, dlen);
+	else
+		task_done(c, t);
+}
+
+/*
+ * A write: take the immediate data, then wait for unsolicited Data-Out
+ * (InitialR2T=No) until the F bit, then solicit the rest with R2Ts.  A
+ * failed command takes and discards what the initiator may send
+ * unsolicited, and then answers (RFC 7143 11.4.7.2 style draining).
+ */
+static void
+task_write_start(struct conn *c, struct task *t,
+    const struct iscsi_scsi_cmd *cmd, uint32_t dlen)
+{
+	uint32_t	 unsol;
+
+	unsol = c->conn_p[P_FIRST_BURST];
+	if (unsol > t->t_edtl)
+		unsol = t->t_edtl;
+	if (dlen > 0 && (!c->conn_p[P_IMMEDIATE_DATA] || dlen > unsol)) {
+		log_warnx("%s: %u bytes of immediate data not allowed "
+		    "(ImmediateData %s, FirstBurstLength %u, EDTL %u)",
+		    c->conn_tag, dlen,
+		    c->conn_p[P_IMMEDIATE_DATA] ? "Yes" : "No",
+		    c->conn_p[P_FIRST_BURST], t->t_edtl);
+		conn_reject(c, REJECT_PROTOCOL_ERROR, &c->conn_rx_bhs);
+		task_free(c, t);
+		return;
+	}
+	if (dlen > 0 && t->t_buf != NULL)
+		memcpy(t->t_buf->ib_data, c->conn_rx_data, dlen);
+	t->t_recv = dlen;
+	t->t_unsol_next = dlen;
+	t->t_unsol_end = c->conn_p[P_INITIAL_R2T] ? dlen : unsol;
+	t->t_unsol_open = (cmd->flags & ISCSI_FLAG_FINAL) == 0 &&
+	    !c->conn_p[P_INITIAL_R2T] && t->t_unsol_end > dlen;
+	t->t_r2t_off = dlen;
+	if (t->t_unsol_open)
+		return;
+	if (t->t_failed || t->t_recv == t->t_edtl)
+		task_done(c, t);
+	else
+		task_r2t_send(c, t);
+}
+
+/* Solicit more data while R2Ts may be outstanding. */
+static void
+task_r2t_send(struct conn *c, struct task *t)
+{
+	struct iscsi_r2t	*r2t;
+	struct txpdu		*tx;
+	struct r2t		*r;
+	uint32_t		 max = c->conn_p[P_MAX_OUTSTANDING_R2T], len;
+	size_t			 i;
+
+	if (max > TASK_R2T_MAX)
+		max = TASK_R2T_MAX;
+	while (t->t_nr2t < max && t->t_r2t_off < t->t_edtl) {
+		for (i = 0; i < TASK_R2T_MAX && t->t_r2t[i].r_used; i++)
+			;
+		r = &t->t_r2t[i];
+		len = t->t_edtl - t->t_r2t_off;
+		if (len > c->conn_p[P_MAX_BURST])
+			len = c->conn_p[P_MAX_BURST];
+		if ((tx = conn_tx_new(c, ISCSI_OP_R2T)) == NULL) {
+			session_conn_close(c, "out of memory");
+			return;
+		}
+		memset(r, 0, sizeof(*r));
+		r->r_used = true;
+		r->r_ttt = c->conn_ttt++;
+		if (c->conn_ttt == ISCSI_RESERVED_TAG)
+			c->conn_ttt = 1;
+		r->r_off = t->t_r2t_off;
+		r->r_len = len;
+		t->t_r2t_off += len;
+		t->t_nr2t++;
+		r2t = (struct iscsi_r2t *)&tx->tx_bhs;
+		r2t->flags = ISCSI_FLAG_FINAL;
+		memcpy(r2t->lun, t->t_lun, sizeof(r2t->lun));
+		r2t->itt = htobe32(t->t_itt);
+		r2t->ttt = htobe32(r->r_ttt);
+		r2t->r2tsn = htobe32(t->t_r2tsn++);
+		r2t->buffer_offset = htobe32(r->r_off);
+		r2t->desired_len = htobe32(len);
+		conn_tx_queue(c, tx, NULL, NULL, 0, false);
+	}
+}
+
+/* Check a Data-Out against its burst; NULL r means unsolicited. */
+static uint8_t
+data_out_check(struct conn *c, struct task *t, struct r2t *r,
+    uint32_t off, uint32_t len, uint32_t datasn)
+{
+	uint32_t	 start, end, next, sn;
+
+	if (r == NULL) {
+		start = 0;
+		end = t->t_unsol_end;
+		next = t->t_unsol_next;
+		sn = t->t_unsol_datasn;
+	} else {
+		start = r->r_off;
+		end = r->r_off + r->r_len;
+		next = r->r_off + r->r_got;
+		sn = r->r_datasn;
+	}
+	if (off < start || off > end || len > end - off) {
+		log_warnx("%s: Data-Out ITT %#x offset %u length %u outside "
+		    "%u-%u", c->conn_tag, t->t_itt, off, len, start, end);
+		return (REJECT_INVALID_PDU_FIELD);
+	}
+	/* DataSN counts the PDUs of every burst; offsets may only come out
+	 * of order with DataPDUInOrder=No. */
+	if (datasn != sn || (c->conn_p[P_DATA_PDU_IN_ORDER] && off != next)) {
+		log_warnx("%s: Data-Out ITT %#x out of order: offset %u "
+		    "DataSN %u, expected %u and %u", c->conn_tag, t->t_itt,
+		    off, datasn, next, sn);
+		return (REJECT_PROTOCOL_ERROR);
+	}
+	return (0);
+}
+
+/*
+ * A data transfer error ends the command, not the connection: the bad
+ * Data-Out is rejected, the rest of its data is taken and discarded, and
+ * the command ends in CHECK CONDITION (RFC 7143 11.17.1: a Reject never
+ * terminates a task by itself, a response does).
+ */
+static void
+task_fail(struct conn *c, struct task *t, uint8_t key, uint8_t asc,
+    uint8_t ascq)
+{
+	if (t->t_failed)
+		return;
+	t->t_failed = true;
+	scsi_sense(&t->t_sc, key, asc, ascq);
+	task_buf_drop(c, t);
+}
+
+void
+conn_data_out(struct conn *c)
+{
+	struct iscsi_data_out	*d = (void *)&c->conn_rx_bhs;
+	struct task		*t;
+	struct r2t		*r = NULL;
+	uint32_t		 ttt = be32toh(d->ttt);
+	uint32_t		 off = be32toh(d->buffer_offset);
+	uint32_t		 len = pdu_data_len(&c->conn_rx_bhs);
+	uint32_t		 datasn = be32toh(d->datasn);
+	bool			 final = (d->flags & ISCSI_FLAG_FINAL) != 0;
+	uint8_t			 why;
+	size_t			 i;
+
+	if (c->conn_rx_ddig_bad) {
+		conn_reject(c, REJECT_DIGEST_ERROR, &c->conn_rx_bhs);
+		/*
+		 * RFC 7143 7.8: at ErrorRecoveryLevel 0 a target that does
+		 * not ask for the data again (a recovery R2T is ERL 1)
+		 * terminates the task with CHECK CONDITION, "protocol
+		 * service CRC error" (4.4.7.1: ABORTED COMMAND, 47h/05h).
+		 * The task's buffer is dropped so that nothing of it is
+		 * written; the rest of its data is taken and discarded as
+		 * for any failed task, then the response goes out.  The
+		 * header is good (it passed its own digest, or none was
+		 * negotiated), so the bookkeeping below may use it.
+		 */
+		if ((t = conn_task_find(c, be32toh(d->itt))) == NULL)
+			return;
+		task_fail(c, t, SKEY_ABORTED_COMMAND, 0x47, 0x05);
+	}
+	if ((t = conn_task_find(c, be32toh(d->itt))) == NULL) {
+		log_warnx("%s: Data-Out for unknown ITT %#x", c->conn_tag,
+		    be32toh(d->itt));
+		conn_reject(c, REJECT_INVALID_PDU_FIELD, &c->conn_rx_bhs);
+		return;
+	}
+	if (ttt != ISCSI_RESERVED_TAG) {
+		for (i = 0; i < TASK_R2T_MAX; i++)
+			if (t->t_r2t[i].r_used && t->t_r2t[i].r_ttt == ttt) {
+				r = &t->t_r2t[i];
+				break;
+			}
+		if (r == NULL) {
+			log_warnx("%s: Data-Out ITT %#x: unknown TTT %#x",
+			    c->conn_tag, t->t_itt, ttt);
+			conn_reject(c, REJECT_INVALID_PDU_FIELD,
+			    &c->conn_rx_bhs);
+			return;
+		}
+	} else if (!t->t_unsol_open) {
+		log_warnx("%s: unsolicited Data-Out for ITT %#x not allowed",
+		    c->conn_tag, t->t_itt);
+		conn_reject(c, REJECT_PROTOCOL_ERROR, &c->conn_rx_bhs);
+		return;
+	}
+	if (!t->t_failed &&
+	    (why = data_out_check(c, t, r, off, len, datasn)) != 0) {
+		conn_reject(c, why, &c->conn_rx_bhs);
+		/* 4Bh/00h DATA PHASE ERROR */
+		task_fail(c, t, SKEY_ABORTED_COMMAND, 0x4b, 0x00);
+	}
+	if (t->t_buf != NULL && len > 0)
+		memcpy(t->t_buf->ib_data + off, c->conn_rx_data, len);
+	t->t_recv += len;
+	if (r == NULL) {
+		t->t_unsol_next = t->t_failed ? t->t_unsol_next + len :
+		    off + len;
+		t->t_unsol_datasn++;
+		if (final || t->t_unsol_next >= t->t_unsol_end) {
+			t->t_unsol_open = false;
+			if (t->t_unsol_next > t->t_r2t_off)
+				t->t_r2t_off = t->t_unsol_next;
+		}
+	} else {
+		r->r_got = t->t_failed ? r->r_got + len : off + len - r->r_off;
+		r->r_datasn++;
+		if (final || r->r_got >= r->r_len) {
+			if (r->r_got != r->r_len && !t->t_failed) {
+				log_warnx("%s: Data-Out ITT %#x: burst ended "
+				    "at %u of %u bytes", c->conn_tag,
+				    t->t_itt, r->r_got, r->r_len);
+				conn_reject(c, REJECT_PROTOCOL_ERROR,
+				    &c->conn_rx_bhs);
+				task_fail(c, t, SKEY_ABORTED_COMMAND, 0x4b,
+				    0x00);
+			}
+			r->r_used = false;
+			t->t_nr2t--;
+		}
+	}
+	if (t->t_unsol_open || t->t_nr2t > 0 ||
+	    (!t->t_failed && t->t_r2t_off < t->t_edtl)) {
+		if (!t->t_unsol_open && !t->t_failed)
+			task_r2t_send(c, t);
+		return;
+	}
+	task_done(c, t);
+}
