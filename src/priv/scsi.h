@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "lun.h"
+#include "pdu.h"
 
 #define SCSI_SENSE_MAX		252
 #define SCSI_MAX_XFER		(8U * 1024 * 1024)	/* largest buffer */
@@ -36,8 +37,23 @@
 /* Direction the CDB implies, for the transport. */
 enum scsi_dir { SCSI_DIR_NONE, SCSI_DIR_READ, SCSI_DIR_WRITE };
 
+/*
+ * The I_T nexus a command arrives on (SAM-5 4.7): the initiator port is
+ * the iSCSI initiator name with the session's ISID ("name,i,0x<isid>"),
+ * the target port is the target with TPGT 1 (relative target port 1).
+ * The transport keeps one per session and announces its beginning and
+ * end; nx_id is unique for the life of io and never reused.
+ */
+struct scsi_nexus {
+	uint64_t		 nx_id;
+	const struct lun_target	*nx_target;
+	char			 nx_initiator[ISCSI_NAME_MAX];
+	uint8_t			 nx_isid[6];
+};
+
 struct scsi_cmd {
 	/* in */
+	const struct scsi_nexus	*sc_nexus;
 	const struct lun_target	*sc_target;
 	struct lun	*sc_lun;	/* NULL: no such LUN (sc_lun_id) */
 	uint64_t	 sc_lun_id;
@@ -57,6 +73,27 @@ struct scsi_cmd {
 enum scsi_dir scsi_cdb_dir(const uint8_t *cdb);
 /* Execute one command synchronously; always sets status (and sense). */
 void	scsi_exec(struct scsi_cmd *);
+/*
+ * I_T nexus life (called by the transport when a session begins and
+ * ends): per-nexus state such as pending unit attentions is set up and
+ * dropped; a SCSI-2 reservation the nexus holds is released when it
+ * ends; persistent reservation registrations stay (SPC-4 5.13).
+ */
+void	scsi_nexus_begin(const struct scsi_nexus *);
+void	scsi_nexus_end(const struct scsi_nexus *);
+/*
+ * The effects of task management on logical units (SAM-5 7), for the
+ * transport's TMF handler, after it has aborted the tasks itself.  A
+ * LOGICAL UNIT RESET or target reset releases SCSI-2 reservations and
+ * raises the reset unit attention (29h/xx) for the I_T nexuses it
+ * reaches; aborting tasks of other nexuses raises COMMANDS CLEARED BY
+ * ANOTHER INITIATOR (2Fh/00h) for them.  by: the nexus that asked.
+ */
+void	scsi_lun_reset(struct lun *, const struct scsi_nexus *by);
+void	scsi_target_reset(const struct lun_target *,
+	    const struct scsi_nexus *by, bool cold);
+void	scsi_tasks_cleared(struct lun *, const struct scsi_nexus *victim);
+
 /* Fill fixed-format sense (key, asc, ascq) into cmd; status CHECK CONDITION. */
 void	scsi_sense(struct scsi_cmd *, uint8_t key, uint8_t asc, uint8_t ascq);
 

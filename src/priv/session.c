@@ -34,6 +34,8 @@
 #include "priv/session.h"
 #include "priv/conn.h"
 
+static uint64_t	nexus_last;	/* I_T nexus ids, never reused */
+
 static void	conn_nop_out(struct conn *);
 static void	conn_logout(struct conn *);
 
@@ -60,6 +62,11 @@ session_new(struct io_reactor *r, struct io_target *it,
 		s->sess_id = s->sess_id << 8 | s->sess_isid[i];
 	s->sess_id = s->sess_id << 16 | s->sess_tsih;
 	strlcpy(s->sess_initiator, h->initiator, sizeof(s->sess_initiator));
+	s->sess_nexus.nx_id = ++nexus_last;
+	s->sess_nexus.nx_target = it->it_lt;
+	strlcpy(s->sess_nexus.nx_initiator, h->initiator,
+	    sizeof(s->sess_nexus.nx_initiator));
+	memcpy(s->sess_nexus.nx_isid, s->sess_isid, sizeof(s->sess_isid));
 	memcpy(s->sess_params, params, sizeof(s->sess_params));
 	s->sess_expcmdsn = h->cmdsn;
 	TAILQ_INIT(&s->sess_conns);

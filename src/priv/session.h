@@ -19,6 +19,7 @@
 #include "pdu.h"
 #include "util.h"
 #include "priv/lun.h"
+#include "priv/scsi.h"
 
 /* What an epoll event's data.ptr points at: every such struct starts
  * with this tag. */
@@ -56,6 +57,7 @@ struct session {
 	uint8_t			 sess_isid[6];
 	uint16_t		 sess_tsih;
 	uint64_t		 sess_id;	/* ISID << 16 | TSIH */
+	struct scsi_nexus	 sess_nexus;	/* the I_T nexus for SCSI */
 	char			 sess_initiator[ISCSI_NAME_MAX];
 	uint32_t		 sess_params[P__COUNT];
 	uint32_t		 sess_expcmdsn;

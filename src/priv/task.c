@@ -199,6 +199,7 @@ task_done(struct conn *c, struct task *t)
 	bool		 piggy;
 
 	if (!t->t_failed) {
+		sc->sc_nexus = &c->conn_sess->sess_nexus;
 		sc->sc_target = c->conn_sess->sess_target->it_lt;
 		sc->sc_lun = lun_find(sc->sc_target, t->t_lun_id);
 		sc->sc_lun_id = t->t_lun_id;
