@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -65,6 +66,18 @@ chap_alg_name(int alg)
 		return ("SHA3-256");
 	}
 	return ("unknown");
+}
+
+int
+chap_alg_byname(const char *s)
+{
+	int	 alg;
+
+	for (alg = CHAP_MD5; alg <= CHAP_SHA3_256; alg++)
+		if (strcasecmp(s, chap_alg_name(alg)) == 0 ||
+		    (s[0] == '0' + alg && s[1] == '\0'))
+			return (alg);
+	return (-1);
 }
 
 int

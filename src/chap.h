@@ -28,6 +28,8 @@
 size_t	 chap_digest_len(int alg);
 /* "MD5", "SHA-1", ... or "unknown". */
 const char *chap_alg_name(int alg);
+/* The number of "MD5", "SHA-1", ... (any case) or "5".."8"; -1 if none. */
+int	 chap_alg_byname(const char *);
 /*
  * Choose from the initiator's offer (algs[nalgs]) the first algorithm of
  * order[norder] it contains (NULL order: strongest first).  -1 if none.

@@ -28,6 +28,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "acl.h"
+#include "chap.h"
 #include "conf.h"
 #include "log.h"
 #include "param.h"
@@ -82,6 +84,10 @@ static int	kw_type(struct parse *, const struct keyword *,
 		    const struct words *);
 static int	kw_ignored(struct parse *, const struct keyword *,
 		    const struct words *);
+static int	kw_acl(struct parse *, const struct keyword *,
+		    const struct words *);
+static int	kw_chap_algs(struct parse *, const struct keyword *,
+		    const struct words *);
 
 /*
  * IET's keywords.  Wthreads and the iSNS keywords are accepted so that
@@ -98,6 +104,15 @@ static const struct keyword keywords[] = {
 	{ "Lun", KW_TARGET, 2, -1,
 	    "Lun <n> Path=<path>,Type=fileio|blockio|nullio[,...]", kw_lun },
 	{ "Type", KW_TARGET, 1, 1, "Type 0", kw_type },
+	{ "InitiatorAllow", KW_GLOBAL | KW_TARGET, 1, -1,
+	    "InitiatorAllow <name|address[/prefix]|regex|ALL>[, ...]",
+	    kw_acl },
+	{ "InitiatorDeny", KW_GLOBAL | KW_TARGET, 1, -1,
+	    "InitiatorDeny <name|address[/prefix]|regex|ALL>[, ...]",
+	    kw_acl },
+	{ "CHAPAlgorithms", KW_GLOBAL | KW_TARGET, 1, -1,
+	    "CHAPAlgorithms <SHA3-256|SHA-256|SHA-1|MD5>[,...]",
+	    kw_chap_algs },
 	{ "Wthreads", KW_TARGET, 1, 1, "Wthreads <n>", kw_ignored },
 	{ "iSNSServer", KW_GLOBAL, 1, 1, "iSNSServer <address>",
 	    kw_ignored },
@@ -203,6 +218,7 @@ conf_free(struct conf *conf)
 	}
 	conf_users_free(&conf->conf_in_users);
 	conf_users_free(&conf->conf_out_users);
+	acl_free(conf->conf_acl);
 	free(conf->conf_path);
 	free(conf);
 }
@@ -217,7 +233,9 @@ conf_new(const char *name)
 	TAILQ_INIT(&conf->conf_targets);
 	TAILQ_INIT(&conf->conf_in_users);
 	TAILQ_INIT(&conf->conf_out_users);
-	if ((conf->conf_path = strdup(name)) == NULL) {
+	if ((conf->conf_path = strdup(name)) == NULL ||
+	    (conf->conf_acl = acl_new()) == NULL) {
+		free(conf->conf_path);
 		free(conf);
 		return (NULL);
 	}
@@ -455,6 +473,71 @@ kw_ignored(struct parse *ps, const struct keyword *kw,
 {
 	conf_warn(ps, ps->ps_line, "%s is not supported by ietd and is "
 	    "ignored", kw->kw_name);
+	return (0);
+}
+
+/*
+ * InitiatorAllow / InitiatorDeny <entry>[, <entry>...]: a rule for the
+ * current target, or for every target before the first one (acl.c).
+ */
+static int
+kw_acl(struct parse *ps, const struct keyword *kw, const struct words *w)
+{
+	char	 list[CONF_LINE_MAX + 1], why[256];
+	int	 i;
+
+	list[0] = '\0';
+	for (i = 1; i < w->w_argc; i++) {
+		(void)strlcat(list, w->w_argv[i], sizeof(list));
+		(void)strlcat(list, " ", sizeof(list));
+	}
+	if (acl_add(ps->ps_conf->conf_acl,
+	    strcasecmp(kw->kw_name, "InitiatorAllow") == 0,
+	    ps->ps_target != NULL ? ps->ps_target->ct_name : NULL, list,
+	    ps->ps_name, ps->ps_line, why, sizeof(why)) == -1)
+		conf_err(ps, ps->ps_line, "%s: %s", kw->kw_name, why);
+	return (0);
+}
+
+/* CHAPAlgorithms <alg>[,<alg>...]: the order CHAP_A is chosen by. */
+static int
+kw_chap_algs(struct parse *ps, const struct keyword *kw,
+    const struct words *w)
+{
+	struct conf_target	*ct = ps->ps_target;
+	uint32_t		*np, n = 0, j;
+	int			*dst, alg, i;
+	char			*p, *tok;
+
+	dst = ct != NULL ? ct->ct_chap_order : ps->ps_conf->conf_chap_order;
+	np = ct != NULL ? &ct->ct_nchap_order :
+	    &ps->ps_conf->conf_nchap_order;
+	if (*np != 0) {
+		conf_err(ps, ps->ps_line, "CHAPAlgorithms given twice");
+		return (0);
+	}
+	for (i = 1; i < w->w_argc; i++)
+		for (p = w->w_argv[i]; (tok = strsep(&p, ",")) != NULL;) {
+			if (*tok == '\0')
+				continue;
+			if ((alg = chap_alg_byname(tok)) == -1) {
+				conf_err(ps, ps->ps_line, "CHAPAlgorithms: "
+				    "unknown algorithm %s (expected SHA3-256, "
+				    "SHA-256, SHA-1 or MD5)", tok);
+				return (0);
+			}
+			for (j = 0; j < n && dst[j] != alg; j++)
+				;
+			if (j < n) {
+				conf_err(ps, ps->ps_line, "CHAPAlgorithms: "
+				    "%s given twice", chap_alg_name(alg));
+				return (0);
+			}
+			dst[n++] = alg;
+		}
+	if (n == 0)
+		conf_err(ps, ps->ps_line, "CHAPAlgorithms: no algorithm");
+	*np = n;
 	return (0);
 }
 
@@ -846,9 +929,33 @@ conf_parse_buf(const char *name, const char *buf, size_t len)
 	return (ps.ps_conf);
 }
 
+/* IET's initiators.allow and initiators.deny, next to the file. */
+static int
+conf_acl_files(struct acl *acl, const char *path)
+{
+	char		 file[PATH_MAX];
+	const char	*slash;
+	int		 dirlen, errors;
+
+	if ((slash = strrchr(path, '/')) != NULL)
+		dirlen = slash - path + 1;
+	else
+		dirlen = 0;
+	if ((size_t)snprintf(file, sizeof(file), "%.*sinitiators.allow",
+	    dirlen, path) >= sizeof(file)) {
+		log_warnx("%s: path is too long", path);
+		return (1);
+	}
+	errors = acl_load(acl, file, true);
+	(void)snprintf(file, sizeof(file), "%.*sinitiators.deny", dirlen,
+	    path);
+	return (errors + acl_load(acl, file, false));
+}
+
 struct conf *
 conf_parse(const char *path)
 {
+	struct acl	*acl;
 	struct conf	*conf;
 	struct stat	 st;
 	char		*buf;
@@ -903,6 +1010,17 @@ conf_parse(const char *path)
 	close(fd);
 	conf = conf_parse_buf(path, buf, len);
 	freezero(buf, st.st_size + 1);		/* it held the secrets */
+	if (conf == NULL) {
+		/* Report the files' errors too, in one run. */
+		if ((acl = acl_new()) != NULL)
+			(void)conf_acl_files(acl, path);
+		acl_free(acl);
+		return (NULL);
+	}
+	if (conf_acl_files(conf->conf_acl, path) > 0) {
+		conf_free(conf);
+		return (NULL);
+	}
 	return (conf);
 }
 
@@ -978,6 +1096,19 @@ conf_verify_luns(const struct conf *conf, const struct conf_target *ct)
 	return (errors);
 }
 
+/* A rule for a target name that is not configured: a warning. */
+static void
+conf_verify_acl(const struct conf *conf)
+{
+	const struct acl_rule	*ar;
+
+	TAILQ_FOREACH(ar, &conf->conf_acl->acl_rules, ar_entry)
+		if (ar->ar_target.ap_kind == ACL_NAME &&
+		    conf_target_find(conf, ar->ar_target.ap_text) == NULL)
+			log_warnx("%s:%d: warning: no target named %s",
+			    ar->ar_file, ar->ar_line, ar->ar_target.ap_text);
+}
+
 int
 conf_verify(struct conf *conf)
 {
@@ -1016,6 +1147,7 @@ conf_verify(struct conf *conf)
 			errors++;
 		}
 	}
+	conf_verify_acl(conf);
 	return (errors > 0 ? -1 : 0);
 }
 
@@ -1063,4 +1195,18 @@ conf_target_find_tid(const struct conf *conf, uint32_t tid)
 		if (ct->ct_tid == tid)
 			return (ct);
 	return (NULL);
+}
+
+size_t
+conf_chap_order(const struct conf *conf, uint32_t tid, const int **order)
+{
+	const struct conf_target	*ct;
+
+	if (tid != 0 && (ct = conf_target_find_tid(conf, tid)) != NULL &&
+	    ct->ct_nchap_order != 0) {
+		*order = ct->ct_chap_order;
+		return (ct->ct_nchap_order);
+	}
+	*order = conf->conf_nchap_order != 0 ? conf->conf_chap_order : NULL;
+	return (conf->conf_nchap_order);
 }

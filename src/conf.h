@@ -10,11 +10,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "acl.h"
 #include "param.h"
 
 #define CONF_LUN_MAX	16384		/* LUN numbers 0..16383 */
 #define SCSI_ID_MAX	24		/* ScsiId: up to 24 characters */
 #define SCSI_SN_MAX	16		/* ScsiSN: up to 16 characters */
+#define CONF_CHAP_ALGS	4		/* CHAPAlgorithms: MD5 .. SHA3-256 */
 
 enum lun_type { LUN_FILEIO, LUN_BLOCKIO, LUN_NULLIO };
 enum lun_iomode { IOMODE_WB, IOMODE_WT, IOMODE_RO };
@@ -50,6 +52,8 @@ struct conf_target {
 	struct conf_users	 ct_in_users;	/* IncomingUser */
 	struct conf_users	 ct_out_users;	/* OutgoingUser (at most one) */
 	uint32_t		 ct_params[P__COUNT];
+	int			 ct_chap_order[CONF_CHAP_ALGS];
+	uint32_t		 ct_nchap_order;	/* 0: the global one */
 	int			 ct_line;
 };
 TAILQ_HEAD(conf_targets, conf_target);
@@ -60,9 +64,16 @@ struct conf {
 	struct conf_users	 conf_in_users;		/* discovery */
 	struct conf_users	 conf_out_users;	/* discovery */
 	uint32_t		 conf_ntargets;
+	struct acl		*conf_acl;	/* InitiatorAllow/Deny, files */
+	int			 conf_chap_order[CONF_CHAP_ALGS];
+	uint32_t		 conf_nchap_order;	/* 0: strongest first */
 };
 
-/* NULL on error; each error has been logged as "file:line: message". */
+/*
+ * NULL on error; each error has been logged as "file:line: message".
+ * Also reads initiators.allow and initiators.deny from the directory of
+ * path (see ietd.conf(5)).
+ */
 struct conf	*conf_parse(const char *path);
 /* Same, from a string (used by tests and fuzzers); name is for messages. */
 struct conf	*conf_parse_buf(const char *name, const char *buf, size_t len);
@@ -73,5 +84,8 @@ void		 conf_free(struct conf *);
 void		 conf_scrub_secrets(struct conf *);
 struct conf_target *conf_target_find(const struct conf *, const char *name);
 struct conf_target *conf_target_find_tid(const struct conf *, uint32_t tid);
+/* The CHAP algorithm order for a target (tid 0: discovery); 0 if none. */
+size_t		 conf_chap_order(const struct conf *, uint32_t tid,
+		    const int **order);
 
 #endif

@@ -88,6 +88,8 @@ ipc_type_name(uint32_t type)
 		[MSG_I_AUTH_CHALLENGE] = "I_AUTH_CHALLENGE",
 		[MSG_W_AUTH_RESPONSE] = "W_AUTH_RESPONSE",
 		[MSG_I_AUTH_RESPONSE] = "I_AUTH_RESPONSE",
+		[MSG_W_ACCESS] = "W_ACCESS",
+		[MSG_I_ACCESS] = "I_ACCESS",
 	};
 
 	if (type < MSG__COUNT && names[type] != NULL)

@@ -35,6 +35,9 @@ enum ipc_type {
 	MSG_I_AUTH_CHALLENGE,	/* algorithm, identifier, challenge */
 	MSG_W_AUTH_RESPONSE,	/* CHAP_N, CHAP_R (+ CHAP_I, CHAP_C) */
 	MSG_I_AUTH_RESPONSE,	/* verdict (+ CHAP_N, CHAP_R for mutual) */
+	/* worker -> io, io -> worker: initiator access, judged by io */
+	MSG_W_ACCESS,		/* may this initiator reach this target? */
+	MSG_I_ACCESS,		/* verdict */
 	MSG__COUNT
 };
 
@@ -119,6 +122,17 @@ struct msg_i_auth_response {
 	uint32_t	resplen;	/* mutual: our CHAP_R */
 	char		name[CHAP_NAME_MAX];	/* mutual: our CHAP_N */
 	uint8_t		resp[CHAP_DIGEST_MAX];
+};
+
+/* Asked once, as soon as the first Login Request names the target. */
+struct msg_w_access {
+	uint32_t	tid;
+	char		initiator[ISCSI_NAME_MAX];
+	char		target[ISCSI_NAME_MAX];
+};
+
+struct msg_i_access {
+	uint32_t	status;		/* LOGIN_OK, LOGIN_FORBIDDEN, ... */
 };
 
 /* One row of a receiver's table. */

@@ -62,7 +62,8 @@ auth_challenge(const struct conf *conf, struct auth_state *as,
     struct msg_i_auth_challenge *a)
 {
 	const struct conf_target	*ct;
-	size_t				 len;
+	const int			*order;
+	size_t				 len, norder;
 	int				 alg;
 
 	memset(a, 0, sizeof(*a));
@@ -84,8 +85,11 @@ auth_challenge(const struct conf *conf, struct auth_state *as,
 		auth_failed(as, addr, "-", "no IncomingUser configured");
 		return (0);
 	}
-	if ((alg = chap_alg_pick(m->algs, m->nalgs, NULL, 0)) == -1) {
-		auth_failed(as, addr, "-", "no supported algorithm in CHAP_A");
+	norder = conf_chap_order(conf, m->tid, &order);
+	if ((alg = chap_alg_pick(m->algs, m->nalgs, order, norder)) == -1) {
+		auth_failed(as, addr, "-", norder != 0 ? "CHAP_A offers none "
+		    "of the CHAPAlgorithms allowed" :
+		    "no supported algorithm in CHAP_A");
 		return (0);
 	}
 	len = chap_digest_len(alg);

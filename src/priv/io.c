@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "conf.h"
 #include "ipc.h"
 #include "log.h"
@@ -40,6 +41,8 @@ struct io_worker {
 	int			 w_fd;
 	uint32_t		 w_id;
 	char			 w_addr[ADDRSTRLEN];
+	struct sockaddr_storage	 w_peer;	/* as the parent accepted it */
+	bool			 w_access_asked; /* ACCESS seen (once) */
 	bool			 w_asked;	/* ADMIT seen (once) */
 	bool			 w_admitted;	/* verdict: admitted */
 	bool			 w_tsih_held;	/* w_tsih is ours */
@@ -83,6 +86,8 @@ static const struct ipc_rule io_worker_rules[] = {
 	    sizeof(struct msg_w_auth_challenge), false },
 	{ MSG_W_AUTH_RESPONSE, sizeof(struct msg_w_auth_response),
 	    sizeof(struct msg_w_auth_response), false },
+	{ MSG_W_ACCESS, sizeof(struct msg_w_access),
+	    sizeof(struct msg_w_access), false },
 };
 
 static void	io_init(struct io *, int, struct conf *, struct lun_table *);
@@ -98,6 +103,9 @@ static void	io_admit(struct io *, struct io_worker *,
 static uint32_t	io_admit_judge(struct io *, struct io_worker *,
 		    const struct msg_w_admit *, uint16_t *);
 static void	io_auth(struct io *, struct io_worker *, struct ipc_msg *);
+static void	io_access(struct io *, struct io_worker *, struct ipc_msg *);
+static bool	io_access_ok(struct io *, struct io_worker *, const char *,
+		    const char *, const struct sockaddr_storage *);
 static void	io_handoff(struct io *, struct io_worker *,
 		    struct ipc_msg *);
 static int	io_handoff_check(struct io *, struct io_worker *,
@@ -271,6 +279,7 @@ io_worker_new(struct io *io, struct ipc_msg *m)
 	w->w_kind = IO_WORKER;
 	w->w_fd = m->fd;
 	w->w_id = m->hdr.peerid;
+	memcpy(&w->w_peer, &pw.peer, sizeof(w->w_peer));
 	addr_str((struct sockaddr *)&pw.peer, 1, w->w_addr, sizeof(w->w_addr));
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
@@ -351,6 +360,9 @@ io_worker_read(struct io *io, struct io_worker *w)
 	case MSG_W_AUTH_RESPONSE:
 		io_auth(io, w, &m);
 		break;
+	case MSG_W_ACCESS:
+		io_access(io, w, &m);
+		break;
 	}
 	return (1);
 }
@@ -397,6 +409,55 @@ io_auth(struct io *io, struct io_worker *w, struct ipc_msg *m)
 	explicit_bzero(&out, sizeof(out));
 	if (rv == -1) {
 		log_warn("worker %u: send CHAP answer", w->w_id);
+		io_worker_drop(io, w, NULL);
+	}
+}
+
+/*
+ * The initiator access rules (acl.c), judged by io with the address the
+ * parent accepted or the handed-off socket's own peer.
+ */
+static bool
+io_access_ok(struct io *io, struct io_worker *w, const char *target,
+    const char *initiator, const struct sockaddr_storage *peer)
+{
+	char	 why[512];
+
+	if (acl_permits(io->io_conf->conf_acl, target, initiator,
+	    (const struct sockaddr *)peer, why, sizeof(why))) {
+		if (why[0] != '\0')
+			log_debug(1, "worker %u: %s to %s %s", w->w_id,
+			    initiator, target, why);
+		return (true);
+	}
+	log_warnx("login by %s failed: access to %s %s, from %s", initiator,
+	    target, why, w->w_addr);
+	return (false);
+}
+
+/* MSG_W_ACCESS: the worker asks early, so a refusal comes at once. */
+static void
+io_access(struct io *io, struct io_worker *w, struct ipc_msg *m)
+{
+	struct msg_w_access	 a;
+	struct msg_i_access	 v;
+
+	memcpy(&a, m->data, sizeof(a));
+	if (w->w_asked || w->w_access_asked ||
+	    !ipc_str_ok(a.initiator, sizeof(a.initiator)) ||
+	    !ipc_str_ok(a.target, sizeof(a.target))) {
+		io_worker_drop(io, w, "repeated or malformed access request");
+		return;
+	}
+	w->w_access_asked = true;
+	memset(&v, 0, sizeof(v));
+	if (io_target_get(io, a.tid, a.target) == NULL)
+		v.status = LOGIN_TARGET_NOT_FOUND;
+	else if (!io_access_ok(io, w, a.target, a.initiator, &w->w_peer))
+		v.status = LOGIN_FORBIDDEN;
+	if (ipc_send(w->w_fd, MSG_I_ACCESS, w->w_id, &v, sizeof(v), -1) ==
+	    -1) {
+		log_warn("worker %u: send access verdict", w->w_id);
 		io_worker_drop(io, w, NULL);
 	}
 }
@@ -467,6 +528,8 @@ io_admit_judge(struct io *io, struct io_worker *w,
 		    a->tid, a->target);
 		return (LOGIN_TARGET_NOT_FOUND);
 	}
+	if (!io_access_ok(io, w, a->target, a->initiator, &w->w_peer))
+		return (LOGIN_FORBIDDEN);
 	/* Only a session io authenticated itself (auth.c). */
 	if (!auth_permits(io->io_conf, &w->w_auth, a->tid, a->initiator)) {
 		log_warnx("login by %s failed: target %s requires CHAP and "
@@ -624,6 +687,11 @@ io_handoff_check(struct io *io, struct io_worker *w,
 	if (getpeername(fd, (struct sockaddr *)peer, &len) == -1 ||
 	    (peer->ss_family != AF_INET && peer->ss_family != AF_INET6)) {
 		io_worker_drop(io, w, "handoff: not a connected TCP socket");
+		return (-1);
+	}
+	if (!io_access_ok(io, w, h->target, h->initiator, peer)) {
+		io_worker_drop(io, w, "handoff: initiator not allowed from "
+		    "the socket's address");
 		return (-1);
 	}
 	len = sizeof(*local);

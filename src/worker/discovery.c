@@ -20,6 +20,7 @@
 
 #include <bsd/stdlib.h>
 
+#include "acl.h"
 #include "log.h"
 #include "util.h"
 #include "worker/login.h"
@@ -67,6 +68,14 @@ sendtargets(const struct login *l, const char *value, struct text_buf *tb)
 	TAILQ_FOREACH(t, &l->l_conf->conf_targets, ct_entry) {
 		if (strcmp(value, "All") != 0 && strcmp(value, t->ct_name) != 0)
 			continue;
+		/* Only the targets this initiator may reach (acl.c). */
+		if (!acl_permits(l->l_conf->conf_acl, t->ct_name,
+		    l->l_initiator, (const struct sockaddr *)&l->l_peer, NULL,
+		    0)) {
+			log_debug(1, "SendTargets: %s not listed (access "
+			    "rules)", t->ct_name);
+			continue;
+		}
 		if (tb_add(tb, "TargetName", t->ct_name) == -1 ||
 		    tb_add(tb, "TargetAddress", addr) == -1) {
 			log_warnx("SendTargets answer over %d bytes; "

@@ -247,6 +247,32 @@ read_joined(struct login *l, struct pdu *req, struct keys *in)
 	free(text);
 }
 
+/* May this initiator reach the target?  io judges (acl.c), at once. */
+static void
+access_ask(struct login *l, const struct pdu *req)
+{
+	static const struct ipc_rule rules[] = {
+		{ MSG_I_ACCESS, sizeof(struct msg_i_access),
+		    sizeof(struct msg_i_access), false },
+	};
+	struct msg_w_access	 a;
+	struct msg_i_access	 v;
+	struct ipc_msg		 m;
+
+	memset(&a, 0, sizeof(a));
+	a.tid = l->l_target->ct_tid;
+	strlcpy(a.initiator, l->l_initiator, sizeof(a.initiator));
+	strlcpy(a.target, l->l_target->ct_name, sizeof(a.target));
+	if (ipc_send(l->l_chan, MSG_W_ACCESS, 0, &a, sizeof(a), -1) == -1 ||
+	    ipc_recv(l->l_chan, rules, nitems(rules), &m) != 1)
+		login_fail(l, req, LOGIN_TARGET_ERROR,
+		    "no access verdict from io");
+	memcpy(&v, m.data, sizeof(v));
+	if (v.status != LOGIN_OK)
+		login_fail(l, req, v.status, "access to %s refused by io",
+		    l->l_target->ct_name);
+}
+
 /* What the first Login Request must hold: who, which session, which target. */
 static void
 first_request(struct login *l, const struct pdu *req, struct keys *in,
@@ -301,6 +327,7 @@ first_request(struct login *l, const struct pdu *req, struct keys *in,
 		if ((l->l_target = conf_target_find(l->l_conf, v)) == NULL)
 			login_fail(l, req, LOGIN_TARGET_NOT_FOUND,
 			    "no target %s", v);
+		access_ask(l, req);
 		l->l_chap = !TAILQ_EMPTY(&l->l_target->ct_in_users);
 		param_neg_init(&l->l_neg, l->l_target->ct_params, false,
 		    l->l_tsih == 0);

@@ -30,6 +30,7 @@ struct login {
 	int			 l_chan;	/* channel to io */
 	const struct conf	*l_conf;
 	struct sockaddr_storage	 l_local;
+	struct sockaddr_storage	 l_peer;	/* as the parent accepted it */
 	char			 l_addr[64];	/* peer, for the log */
 	struct conf_target	*l_target;	/* NULL for discovery */
 	bool			 l_discovery;

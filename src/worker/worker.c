@@ -81,6 +81,7 @@ worker_main(int client_fd, int chan_fd, const struct conf *conf,
 	l.l_chan = WORKER_CHAN_FD;
 	l.l_conf = conf;
 	l.l_window = 1;
+	memcpy(&l.l_peer, peer, sizeof(l.l_peer));
 	addr_str((const struct sockaddr *)peer, 1, l.l_addr, sizeof(l.l_addr));
 	len = sizeof(l.l_local);
 	if (getsockname(l.l_fd, (struct sockaddr *)&l.l_local, &len) == -1)
