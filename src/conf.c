@@ -88,6 +88,8 @@ static int	kw_acl(struct parse *, const struct keyword *,
 		    const struct words *);
 static int	kw_chap_algs(struct parse *, const struct keyword *,
 		    const struct words *);
+static int	kw_statedir(struct parse *, const struct keyword *,
+		    const struct words *);
 
 /*
  * IET's keywords.  Wthreads and the iSNS keywords are accepted so that
@@ -114,6 +116,8 @@ static const struct keyword keywords[] = {
 	    "CHAPAlgorithms <SHA3-256|SHA-256|SHA-1|MD5>[,...]",
 	    kw_chap_algs },
 	{ "Wthreads", KW_TARGET, 1, 1, "Wthreads <n>", kw_ignored },
+	{ "StateDir", KW_GLOBAL, 1, 1, "StateDir <absolute path>",
+	    kw_statedir },
 	{ "iSNSServer", KW_GLOBAL, 1, 1, "iSNSServer <address>",
 	    kw_ignored },
 	{ "iSNSAccessControl", KW_GLOBAL, 1, 1, "iSNSAccessControl Yes|No",
@@ -220,6 +224,7 @@ conf_free(struct conf *conf)
 	conf_users_free(&conf->conf_out_users);
 	acl_free(conf->conf_acl);
 	free(conf->conf_path);
+	free(conf->conf_state_dir);
 	free(conf);
 }
 
@@ -473,6 +478,27 @@ kw_ignored(struct parse *ps, const struct keyword *kw,
 {
 	conf_warn(ps, ps->ps_line, "%s is not supported by ietd and is "
 	    "ignored", kw->kw_name);
+	return (0);
+}
+
+/* StateDir: where persistent reservations with APTPL are kept. */
+static int
+kw_statedir(struct parse *ps, const struct keyword *kw,
+    const struct words *w)
+{
+	const char	*dir = w->w_argv[1];
+
+	if (ps->ps_conf->conf_state_dir != NULL) {
+		conf_err(ps, ps->ps_line, "StateDir given twice");
+		return (0);
+	}
+	if (dir[0] != '/' || strlen(dir) > 1024 || !conf_printable(dir)) {
+		conf_err(ps, ps->ps_line, "StateDir %s: want an absolute path "
+		    "of printable characters, at most 1024 bytes", dir);
+		return (0);
+	}
+	if ((ps->ps_conf->conf_state_dir = strdup(dir)) == NULL)
+		return (-1);
 	return (0);
 }
 

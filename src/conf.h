@@ -17,6 +17,7 @@
 #define SCSI_ID_MAX	24		/* ScsiId: up to 24 characters */
 #define SCSI_SN_MAX	16		/* ScsiSN: up to 16 characters */
 #define CONF_CHAP_ALGS	4		/* CHAPAlgorithms: MD5 .. SHA3-256 */
+#define CONF_STATE_DIR	"/var/lib/ietd"	/* StateDir default */
 
 enum lun_type { LUN_FILEIO, LUN_BLOCKIO, LUN_NULLIO };
 enum lun_iomode { IOMODE_WB, IOMODE_WT, IOMODE_RO };
@@ -67,6 +68,8 @@ struct conf {
 	struct acl		*conf_acl;	/* InitiatorAllow/Deny, files */
 	int			 conf_chap_order[CONF_CHAP_ALGS];
 	uint32_t		 conf_nchap_order;	/* 0: strongest first */
+	char			*conf_state_dir;	/* StateDir; NULL:
+							   CONF_STATE_DIR */
 };
 
 /*

@@ -33,6 +33,7 @@
 #include "parent/parent.h"
 #include "priv/io.h"
 #include "priv/lun.h"
+#include "priv/pr.h"
 
 #define IETD_CONF	"/etc/ietd.conf"
 #define IETD_PIDFILE	"/var/run/ietd.pid"
@@ -300,7 +301,9 @@ start_io(int fd, int *listen, size_t nlisten, struct conf *conf,
 	atexit(remove_pidfile);
 	log_procinit("io");
 	setproctitle("io");
-	sandbox_io(uid, gid, largest_lun(luns));
+	/* FSIZE also bounds the APTPL state files (a few KiB each). */
+	sandbox_io(uid, gid, largest_lun(luns) > PR_FILE_MAX ?
+	    largest_lun(luns) : PR_FILE_MAX);
 	io_main(fd, conf, luns);
 }
 
@@ -374,6 +377,10 @@ main(int argc, char **argv)
 	}
 	nlisten = open_listeners(&o, listen);
 	if ((luns = lun_table_open(conf)) == NULL)
+		exit(1);
+	/* Persistent reservations with APTPL, before any session. */
+	if (pr_file_init(luns, conf->conf_state_dir != NULL ?
+	    conf->conf_state_dir : CONF_STATE_DIR) == -1)
 		exit(1);
 	sandbox_chroot_prepare(IETD_CHROOT);
 

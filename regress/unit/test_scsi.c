@@ -52,6 +52,7 @@ run(uint64_t lunid, const uint8_t *cdb16, uint8_t *data, uint32_t len)
 	struct scsi_cmd	 c;
 
 	memset(&c, 0xa5, sizeof(c));	/* outputs must all be set */
+	c.sc_nexus = NULL;	/* no I_T nexus: no UA, no reservations */
 	c.sc_target = tgt;
 	c.sc_lun = lun_find(tgt, lunid);
 	c.sc_lun_id = lunid;

@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "priv/lun.h"
+#include "priv/pr.h"
 
 /* Size of a nullio LUN whose configuration gives no Sectors. */
 #define LUN_NULLIO_DEFAULT_BYTES	(64ULL << 30)
@@ -116,9 +117,11 @@ lun_target_close(struct lun_target *lt)
 {
 	size_t	i;
 
-	for (i = 0; i < lt->lt_nluns; i++)
+	for (i = 0; i < lt->lt_nluns; i++) {
 		if (lt->lt_luns[i].lun_fd != -1)
 			close(lt->lt_luns[i].lun_fd);
+		lun_state_free(&lt->lt_luns[i]);
+	}
 	free(lt->lt_luns);
 	free(lt->lt_name);
 	lt->lt_luns = NULL;

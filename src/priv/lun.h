@@ -12,6 +12,8 @@
 
 #include "conf.h"
 
+struct lun_state;
+
 struct lun {
 	uint32_t	 lun_id;
 	enum lun_type	 lun_type;
@@ -33,6 +35,8 @@ struct lun {
 	bool		 lun_wce;		/* caching page WCE; 0: write-through */
 	bool		 lun_dsense;		/* control page D_SENSE */
 	bool		 lun_swp;		/* control page SWP */
+	/* Reservations and unit attentions (pr.h), shared by sessions. */
+	struct lun_state *lun_st;
 };
 
 struct lun_target {

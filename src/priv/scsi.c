@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "util.h"
+#include "priv/pr.h"
 #include "priv/scsi.h"
 #include "priv/scsi_impl.h"
 
@@ -72,6 +73,10 @@ static const struct scsi_op scsi_ops[] = {
 	    { 0x12, 0x01, 0xff, 0xff, 0xff, 0 } },
 	{ OP_MODE_SELECT_6, 0, 0, spc_mode_select, NULL,
 	    { 0x15, 0x11, 0, 0, 0xff, 0 } },
+	{ OP_RESERVE_6, 0, 0, pr_reserve, NULL,
+	    { 0x16, 0, 0, 0, 0, 0 } },
+	{ OP_RELEASE_6, 0, 0, pr_release, NULL,
+	    { 0x17, 0, 0, 0, 0, 0 } },
 	{ OP_MODE_SENSE_6, 0, 0, spc_mode_sense, NULL,
 	    { 0x1a, 0x08, 0xff, 0xff, 0xff, 0 } },
 	{ OP_START_STOP_UNIT, 0, 0, sbc_start_stop_unit, NULL,
@@ -100,8 +105,36 @@ static const struct scsi_op scsi_ops[] = {
 	    { 0x42, 0, 0, 0, 0, 0, 0x1f, 0xff, 0xff, 0 } },
 	{ OP_MODE_SELECT_10, 0, 0, spc_mode_select, NULL,
 	    { 0x55, 0x11, 0, 0, 0, 0, 0, 0xff, 0xff, 0 } },
+	{ OP_RESERVE_10, 0, 0, pr_reserve, NULL,
+	    { 0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0 } },
+	{ OP_RELEASE_10, 0, 0, pr_release, NULL,
+	    { 0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0 } },
 	{ OP_MODE_SENSE_10, 0, 0, spc_mode_sense, NULL,
 	    { 0x5a, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, 0 } },
+	{ OP_PR_IN, SO_SA, 0x00, pr_in, NULL,
+	    { 0x5e, 0x00, 0, 0, 0, 0, 0, 0xff, 0xff, 0 } },
+	{ OP_PR_IN, SO_SA, 0x01, pr_in, NULL,
+	    { 0x5e, 0x01, 0, 0, 0, 0, 0, 0xff, 0xff, 0 } },
+	{ OP_PR_IN, SO_SA, 0x02, pr_in, NULL,
+	    { 0x5e, 0x02, 0, 0, 0, 0, 0, 0xff, 0xff, 0 } },
+	{ OP_PR_IN, SO_SA, 0x03, pr_in, NULL,
+	    { 0x5e, 0x03, 0, 0, 0, 0, 0, 0xff, 0xff, 0 } },
+	{ OP_PR_OUT, SO_SA, 0x00, pr_out, NULL,
+	    { 0x5f, 0x00, 0xff, 0, 0, FF4, 0 } },
+	{ OP_PR_OUT, SO_SA, 0x01, pr_out, NULL,
+	    { 0x5f, 0x01, 0xff, 0, 0, FF4, 0 } },
+	{ OP_PR_OUT, SO_SA, 0x02, pr_out, NULL,
+	    { 0x5f, 0x02, 0xff, 0, 0, FF4, 0 } },
+	{ OP_PR_OUT, SO_SA, 0x03, pr_out, NULL,
+	    { 0x5f, 0x03, 0xff, 0, 0, FF4, 0 } },
+	{ OP_PR_OUT, SO_SA, 0x04, pr_out, NULL,
+	    { 0x5f, 0x04, 0xff, 0, 0, FF4, 0 } },
+	{ OP_PR_OUT, SO_SA, 0x05, pr_out, NULL,
+	    { 0x5f, 0x05, 0xff, 0, 0, FF4, 0 } },
+	{ OP_PR_OUT, SO_SA, 0x06, pr_out, NULL,
+	    { 0x5f, 0x06, 0xff, 0, 0, FF4, 0 } },
+	{ OP_PR_OUT, SO_SA, 0x07, pr_out, NULL,
+	    { 0x5f, 0x07, 0xff, 0, 0, FF4, 0 } },
 	{ OP_READ_16, 0, 0, sbc_read_write, NULL,
 	    { 0x88, 0x1a, FF8, FF4, 0x1f, 0 } },
 	{ OP_COMPARE_AND_WRITE, 0, 0, sbc_compare_and_write, NULL,
@@ -183,6 +216,7 @@ scsi_cdb_dir(const uint8_t *cdb)
 	case OP_MAINTENANCE_IN:
 	case OP_READ_DEFECT_10:
 	case OP_READ_DEFECT_12:
+	case OP_PR_IN:
 		return (SCSI_DIR_READ);
 	case OP_WRITE_6:
 	case OP_WRITE_10:
@@ -197,6 +231,7 @@ scsi_cdb_dir(const uint8_t *cdb)
 	case OP_UNMAP:
 	case OP_MODE_SELECT_6:
 	case OP_MODE_SELECT_10:
+	case OP_PR_OUT:
 		return (SCSI_DIR_WRITE);
 	case OP_WRITE_SAME_16:
 		/* NDOB: no Data-Out buffer. */
@@ -459,6 +494,9 @@ scsi_exec(struct scsi_cmd *cmd)
 		return;
 	}
 	if (!cdb_fields_ok(cmd, op))
+		return;
+	/* SAM-5 5.14 and SPC-4 5.13: unit attention, then reservations. */
+	if (!ua_check(cmd) || !pr_check(cmd))
 		return;
 	op->so_fn(cmd);
 }

@@ -18,6 +18,8 @@
 #define OP_WRITE_6		0x0a
 #define OP_INQUIRY		0x12
 #define OP_MODE_SELECT_6	0x15
+#define OP_RESERVE_6		0x16
+#define OP_RELEASE_6		0x17
 #define OP_MODE_SENSE_6		0x1a
 #define OP_START_STOP_UNIT	0x1b
 #define OP_PREVENT_ALLOW	0x1e
@@ -32,7 +34,11 @@
 #define OP_WRITE_SAME_10	0x41
 #define OP_UNMAP		0x42
 #define OP_MODE_SELECT_10	0x55
+#define OP_RESERVE_10		0x56
+#define OP_RELEASE_10		0x57
 #define OP_MODE_SENSE_10	0x5a
+#define OP_PR_IN		0x5e
+#define OP_PR_OUT		0x5f
 #define OP_READ_16		0x88
 #define OP_COMPARE_AND_WRITE	0x89
 #define OP_WRITE_16		0x8a

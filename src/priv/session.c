@@ -72,6 +72,7 @@ session_new(struct io_reactor *r, struct io_target *it,
 	TAILQ_INIT(&s->sess_conns);
 	TAILQ_INSERT_TAIL(&it->it_sessions, s, sess_entry);
 	it->it_nsessions++;
+	scsi_nexus_begin(&s->sess_nexus);
 	log_debug(1, "session_create: %#llx", (unsigned long long)s->sess_id);
 	return (s);
 }
@@ -85,6 +86,7 @@ session_free(struct io_reactor *r, struct session *s)
 	TAILQ_REMOVE(&it->it_sessions, s, sess_entry);
 	it->it_nsessions--;
 	io_tsih_release(r, s->sess_tsih);
+	scsi_nexus_end(&s->sess_nexus);
 	free(s);
 }
 

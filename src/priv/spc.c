@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "util.h"
+#include "priv/pr.h"
 #include "priv/scsi.h"
 #include "priv/scsi_impl.h"
 
@@ -35,9 +36,10 @@ spc_test_unit_ready(struct scsi_cmd *cmd)
 
 /*
  * REQUEST SENSE.  Sense is never left pending (we report it with the
- * status, autosense), so this returns NO SENSE, in descriptor format when
- * DESC is set (trivial for NO SENSE).  For a LUN that is not configured
- * SPC-4 5.11 wants LOGICAL UNIT NOT SUPPORTED as parameter data, GOOD.
+ * status, autosense), so this returns a pending unit attention, which it
+ * clears (SAM-5 5.14), or else NO SENSE, in descriptor
+ * format when DESC is set.  For a LUN that is not configured SPC-4 5.11
+ * wants LOGICAL UNIT NOT SUPPORTED as parameter data, GOOD.
  */
 void
 spc_request_sense(struct scsi_cmd *cmd)
@@ -45,9 +47,14 @@ spc_request_sense(struct scsi_cmd *cmd)
 	const uint8_t	*cdb = cmd->sc_cdb;
 	uint8_t		 d[FIXED_SENSE_LEN];
 	uint8_t		 key = SKEY_NO_SENSE, asc = ASC_NONE;
+	uint32_t	 len;
 
 	if (cdb[1] & 0xfe) {
 		scsi_invalid_field(cmd, 1, -1);
+		return;
+	}
+	if (ua_take_sense(cmd, cdb[1] & 0x01, d, &len)) {
+		scsi_datain(cmd, d, len, cdb[4]);
 		return;
 	}
 	if (cmd->sc_lun == NULL) {
@@ -274,9 +281,8 @@ spc_inquiry(struct scsi_cmd *cmd)
 /*
  * MODE SENSE(6) and (10), MODE SELECT(6) and (10).  The changeable
  * parameters live in struct lun, in memory only (no saved values):
- * caching WCE, control D_SENSE and SWP.  The unit attention MODE
- * PARAMETERS CHANGED for the other I_T nexuses needs per-nexus state and
- * is not raised yet.
+ * caching WCE, control D_SENSE and SWP, shared by every I_T nexus: a
+ * change raises MODE PARAMETERS CHANGED for the other nexuses.
  */
 #define PC_CURRENT	0
 #define PC_CHANGEABLE	1
@@ -545,6 +551,9 @@ spc_mode_select(struct scsi_cmd *cmd)
 		scsi_write_error(cmd, "fdatasync");
 		return;
 	}
+	if (lun->lun_wce != nl.lun_wce || lun->lun_dsense != nl.lun_dsense ||
+	    lun->lun_swp != nl.lun_swp)
+		ua_mode_changed(cmd);
 	lun->lun_wce = nl.lun_wce;
 	lun->lun_dsense = nl.lun_dsense;
 	lun->lun_swp = nl.lun_swp;
