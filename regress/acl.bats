@@ -78,6 +78,89 @@ need_ipv6() {
 	stop_daemon
 }
 
+# skip_access_so: build $T/skip.so, a preloaded shim that makes a worker
+# skip the MSG_W_ACCESS question and believe io said yes, as a
+# compromised worker would: then only io's own check at admission stands.
+skip_access_so() {
+	cat >"$T/skip.c" <<'SHIM'
+#include <sys/socket.h>
+#include <dlfcn.h>
+#include <string.h>
+#include "ipc.h"
+
+static ssize_t	(*next_sendmsg)(int, const struct msghdr *, int);
+static ssize_t	(*next_recvmsg)(int, struct msghdr *, int);
+static int	 forged = -1;
+
+__attribute__((constructor)) static void
+init(void)
+{
+	next_sendmsg = dlsym(RTLD_NEXT, "sendmsg");
+	next_recvmsg = dlsym(RTLD_NEXT, "recvmsg");
+}
+
+ssize_t
+sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	struct ipc_hdr	 h;
+
+	if (m->msg_iovlen == 2 && m->msg_iov[0].iov_len == sizeof(h) &&
+	    m->msg_iov[1].iov_len == sizeof(struct msg_w_access)) {
+		memcpy(&h, m->msg_iov[0].iov_base, sizeof(h));
+		if (h.type == MSG_W_ACCESS) {
+			forged = fd;	/* never sent */
+			return (sizeof(h) + sizeof(struct msg_w_access));
+		}
+	}
+	return (next_sendmsg(fd, m, flags));
+}
+
+ssize_t
+recvmsg(int fd, struct msghdr *m, int flags)
+{
+	struct {
+		struct ipc_hdr		h;
+		struct msg_i_access	a;
+	}	 r;
+
+	if (fd != forged)
+		return (next_recvmsg(fd, m, flags));
+	forged = -1;
+	memset(&r, 0, sizeof(r));
+	r.h.type = MSG_I_ACCESS;
+	r.h.len = sizeof(r.a);
+	r.a.status = 0;			/* "allowed" */
+	memcpy(m->msg_iov[0].iov_base, &r, sizeof(r));
+	m->msg_controllen = 0;
+	m->msg_flags = 0;
+	return (sizeof(r));
+}
+SHIM
+	cc -shared -fPIC -D_GNU_SOURCE -I"$IETD_TOP/src" -o "$T/skip.so" \
+	    "$T/skip.c" -ldl || fail "cannot build the shim"
+}
+
+@test "io refuses at admission an initiator whose worker skipped the access check" {
+	need_tool cc
+	skip_access_so
+	conf_two "InitiatorDeny $BAD"
+	LD_PRELOAD=$T/skip.so \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+	    start_daemon
+	inq "$BAD"
+	[ "$status" -ne 0 ] || fail "login as $BAD succeeded: $output"
+	assert_output_has 'Authorization failure'
+	# The worker never asked (so io never answered early) ...
+	wait_for_log "worker: .*login by $BAD failed: session refused by io \(status 0x0202\)"
+	[ "$(log_count 'access to .* refused by io')" -eq 0 ] ||
+	    fail "the shim did not skip the question:" "$(daemon_log)"
+	# ... and io's admission refused it by its own rules.
+	assert_log_has "io: login by $BAD failed: access to $TARGET denied by $CONF:3 \($BAD\), from 127\.0\.0\.1"
+	inq "$GOOD"
+	assert_status 0
+	stop_daemon
+}
+
 @test "InitiatorDeny by name refuses that initiator only" {
 	conf_two "InitiatorDeny $BAD"
 	start_daemon
