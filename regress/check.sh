@@ -12,6 +12,9 @@
 #                   regress/iscsi-test-cu.expected
 #   iscsi-test-cu-asan  the same against build-asan/ietd (a memory error
 #                   or leak the conformance tests provoke fails it)
+#   fuzz            fuzz/run.sh: each libFuzzer harness of build-fuzz/fuzz
+#                   (make fuzz) for FUZZ_SECONDS (default 10) seconds; a
+#                   crash, leak or sanitizer report fails it
 # Every "not ok" is a failure; so is a part that cannot run, runs out of
 # time, or ends before its plan.  Skipped tests ("ok ... # skip") are
 # counted apart, never as passed.  The TAP of each part is kept in
@@ -20,7 +23,8 @@
 # Environment: CHECK_PARTS (default: all of the above, in that order),
 # CHECK_TIMEOUT_<part> in seconds, BATS_FILTER (passed to bats -f),
 # CHECK_BUILD and CHECK_BUILD_ASAN (the two trees, default build and
-# build-asan), and those of regress/lib/common.bash.
+# build-asan), CHECK_BUILD_FUZZ (default build-fuzz), FUZZ_SECONDS, and
+# those of regress/lib/common.bash.
 
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
@@ -30,10 +34,11 @@ IETD_TOP=$(pwd)
 export IETD_TOP
 BUILD=${CHECK_BUILD:-build}
 BUILD_ASAN=${CHECK_BUILD_ASAN:-build-asan}
+BUILD_FUZZ=${CHECK_BUILD_FUZZ:-build-fuzz}
 OUT=$BUILD/check
 mkdir -p "$OUT" || exit 2
 
-PARTS=${CHECK_PARTS:-unit regress unit-asan regress-asan iscsi-test-cu iscsi-test-cu-asan}
+PARTS=${CHECK_PARTS:-unit regress unit-asan regress-asan iscsi-test-cu iscsi-test-cu-asan fuzz}
 passed=0
 failed=0
 skipped=0
@@ -161,6 +166,14 @@ for part in $PARTS; do
 		    IETD_BIN="$(cd "$b" && pwd)/ietd" \
 		    ASAN_OPTIONS="$ASAN_RUNTIME" UBSAN_OPTIONS="$UBSAN_RUNTIME" \
 		    bash regress/iscsi-test-cu.sh
+		;;
+	fuzz)
+		if ! ls "$BUILD_FUZZ"/fuzz/fuzz_* >/dev/null 2>&1; then
+			broken "$part" "no $BUILD_FUZZ/fuzz/fuzz_* (make fuzz)"
+			continue
+		fi
+		run_part "$part" "$(limit "$part" 900)" env \
+		    FUZZ_BUILD="$BUILD_FUZZ" bash fuzz/run.sh
 		;;
 	*)
 		broken "$part" "unknown part"

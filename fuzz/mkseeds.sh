@@ -1,0 +1,60 @@
+#!/bin/sh
+# fuzz/mkseeds.sh: write the hand-made seeds of fuzz/corpus/ (keys,
+# param, conf, chap; the login and pdu seeds come from capture.sh and
+# from here).  Seeds are starting points: libFuzzer mutates them.
+set -eu
+cd "$(dirname "$0")/corpus"
+mkdir -p keys param conf chap login pdu
+
+# seed dir name printf-format...: one file.
+seed() {
+	d=$1 n=$2
+	shift 2
+	printf "$@" >"$d/$n"
+}
+
+# Key lists as initiators send them.
+seed keys first 'InitiatorName=iqn.1994-05.com.redhat:client\0InitiatorAlias=host\0SessionType=Normal\0TargetName=iqn.2026-11.org.ietd:t1\0AuthMethod=CHAP,None\0'
+seed keys operational 'HeaderDigest=CRC32C,None\0DataDigest=None\0MaxConnections=1\0InitialR2T=No\0ImmediateData=Yes\0MaxRecvDataSegmentLength=262144\0MaxBurstLength=16776192\0FirstBurstLength=262144\0DefaultTime2Wait=2\0DefaultTime2Retain=0\0MaxOutstandingR2T=1\0DataPDUInOrder=Yes\0DataSequenceInOrder=Yes\0ErrorRecoveryLevel=0\0'
+seed keys chap 'CHAP_N=alice\0CHAP_R=0x0123456789abcdef0123456789abcdef\0CHAP_I=17\0CHAP_C=0bAAECAwQFBgcICQoLDA0ODw==\0'
+seed keys sendtargets 'SendTargets=All\0'
+seed keys padded 'X-com.example.key=\0X#vendor=1\0\0\0\0'
+seed keys empty ''
+
+# param: flags (1 discovery, 2 leading), conf lines, 0xff, key lists.
+seed param leading '\002MaxBurstLength 65536\nHeaderDigest CRC32C\377HeaderDigest=CRC32C,None\0DataDigest=None\0MaxRecvDataSegmentLength=8192\0\377FirstBurstLength=131072\0MaxBurstLength=65536\0InitialR2T=Yes\0ImmediateData=No\0ErrorRecoveryLevel=2\0MaxConnections=8\0'
+seed param discovery '\003\377HeaderDigest=None\0MaxRecvDataSegmentLength=4096\0MaxBurstLength=512\0IFMarker=No\0OFMarkInt=1~65535\0TaskReporting=RFC3720\0'
+seed param nonleading '\000QueuedCommands 128\377MaxRecvDataSegmentLength=0x10000\0DataDigest=CRC32C\0MaxBurstLength=262144\0X-foo=bar\0'
+seed param reject '\002\377DefaultTime2Wait=3601\0DefaultTime2Retain=007\0iSCSIProtocolLevel=2\0DataPDUInOrder=maybe\0HeaderDigest=MD5\0'
+
+# ietd.conf: the example of contrib/ and the keywords of ietd.conf(5).
+cp ../../contrib/ietd.conf conf/example
+seed conf full '# all keywords\nIncomingUser disc secretsecret12\nOutgoingUser out outsecret1234\nTarget iqn.2026-11.org.ietd:t1\n\tAlias "disk one"\n\tIncomingUser alice secretsecret12\n\tOutgoingUser bob bobsecret1234\n\tLun 0 Path=/tmp/lun0.img,Type=fileio,IOMode=wt,BlockSize=4096,ScsiId=abc,ScsiSN=123\n\tLun 1 Type=nullio,Sectors=2048\n\tLun 16383 Path=/dev/sdz,Type=blockio,IOMode=ro\n\tHeaderDigest CRC32C,None\n\tDataDigest None\n\tMaxConnections 4\n\tInitialR2T No\n\tImmediateData Yes\n\tMaxRecvDataSegmentLength 262144\n\tMaxXmitDataSegmentLength 65536\n\tMaxBurstLength 1048576\n\tFirstBurstLength 65536\n\tDefaultTime2Wait 2\n\tDefaultTime2Retain 20\n\tMaxOutstandingR2T 8\n\tDataPDUInOrder Yes\n\tDataSequenceInOrder Yes\n\tErrorRecoveryLevel 0\n\tNOPInterval 5\n\tNOPTimeout 10\n\tQueuedCommands 128\n\tMaxSessions 4\n\tWthreads 8\n\tType 0\nTarget iqn.2026-11.org.ietd:t2 \\\n\t\n\tLun 0 Path=/tmp/lun1.img\n'
+seed conf errors 'Target bad name\nLun 0 Path=/x\nTarget iqn.2026-11.org.ietd:t1\nTarget IQN.2026-11.ORG.IETD:T1\n\tLun 0 Type=nullio\n\tLun 0 Type=nullio\n\tFoo bar\n\tMaxBurstLength 99999999999\n'
+
+# CHAP values: binary constants, identifiers, algorithm lists.
+seed chap hex '0x0123456789abcdefABCDEF'
+seed chap hexodd '0xabc'
+seed chap b64 '0bAAECAwQFBgcICQoLDA0ODw=='
+seed chap b64short '0bQUJD'
+seed chap id '0x1f'
+seed chap algs '7,6,5,8,300,x'
+
+# A login by hand: a Login Request PDU (BHS, then the data segment and
+# its padding).  BHS: 0x43 (immediate Login), T=1 CSG=1 NSG=3, version
+# 0-0, DataSegmentLength, ISID 0x00023d000000, CmdSN 1.
+login_pdu() {
+	len=$(printf "$1" | wc -c)
+	printf '\103\207\000\000\000\000\000'
+	printf "\\$(printf %03o "$len")"
+	printf '\000\002\075\000\000\000\000\000\000\000\000\001'
+	printf '\000\000\000\000\000\000\000\001\000\000\000\000'
+	printf '\000\000\000\000\000\000\000\000\000\000\000\000'
+	printf '\000\000\000\000'
+	printf "$1"
+	printf '\000\000\000' | head -c $(((4 - len % 4) % 4))
+}
+login_pdu 'InitiatorName=iqn.2026-11.org.ietd:i\0SessionType=Discovery\0MaxRecvDataSegmentLength=8192\0' >login/discovery
+{ printf '\000'; cat login/discovery; } >pdu/login-discovery
+# The same with both digests (the digests are wrong: a mutation fixes them).
+{ printf '\003'; cat login/discovery; printf 'xxxx'; } >pdu/login-digests
