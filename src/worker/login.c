@@ -4,7 +4,9 @@
  * stage, and the transition to the Full Feature Phase.  For a normal
  * session io admits the session (and assigns its TSIH) before the final
  * Login Response goes out.  Any violation: the right Login status, a log
- * line, and the worker exits.
+ * line, and login_run returns -1 for the worker to exit (every function
+ * here returns instead of exiting, so that fuzz/fuzz_login.c can feed it
+ * one login after another).
  */
 #include <sys/types.h>
 
@@ -108,7 +110,7 @@ rsp_init(struct login *l, struct pdu *rsp, const struct pdu *req,
 	r->maxcmdsn = htobe32(l->l_cmdsn + l->l_window - 1);
 }
 
-__dead void
+int
 login_fail(struct login *l, const struct pdu *req, int status,
     const char *fmt, ...)
 {
@@ -130,7 +132,7 @@ login_fail(struct login *l, const struct pdu *req, int status,
 	r->status_detail = status & 0xff;
 	(void)pdu_write(l->l_fd, &rsp);
 	pdu_free(&rsp);
-	_exit(1);
+	return (-1);
 }
 
 void
@@ -162,7 +164,8 @@ valid_name(const char *s)
 	return (true);
 }
 
-static void
+/* 0, or -1 / LOGIN_CLOSED with req freed. */
+static int
 read_request(struct login *l, struct pdu *req)
 {
 	int	 r;
@@ -174,37 +177,41 @@ read_request(struct login *l, struct pdu *req)
 		break;
 	case PDU_ERR_EOF:
 		log_debug(1, "connection closed during login");
-		_exit(0);
+		return (LOGIN_CLOSED);
 	case PDU_ERR_TOOBIG:
-		login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		return (login_fail(l, req, LOGIN_INITIATOR_ERROR,
 		    "%s with DataSegmentLength %u over %u",
 		    pdu_opcode_name(pdu_opcode(&req->bhs)),
-		    pdu_data_len(&req->bhs), ISCSI_LOGIN_DATA_MAX);
+		    pdu_data_len(&req->bhs), ISCSI_LOGIN_DATA_MAX));
 	case PDU_ERR_AHS:
-		login_fail(l, req, LOGIN_INITIATOR_ERROR, "bad AHS");
+		return (login_fail(l, req, LOGIN_INITIATOR_ERROR, "bad AHS"));
 	default:
 		if (errno == ECONNRESET)
-			_exit(0);
+			return (LOGIN_CLOSED);
 		fatal("read");
 	}
 	dump("recv", req);
+	r = 0;
 	if (++l->l_npdus > LOGIN_PDUS_MAX)
-		login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		r = login_fail(l, req, LOGIN_INITIATOR_ERROR,
 		    "more than %d login PDUs", LOGIN_PDUS_MAX);
-	if (pdu_opcode(&req->bhs) != ISCSI_OP_LOGIN_REQ)
-		login_fail(l, req, LOGIN_INVALID_DURING_LOGIN,
+	else if (pdu_opcode(&req->bhs) != ISCSI_OP_LOGIN_REQ)
+		r = login_fail(l, req, LOGIN_INVALID_DURING_LOGIN,
 		    "protocol error: received %s (opcode %#x) during login",
 		    pdu_opcode_name(pdu_opcode(&req->bhs)),
 		    pdu_opcode(&req->bhs));
-	if (req->ahs_len != 0)
-		login_fail(l, req, LOGIN_INITIATOR_ERROR, "AHS in login");
+	else if (req->ahs_len != 0)
+		r = login_fail(l, req, LOGIN_INITIATOR_ERROR, "AHS in login");
+	if (r != 0)
+		pdu_free(req);
+	return (r);
 }
 
 /*
  * Read one logical request: PDUs with the C bit are answered with empty
  * responses and their text is joined (RFC 7143 section 6.2).
  */
-static void
+static int
 read_joined(struct login *l, struct pdu *req, struct keys *in)
 {
 	struct iscsi_login_req	*q;
@@ -212,13 +219,17 @@ read_joined(struct login *l, struct pdu *req, struct keys *in)
 	const char		*errstr;
 	char			*text = NULL, *ntext;
 	size_t			 len = 0;
+	int			 rv = 0;
 
-	read_request(l, req);
+	if ((rv = read_request(l, req)) != 0)
+		return (rv);
 	for (;;) {
 		q = (void *)&req->bhs;
-		if (len + req->data_len > LOGIN_TEXT_MAX)
-			login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		if (len + req->data_len > LOGIN_TEXT_MAX) {
+			rv = login_fail(l, req, LOGIN_INITIATOR_ERROR,
 			    "login text over %d bytes", LOGIN_TEXT_MAX);
+			goto fail;
+		}
 		if ((ntext = realloc(text, len + req->data_len + 1)) == NULL)
 			fatal("realloc");
 		text = ntext;
@@ -227,28 +238,38 @@ read_joined(struct login *l, struct pdu *req, struct keys *in)
 		len += req->data_len;
 		if ((q->flags & ISCSI_LOGIN_C) == 0)
 			break;
-		if (q->flags & ISCSI_LOGIN_T)
-			login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		if (q->flags & ISCSI_LOGIN_T) {
+			rv = login_fail(l, req, LOGIN_INITIATOR_ERROR,
 			    "both C and T bits set");
+			goto fail;
+		}
 		rsp_init(l, &rsp, req, q->flags & 0x0c);
 		login_send(l, &rsp);
 		pdu_free(&rsp);
-		read_request(l, &part);
-		if (((struct iscsi_login_req *)&part.bhs)->itt != q->itt)
-			login_fail(l, &part, LOGIN_INITIATOR_ERROR,
+		if ((rv = read_request(l, &part)) != 0)
+			goto fail;
+		if (((struct iscsi_login_req *)&part.bhs)->itt != q->itt) {
+			rv = login_fail(l, &part, LOGIN_INITIATOR_ERROR,
 			    "continuation with another ITT");
+			pdu_free(&part);
+			goto fail;
+		}
 		/* Keep the last PDU's header and data as the request. */
 		pdu_free(req);
 		*req = part;
 	}
 	if (keys_load(in, text, len, &errstr) == -1)
-		login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		rv = login_fail(l, req, LOGIN_INITIATOR_ERROR,
 		    "malformed login keys: %s", errstr);
+ fail:
 	free(text);
+	if (rv != 0)
+		pdu_free(req);
+	return (rv);
 }
 
 /* May this initiator reach the target?  io judges (acl.c), at once. */
-static void
+static int
 access_ask(struct login *l, const struct pdu *req)
 {
 	static const struct ipc_rule rules[] = {
@@ -265,16 +286,17 @@ access_ask(struct login *l, const struct pdu *req)
 	strlcpy(a.target, l->l_target->ct_name, sizeof(a.target));
 	if (ipc_send(l->l_chan, MSG_W_ACCESS, 0, &a, sizeof(a), -1) == -1 ||
 	    ipc_recv(l->l_chan, rules, nitems(rules), &m) != 1)
-		login_fail(l, req, LOGIN_TARGET_ERROR,
-		    "no access verdict from io");
+		return (login_fail(l, req, LOGIN_TARGET_ERROR,
+		    "no access verdict from io"));
 	memcpy(&v, m.data, sizeof(v));
 	if (v.status != LOGIN_OK)
-		login_fail(l, req, v.status, "access to %s refused by io",
-		    l->l_target->ct_name);
+		return (login_fail(l, req, v.status,
+		    "access to %s refused by io", l->l_target->ct_name));
+	return (0);
 }
 
 /* What the first Login Request must hold: who, which session, which target. */
-static void
+static int
 first_request(struct login *l, const struct pdu *req, struct keys *in,
     struct keys *out)
 {
@@ -292,15 +314,15 @@ first_request(struct login *l, const struct pdu *req, struct keys *in,
 	l->l_stage = ISCSI_LOGIN_CSG(q->flags);
 
 	if (q->version_min > 0)
-		login_fail(l, req, LOGIN_UNSUPPORTED_VERSION,
+		return (login_fail(l, req, LOGIN_UNSUPPORTED_VERSION,
 		    "version %u-%u not supported", q->version_min,
-		    q->version_max);
+		    q->version_max));
 	if ((v = keys_find(in, "InitiatorName")) == NULL)
-		login_fail(l, req, LOGIN_MISSING_PARAMETER,
-		    "no InitiatorName");
+		return (login_fail(l, req, LOGIN_MISSING_PARAMETER,
+		    "no InitiatorName"));
 	if (!valid_name(v))
-		login_fail(l, req, LOGIN_INITIATOR_ERROR,
-		    "invalid InitiatorName");
+		return (login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		    "invalid InitiatorName"));
 	strlcpy(l->l_initiator, v, sizeof(l->l_initiator));
 	log_setpeer(l->l_addr, l->l_initiator);
 
@@ -310,24 +332,26 @@ first_request(struct login *l, const struct pdu *req, struct keys *in,
 	else if (strcmp(v, "Discovery") == 0)
 		l->l_discovery = true;
 	else
-		login_fail(l, req, LOGIN_SESSION_TYPE_UNSUPPORTED,
-		    "SessionType %s", v);
+		return (login_fail(l, req, LOGIN_SESSION_TYPE_UNSUPPORTED,
+		    "SessionType %s", v));
 
 	if (l->l_discovery) {
 		l->l_chap = !TAILQ_EMPTY(&l->l_conf->conf_in_users);
 		if (l->l_tsih != 0)
-			login_fail(l, req, LOGIN_SESSION_DOES_NOT_EXIST,
-			    "discovery session with TSIH %u", l->l_tsih);
+			return (login_fail(l, req,
+			    LOGIN_SESSION_DOES_NOT_EXIST,
+			    "discovery session with TSIH %u", l->l_tsih));
 		param_conf_defaults(defaults);
 		param_neg_init(&l->l_neg, defaults, true, true);
 	} else {
 		if ((v = keys_find(in, "TargetName")) == NULL)
-			login_fail(l, req, LOGIN_MISSING_PARAMETER,
-			    "no TargetName");
+			return (login_fail(l, req, LOGIN_MISSING_PARAMETER,
+			    "no TargetName"));
 		if ((l->l_target = conf_target_find(l->l_conf, v)) == NULL)
-			login_fail(l, req, LOGIN_TARGET_NOT_FOUND,
-			    "no target %s", v);
-		access_ask(l, req);
+			return (login_fail(l, req, LOGIN_TARGET_NOT_FOUND,
+			    "no target %s", v));
+		if (access_ask(l, req) == -1)
+			return (-1);
 		l->l_chap = !TAILQ_EMPTY(&l->l_target->ct_in_users);
 		param_neg_init(&l->l_neg, l->l_target->ct_params, false,
 		    l->l_tsih == 0);
@@ -337,10 +361,11 @@ first_request(struct login *l, const struct pdu *req, struct keys *in,
 		    keys_add(out, "TargetAlias", l->l_target->ct_alias) == -1))
 			fatal("keys_add");
 	}
+	return (0);
 }
 
 /* Later requests must not change who is logging in. */
-static void
+static int
 check_same(struct login *l, const struct pdu *req, const struct keys *in)
 {
 	const struct iscsi_login_req	*q = (const void *)&req->bhs;
@@ -348,16 +373,17 @@ check_same(struct login *l, const struct pdu *req, const struct keys *in)
 
 	if (memcmp(q->isid, l->l_isid, sizeof(l->l_isid)) != 0 ||
 	    be16toh(q->tsih) != l->l_tsih || be16toh(q->cid) != l->l_cid)
-		login_fail(l, req, LOGIN_INITIATOR_ERROR,
-		    "ISID, TSIH or CID changed during login");
+		return (login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		    "ISID, TSIH or CID changed during login"));
 	if ((v = keys_find(in, "InitiatorName")) != NULL &&
 	    strcmp(v, l->l_initiator) != 0)
-		login_fail(l, req, LOGIN_INITIATOR_ERROR,
-		    "InitiatorName changed during login");
+		return (login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		    "InitiatorName changed during login"));
 	if ((v = keys_find(in, "TargetName")) != NULL &&
 	    (l->l_target == NULL || strcmp(v, l->l_target->ct_name) != 0))
-		login_fail(l, req, LOGIN_INITIATOR_ERROR,
-		    "TargetName changed during login");
+		return (login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		    "TargetName changed during login"));
+	return (0);
 }
 
 /* The CHAP keys: all handled here, none may reach param_negotiate. */
@@ -374,7 +400,7 @@ auth_msg_names(const struct login *l, char *initiator, char *target)
 }
 
 /* CHAP_A: io picks the algorithm and makes the identifier and challenge. */
-static void
+static int
 chap_challenge_ask(struct login *l, const struct pdu *req, const char *v,
     struct keys *out)
 {
@@ -393,12 +419,12 @@ chap_challenge_ask(struct login *l, const struct pdu *req, const char *v,
 	auth_msg_names(l, c.initiator, c.target);
 	if (ipc_send(l->l_chan, MSG_W_AUTH_CHALLENGE, 0, &c, sizeof(c),
 	    -1) == -1 || ipc_recv(l->l_chan, rules, nitems(rules), &m) != 1)
-		login_fail(l, req, LOGIN_TARGET_ERROR,
-		    "no CHAP challenge from io");
+		return (login_fail(l, req, LOGIN_TARGET_ERROR,
+		    "no CHAP challenge from io"));
 	memcpy(&a, m.data, sizeof(a));
 	if (a.status != LOGIN_OK)
-		login_fail(l, req, LOGIN_AUTH_FAILED,
-		    "CHAP: no challenge for CHAP_A=%s", v);
+		return (login_fail(l, req, LOGIN_AUTH_FAILED,
+		    "CHAP: no challenge for CHAP_A=%s", v));
 	if (chap_digest_len(a.alg) == 0 || a.id > 255 || a.challen == 0 ||
 	    a.challen > sizeof(a.chal) ||
 	    chap_bin_encode(a.chal, a.challen, hex, sizeof(hex)) == -1)
@@ -408,10 +434,31 @@ chap_challenge_ask(struct login *l, const struct pdu *req, const char *v,
 	    keys_add(out, "CHAP_C", hex) == -1)
 		fatal("keys_add");
 	l->l_auth = AUTH_WANT_R;
+	return (0);
+}
+
+/* CHAP_I and CHAP_C of a mutual CHAP into the record to io.  0 or -1. */
+static int
+chap_response_msg(struct msg_w_auth_response *r, size_t resplen,
+    const char *i, const char *c)
+{
+	size_t	 len;
+	int	 id;
+
+	r->resplen = resplen;
+	if (i == NULL)
+		return (0);
+	if ((id = chap_id_parse(i)) == -1 ||
+	    chap_bin_decode(c, r->chal, sizeof(r->chal), &len) == -1)
+		return (-1);
+	r->flags = AUTH_MUTUAL;
+	r->id = id;
+	r->challen = len;
+	return (0);
 }
 
 /* The initiator's CHAP_N/CHAP_R (and CHAP_I/CHAP_C): io judges. */
-static void
+static int
 chap_response_ask(struct login *l, const struct pdu *req,
     const struct keys *in, struct keys *out)
 {
@@ -425,45 +472,42 @@ chap_response_ask(struct login *l, const struct pdu *req,
 	const char			*n, *rv, *i, *c;
 	char				 hex[2 * CHAP_DIGEST_MAX + 3];
 	size_t				 len;
-	int				 id;
+	int				 rc;
 
 	n = keys_find(in, "CHAP_N");
 	rv = keys_find(in, "CHAP_R");
 	i = keys_find(in, "CHAP_I");
 	c = keys_find(in, "CHAP_C");
 	if (n == NULL || rv == NULL)
-		login_fail(l, req, LOGIN_AUTH_FAILED,
-		    "CHAP: CHAP_N or CHAP_R missing");
+		return (login_fail(l, req, LOGIN_AUTH_FAILED,
+		    "CHAP: CHAP_N or CHAP_R missing"));
 	if ((i == NULL) != (c == NULL))
-		login_fail(l, req, LOGIN_AUTH_FAILED,
-		    "CHAP: CHAP_I without CHAP_C, or the reverse");
+		return (login_fail(l, req, LOGIN_AUTH_FAILED,
+		    "CHAP: CHAP_I without CHAP_C, or the reverse"));
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		fatal("calloc");
+	rc = -1;
 	if (strlcpy(r->name, n, sizeof(r->name)) >= sizeof(r->name))
 		login_fail(l, req, LOGIN_AUTH_FAILED, "CHAP: CHAP_N too long");
-	if (chap_bin_decode(rv, r->resp, sizeof(r->resp), &len) == -1)
+	else if (chap_bin_decode(rv, r->resp, sizeof(r->resp), &len) == -1)
 		login_fail(l, req, LOGIN_AUTH_FAILED, "CHAP: malformed CHAP_R");
-	r->resplen = len;
-	if (i != NULL) {
-		if ((id = chap_id_parse(i)) == -1 ||
-		    chap_bin_decode(c, r->chal, sizeof(r->chal), &len) == -1)
-			login_fail(l, req, LOGIN_AUTH_FAILED,
-			    "CHAP: malformed CHAP_I or CHAP_C");
-		r->flags = AUTH_MUTUAL;
-		r->id = id;
-		r->challen = len;
-	}
-	if (ipc_send(l->l_chan, MSG_W_AUTH_RESPONSE, 0, r, sizeof(*r),
+	else if (chap_response_msg(r, len, i, c) == -1)
+		login_fail(l, req, LOGIN_AUTH_FAILED,
+		    "CHAP: malformed CHAP_I or CHAP_C");
+	else if (ipc_send(l->l_chan, MSG_W_AUTH_RESPONSE, 0, r, sizeof(*r),
 	    -1) == -1 || ipc_recv(l->l_chan, rules, nitems(rules), &m) != 1)
 		login_fail(l, req, LOGIN_TARGET_ERROR,
 		    "no CHAP verdict from io");
-	explicit_bzero(r, sizeof(*r));
-	free(r);
+	else
+		rc = 0;
+	freezero(r, sizeof(*r));
+	if (rc == -1)
+		return (-1);
 	memcpy(&a, m.data, sizeof(a));
 	explicit_bzero(&m, sizeof(m));
 	if (a.status != LOGIN_OK)
-		login_fail(l, req, LOGIN_AUTH_FAILED,
-		    "CHAP: user %s refused by io", n);
+		return (login_fail(l, req, LOGIN_AUTH_FAILED,
+		    "CHAP: user %s refused by io", n));
 	if (i != NULL) {
 		if (!ipc_str_ok(a.name, sizeof(a.name)) || a.resplen == 0 ||
 		    a.resplen > sizeof(a.resp) ||
@@ -477,9 +521,10 @@ chap_response_ask(struct login *l, const struct pdu *req,
 	explicit_bzero(&a, sizeof(a));
 	strlcpy(l->l_chap_user, n, sizeof(l->l_chap_user));
 	l->l_auth = AUTH_DONE;
+	return (0);
 }
 
-static void
+static int
 auth_method(struct login *l, const struct pdu *req, const char *v,
     struct keys *out)
 {
@@ -487,8 +532,8 @@ auth_method(struct login *l, const struct pdu *req, const char *v,
 	bool	 none = false, chap = false;
 
 	if (l->l_auth != AUTH_START)
-		login_fail(l, req, LOGIN_INITIATOR_ERROR,
-		    "AuthMethod offered twice");
+		return (login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		    "AuthMethod offered twice"));
 	if ((list = strdup(v)) == NULL)
 		fatal("strdup");
 	for (p = list; (tok = strsep(&p, ",")) != NULL;) {
@@ -499,14 +544,15 @@ auth_method(struct login *l, const struct pdu *req, const char *v,
 	}
 	free(list);
 	if (l->l_chap && !chap)
-		login_fail(l, req, LOGIN_AUTH_FAILED,
-		    "CHAP required, AuthMethod offers \"%s\"", v);
+		return (login_fail(l, req, LOGIN_AUTH_FAILED,
+		    "CHAP required, AuthMethod offers \"%s\"", v));
 	if (!l->l_chap && !none)
-		login_fail(l, req, LOGIN_AUTH_FAILED,
-		    "no supported AuthMethod in \"%s\"", v);
+		return (login_fail(l, req, LOGIN_AUTH_FAILED,
+		    "no supported AuthMethod in \"%s\"", v));
 	if (keys_add(out, "AuthMethod", l->l_chap ? "CHAP" : "None") == -1)
 		fatal("keys_add");
 	l->l_auth = l->l_chap ? AUTH_WANT_A : AUTH_DONE;
+	return (0);
 }
 
 /*
@@ -514,32 +560,36 @@ auth_method(struct login *l, const struct pdu *req, const char *v,
  * AuthMethod=CHAP and asks io for everything that needs a secret; any
  * other offers None.  CHAP keys out of turn end the login.
  */
-static void
+static int
 security_keys(struct login *l, const struct pdu *req, struct keys *in,
     struct keys *out)
 {
 	const char	*v;
 	size_t		 k;
 
-	if ((v = keys_find(in, "AuthMethod")) != NULL)
-		auth_method(l, req, v, out);
+	if ((v = keys_find(in, "AuthMethod")) != NULL &&
+	    auth_method(l, req, v, out) == -1)
+		return (-1);
 	if ((v = keys_find(in, "CHAP_A")) != NULL) {
 		if (l->l_auth != AUTH_WANT_A)
-			login_fail(l, req, LOGIN_INITIATOR_ERROR,
-			    "CHAP_A out of turn");
-		chap_challenge_ask(l, req, v, out);
+			return (login_fail(l, req, LOGIN_INITIATOR_ERROR,
+			    "CHAP_A out of turn"));
+		if (chap_challenge_ask(l, req, v, out) == -1)
+			return (-1);
 	} else if (keys_find(in, "CHAP_N") != NULL ||
 	    keys_find(in, "CHAP_R") != NULL) {
 		if (l->l_auth != AUTH_WANT_R)
-			login_fail(l, req, LOGIN_AUTH_FAILED,
-			    "CHAP_N/CHAP_R out of turn");
-		chap_response_ask(l, req, in, out);
+			return (login_fail(l, req, LOGIN_AUTH_FAILED,
+			    "CHAP_N/CHAP_R out of turn"));
+		if (chap_response_ask(l, req, in, out) == -1)
+			return (-1);
 	} else if (keys_find(in, "CHAP_I") != NULL ||
 	    keys_find(in, "CHAP_C") != NULL)
-		login_fail(l, req, LOGIN_AUTH_FAILED,
-		    "CHAP_I/CHAP_C without CHAP_N/CHAP_R");
+		return (login_fail(l, req, LOGIN_AUTH_FAILED,
+		    "CHAP_I/CHAP_C without CHAP_N/CHAP_R"));
 	for (k = 0; k < nitems(chap_keys); k++)
 		keys_delete(in, chap_keys[k]);
+	return (0);
 }
 
 /*
@@ -553,15 +603,15 @@ auth_transit(struct login *l, const struct pdu *req, int csg, int transit)
 	if (!l->l_chap || l->l_auth == AUTH_DONE)
 		return (transit);
 	if (csg != ISCSI_STAGE_SECURITY)
-		login_fail(l, req, LOGIN_AUTH_FAILED,
-		    "CHAP required, security stage skipped");
+		return (login_fail(l, req, LOGIN_AUTH_FAILED,
+		    "CHAP required, security stage skipped"));
 	if (transit && l->l_auth == AUTH_START)
-		login_fail(l, req, LOGIN_AUTH_FAILED,
-		    "CHAP required, no AuthMethod offered");
+		return (login_fail(l, req, LOGIN_AUTH_FAILED,
+		    "CHAP required, no AuthMethod offered"));
 	return (0);
 }
 
-static void
+static int
 operational_keys(struct login *l, const struct pdu *req, struct keys *in,
     struct keys *out)
 {
@@ -572,10 +622,12 @@ operational_keys(struct login *l, const struct pdu *req, struct keys *in,
 	for (i = 0; i < nitems(declarative_keys); i++)
 		keys_delete(in, declarative_keys[i]);
 	if (param_negotiate(&l->l_neg, in, out, &status, &errstr) == -1)
-		login_fail(l, req, status, "negotiation: %s", errstr);
+		return (login_fail(l, req, status, "negotiation: %s",
+		    errstr));
+	return (0);
 }
 
-static void
+static int
 admit(struct login *l, const struct pdu *req)
 {
 	static const struct ipc_rule rules[] = {
@@ -595,71 +647,91 @@ admit(struct login *l, const struct pdu *req)
 	strlcpy(a.target, l->l_target->ct_name, sizeof(a.target));
 	if (ipc_send(l->l_chan, MSG_W_ADMIT, 0, &a, sizeof(a), -1) == -1 ||
 	    ipc_recv(l->l_chan, rules, nitems(rules), &m) != 1)
-		login_fail(l, req, LOGIN_TARGET_ERROR,
-		    "no admission verdict from io");
+		return (login_fail(l, req, LOGIN_TARGET_ERROR,
+		    "no admission verdict from io"));
 	memcpy(&v, m.data, sizeof(v));
 	if (v.status != LOGIN_OK)
-		login_fail(l, req, v.status, "session refused by io");
+		return (login_fail(l, req, v.status, "session refused by io"));
 	if (v.tsih == 0)
-		login_fail(l, req, LOGIN_TARGET_ERROR, "io gave TSIH 0");
+		return (login_fail(l, req, LOGIN_TARGET_ERROR,
+		    "io gave TSIH 0"));
 	l->l_tsih = v.tsih;
+	return (0);
 }
 
-void
-login_run(struct login *l)
+/* One Login Request and its answer: 0, -1, or LOGIN_CLOSED. */
+static int
+login_step(struct login *l, struct pdu *req, struct keys *in,
+    struct keys *out, bool first)
 {
 	struct iscsi_login_req	*q;
-	struct pdu		 req, rsp;
+	struct pdu		 rsp;
+	int			 csg, nsg, transit, rv;
+
+	if ((rv = read_joined(l, req, in)) != 0)
+		return (rv);
+	q = (void *)&req->bhs;
+	csg = ISCSI_LOGIN_CSG(q->flags);
+	nsg = ISCSI_LOGIN_NSG(q->flags);
+	transit = (q->flags & ISCSI_LOGIN_T) != 0;
+	if ((first ? first_request(l, req, in, out) :
+	    check_same(l, req, in)) == -1)
+		return (-1);
+
+	if (csg != l->l_stage ||
+	    (csg != ISCSI_STAGE_SECURITY &&
+	    csg != ISCSI_STAGE_OPERATIONAL))
+		return (login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		    "CSG %d in stage %d", csg, l->l_stage));
+	if (transit && (nsg <= csg || nsg == 2))
+		return (login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		    "transition from stage %d to %d", csg, nsg));
+	log_debug(1, "Login request (%s negotiation): %d",
+	    csg == ISCSI_STAGE_SECURITY ? "security" : "operational",
+	    l->l_stage);
+
+	if (csg == ISCSI_STAGE_SECURITY) {
+		if (security_keys(l, req, in, out) == -1)
+			return (-1);
+	} else if (keys_find(in, "AuthMethod") != NULL)
+		return (login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		    "AuthMethod in the operational stage"));
+	if ((transit = auth_transit(l, req, csg, transit)) == -1 ||
+	    operational_keys(l, req, in, out) == -1)
+		return (-1);
+
+	if (transit && nsg == ISCSI_STAGE_FULL && !l->l_discovery &&
+	    admit(l, req) == -1)
+		return (-1);
+	rsp_init(l, &rsp, req, transit ?
+	    ISCSI_LOGIN_T | csg << 2 | nsg : csg << 2);
+	login_keys_to_pdu(l, &rsp, out);
+	login_send(l, &rsp);
+	pdu_free(&rsp);
+	if (transit)
+		l->l_stage = nsg;
+	return (0);
+}
+
+int
+login_run(struct login *l)
+{
+	struct pdu		 req;
 	struct keys		*in, *out;
-	int			 csg, nsg, transit;
 	bool			 first = true;
+	int			 rv;
 
 	for (;;) {
 		if ((in = keys_new()) == NULL || (out = keys_new()) == NULL)
 			fatal("keys_new");
-		read_joined(l, &req, in);
-		q = (void *)&req.bhs;
-		csg = ISCSI_LOGIN_CSG(q->flags);
-		nsg = ISCSI_LOGIN_NSG(q->flags);
-		transit = (q->flags & ISCSI_LOGIN_T) != 0;
-		if (first)
-			first_request(l, &req, in, out);
-		else
-			check_same(l, &req, in);
+		pdu_init(&req);
+		rv = login_step(l, &req, in, out, first);
 		first = false;
-
-		if (csg != l->l_stage ||
-		    (csg != ISCSI_STAGE_SECURITY &&
-		    csg != ISCSI_STAGE_OPERATIONAL))
-			login_fail(l, &req, LOGIN_INITIATOR_ERROR,
-			    "CSG %d in stage %d", csg, l->l_stage);
-		if (transit && (nsg <= csg || nsg == 2))
-			login_fail(l, &req, LOGIN_INITIATOR_ERROR,
-			    "transition from stage %d to %d", csg, nsg);
-		log_debug(1, "Login request (%s negotiation): %d",
-		    csg == ISCSI_STAGE_SECURITY ? "security" : "operational",
-		    l->l_stage);
-
-		if (csg == ISCSI_STAGE_SECURITY)
-			security_keys(l, &req, in, out);
-		else if (keys_find(in, "AuthMethod") != NULL)
-			login_fail(l, &req, LOGIN_INITIATOR_ERROR,
-			    "AuthMethod in the operational stage");
-		transit = auth_transit(l, &req, csg, transit);
-		operational_keys(l, &req, in, out);
-
-		if (transit && nsg == ISCSI_STAGE_FULL && !l->l_discovery)
-			admit(l, &req);
-		rsp_init(l, &rsp, &req, transit ?
-		    ISCSI_LOGIN_T | csg << 2 | nsg : csg << 2);
-		login_keys_to_pdu(l, &rsp, out);
-		login_send(l, &rsp);
-		pdu_free(&rsp);
 		pdu_free(&req);
 		keys_free(in);
 		keys_free(out);
-		if (transit)
-			l->l_stage = nsg;
+		if (rv != 0)
+			return (rv);
 		if (l->l_stage == ISCSI_STAGE_FULL)
 			break;
 	}
@@ -671,4 +743,5 @@ login_run(struct login *l)
 		log_info("successful login by %s to %s%s%s", l->l_initiator,
 		    l->l_target->ct_name, l->l_chap ? ", CHAP user " : "",
 		    l->l_chap ? l->l_chap_user : "");
+	return (0);
 }

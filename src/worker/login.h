@@ -50,10 +50,17 @@ struct login {
 	struct param_neg	 l_neg;
 };
 
-/* Runs the login phase; returns once the Full Feature Phase is reached. */
-void	login_run(struct login *);
-/* Send a Login Response with a failure status, log why, and exit. */
-__dead void login_fail(struct login *, const struct pdu *req, int status,
+/* login_run's answer when the initiator closed the connection. */
+#define LOGIN_CLOSED		-2
+
+/*
+ * Runs the login phase: 0 once the Full Feature Phase is reached, -1 if
+ * the login failed (the reject was sent and logged), LOGIN_CLOSED if the
+ * initiator went away.  The worker exits on anything but 0.
+ */
+int	login_run(struct login *);
+/* Send a Login Response with a failure status, log why; returns -1. */
+int	login_fail(struct login *, const struct pdu *req, int status,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Answer a keys list into a PDU's data (or exit on failure). */
 void	login_keys_to_pdu(struct login *, struct pdu *, const struct keys *);

@@ -95,7 +95,14 @@ worker_main(int client_fd, int chan_fd, const struct conf *conf,
 	if (timeout > 0)
 		alarm(timeout);
 
-	login_run(&l);
+	switch (login_run(&l)) {
+	case 0:
+		break;
+	case LOGIN_CLOSED:
+		_exit(0);
+	default:
+		_exit(1);
+	}
 	if (l.l_discovery)
 		discovery_run(&l);
 	handoff(&l);
