@@ -4,13 +4,16 @@
 # target, captures the loopback with tshark while libiscsi's tools log in
 # (discovery, normal, CHAP, a few SCSI commands), and writes each TCP
 # connection's initiator-to-target bytes (a whole login, PDU after PDU)
-# to fuzz/corpus/login/ and, behind the "no digests" byte, fuzz/corpus/pdu/.
+# to fuzz/corpus/login/ and fuzz/corpus/pdu/, behind a 0 byte (the flags of
+# fuzz_login.c, "no digests" for fuzz_pdu.c).  Its target names match the
+# configuration of fuzz_login.c.
 # Needs root (capture), tshark and libiscsi-bin; run it by hand.
 set -eu
 cd "$(dirname "$0")/.."
 PORT=${PORT:-5090}
 T=$(mktemp -d)
-trap 'kill $ietd $cap 2>/dev/null; rm -rf "$T"' EXIT
+ietd= cap=
+trap 'kill $ietd $cap 2>/dev/null || true; rm -rf "$T"' EXIT
 IQN=iqn.2026-11.org.ietd:cap
 truncate -s 16M "$T/lun0.img"
 cat >"$T/ietd.conf" <<CONF
@@ -49,7 +52,7 @@ tshark -r "$T/cap.pcap" -Y "tcp.dstport == $PORT && tcp.len > 0" \
 			n++
 			f = dir "/login/captured-" n
 			p = dir "/pdu/captured-" n
-			printf "%s\n", s[k] > f ".hex"
+			printf "00%s\n", s[k] > f ".hex"
 			printf "00%s\n", s[k] > p ".hex"
 		}
 	}'

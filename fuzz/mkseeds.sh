@@ -54,7 +54,7 @@ login_pdu() {
 	printf "$1"
 	printf '\000\000\000' | head -c $(((4 - len % 4) % 4))
 }
-login_pdu 'InitiatorName=iqn.2026-11.org.ietd:i\0SessionType=Discovery\0MaxRecvDataSegmentLength=8192\0' >login/discovery
-{ printf '\000'; cat login/discovery; } >pdu/login-discovery
+{ printf '\000'; login_pdu 'InitiatorName=iqn.2026-11.org.ietd:i\0SessionType=Discovery\0MaxRecvDataSegmentLength=8192\0'; } >login/discovery
+cp login/discovery pdu/login-discovery
 # The same with both digests (the digests are wrong: a mutation fixes them).
-{ printf '\003'; cat login/discovery; printf 'xxxx'; } >pdu/login-digests
+{ printf '\003'; tail -c +2 login/discovery; printf 'xxxx'; } >pdu/login-digests
