@@ -15,6 +15,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t		 bin[CHAP_CHALLENGE_MAX], again[CHAP_CHALLENGE_MAX];
 	uint8_t		 algs[CHAP_ALGS_MAX];
 	char		*s, hex[2 * CHAP_CHALLENGE_MAX + 3];
+	const char	*t, *digits;
 	size_t		 len, len2, n, i;
 	int		 id, alg;
 
@@ -37,8 +38,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (chap_bin_decode(s, bin, 16, &len) == 0)
 		FUZZ_ASSERT(len > 0 && len <= 16);
 
-	if ((id = chap_id_parse(s)) != -1)
+	/* RFC 7143 6.1: a decimal or an 0x hex constant, nothing else. */
+	if ((id = chap_id_parse(s)) != -1) {
 		FUZZ_ASSERT(id >= 0 && id <= 255);
+		digits = "0123456789";
+		t = s;
+		if (t[0] == '0' && (t[1] == 'x' || t[1] == 'X')) {
+			digits = "0123456789abcdefABCDEF";
+			t += 2;
+		}
+		FUZZ_ASSERT(*t != '\0' && strspn(t, digits) == strlen(t));
+	}
 
 	n = chap_alg_list(s, algs);
 	FUZZ_ASSERT(n <= CHAP_ALGS_MAX);

@@ -277,22 +277,27 @@ chap_bin_encode(const uint8_t *in, size_t len, char *out, size_t size)
 	return (0);
 }
 
+/*
+ * Digit by digit: strtoul would take a second "0x" ("0x0x5"), a sign
+ * or leading blanks after the first.
+ */
 int
 chap_id_parse(const char *s)
 {
-	unsigned long	 v;
-	char		*ep;
-	int		 base = 10;
+	unsigned int	 v = 0;
+	int		 base = 10, d;
 
 	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
 		s += 2;
 		base = 16;
 	}
-	if (!isxdigit((unsigned char)s[0]))
+	if (*s == '\0')
 		return (-1);
-	errno = 0;
-	v = strtoul(s, &ep, base);
-	if (*ep != '\0' || errno != 0 || v > 255)
-		return (-1);
+	for (; *s != '\0'; s++) {
+		if ((d = chap_hexval((unsigned char)*s)) == -1 || d >= base)
+			return (-1);
+		if ((v = v * base + d) > 255)
+			return (-1);
+	}
 	return ((int)v);
 }

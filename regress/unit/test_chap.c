@@ -139,6 +139,12 @@ test_id(void)
 	CHECK(chap_id_parse("0x") == -1);
 	CHECK(chap_id_parse("1a") == -1);
 	CHECK(chap_id_parse(" 1") == -1);
+	/* fuzz_chap found these: strtoul took a second prefix. */
+	CHECK(chap_id_parse("0x0xc") == -1);
+	CHECK(chap_id_parse("0X0x1") == -1);
+	CHECK(chap_id_parse("0x-1") == -1);
+	CHECK(chap_id_parse("0x 1") == -1);
+	CHECK(chap_id_parse("0012") == 12);
 }
 
 static void
