@@ -10,6 +10,7 @@
  *   0x02  io refuses every CHAP response
  *   0x04  io refuses to admit the session
  *   0x08  io has no challenge for any CHAP_A
+ *   0x10  debug level 2: the worker dumps every PDU (CHAP values redacted)
  * No fork, no exit: login_run returns on every input.  Properties: a login
  * that needed CHAP succeeds only after io accepted a response, and a
  * normal session only after io admitted it.
@@ -35,6 +36,7 @@
 #define F_DENY_AUTH	0x02
 #define F_DENY_ADMIT	0x04
 #define F_NO_CHAL	0x08
+#define F_DEBUG		0x10
 
 static const char conf_text[] =
 	"Target iqn.2026-11.org.ietd:t1\n"
@@ -233,6 +235,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	l.l_conf = (p.flags & F_DISC_CHAP) ? conf_chap : conf_open;
 	l.l_window = 1;
 	strlcpy(l.l_addr, "fuzz", sizeof(l.l_addr));
+	log_setverbose((p.flags & F_DEBUG) ? 2 : 0);
 	if (pthread_create(&t, NULL, peer_run, &p) != 0)
 		abort();
 	rv = login_run(&l);

@@ -40,21 +40,43 @@ seed chap b64short '0bQUJD'
 seed chap id '0x1f'
 seed chap algs '7,6,5,8,300,x'
 
-# A login by hand: a Login Request PDU (BHS, then the data segment and
-# its padding).  BHS: 0x43 (immediate Login), T=1 CSG=1 NSG=3, version
-# 0-0, DataSegmentLength, ISID 0x00023d000000, CmdSN 1.
+# Logins by hand: Login Request PDUs (BHS, then the data segment and its
+# padding).  login_pdu flags text: 0x43 (immediate Login), the flags byte
+# (octal: \207 is T=1 CSG=1 NSG=3, \201 T CSG=0 NSG=1, \000 CSG=0),
+# version 0-0, DataSegmentLength (under 256), ISID 0x00023d000000, ITT 1,
+# CmdSN 1.
 login_pdu() {
-	len=$(printf "$1" | wc -c)
-	printf '\103\207\000\000\000\000\000'
+	len=$(printf "$2" | wc -c)
+	printf "\\103$1\\000\\000\\000\\000\\000"
 	printf "\\$(printf %03o "$len")"
 	printf '\000\002\075\000\000\000\000\000\000\000\000\001'
 	printf '\000\000\000\000\000\000\000\001\000\000\000\000'
 	printf '\000\000\000\000\000\000\000\000\000\000\000\000'
 	printf '\000\000\000\000'
-	printf "$1"
+	printf "$2"
 	printf '\000\000\000' | head -c $(((4 - len % 4) % 4))
 }
-{ printf '\000'; login_pdu 'InitiatorName=iqn.2026-11.org.ietd:i\0SessionType=Discovery\0MaxRecvDataSegmentLength=8192\0'; } >login/discovery
+{ printf '\000'; login_pdu '\207' 'InitiatorName=iqn.2026-11.org.ietd:i\0SessionType=Discovery\0MaxRecvDataSegmentLength=8192\0'; } >login/discovery
 cp login/discovery pdu/login-discovery
 # The same with both digests (the digests are wrong: a mutation fixes them).
 { printf '\003'; tail -c +2 login/discovery; printf 'xxxx'; } >pdu/login-digests
+# Mutual CHAP to the CHAP target of fuzz_login.c (its io accepts any
+# response), then the operational stage; flags 0x10: debug level 2, so
+# the PDU dumps (and their CHAP redaction) run too.
+{
+	printf '\020'
+	login_pdu '\000' 'InitiatorName=iqn.2026-11.org.ietd:i\0SessionType=Normal\0TargetName=iqn.2026-11.org.ietd:cap-chap\0AuthMethod=CHAP,None\0'
+	login_pdu '\000' 'CHAP_A=7,5\0'
+	login_pdu '\201' 'CHAP_N=alice\0CHAP_R=0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\0CHAP_I=77\0CHAP_C=0bAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\0'
+	login_pdu '\207' 'HeaderDigest=None\0DataDigest=None\0MaxRecvDataSegmentLength=262144\0'
+} >login/mutual-chap
+# More login PDUs than the worker takes (LOGIN_PDUS_MAX, 32).
+{
+	printf '\000'
+	login_pdu '\000' 'InitiatorName=iqn.2026-11.org.ietd:i\0SessionType=Discovery\0'
+	i=0
+	while [ $i -lt 32 ]; do
+		login_pdu '\000' ''
+		i=$((i + 1))
+	done
+} >login/too-many-pdus
