@@ -1,8 +1,11 @@
 /*
  * fuzz_param.c: login negotiation (src/param.c).  Input: a flags byte
- * (bit 0 discovery, bit 1 leading connection), then parts separated by
- * 0xff.  The first part holds ietd.conf session keys, "Key Value" a
- * line, set with param_conf_set; each later part is the data segment of
+ * (bit 0 discovery, bit 1 leading connection, bit 2 raw configuration),
+ * then parts separated by 0xff.  The first part holds ietd.conf session
+ * keys, "Key Value" a line, set with param_conf_set; with bit 2 its bytes
+ * are the configured values themselves, as a corrupt or hostile record
+ * from another process would carry them (param_neg_init must clamp
+ * them).  Each later part is the data segment of
  * one Login Request, negotiated in turn as a login would.  Every answer
  * must be a well-formed key list, and the negotiated values must stay
  * within the table's bounds and RFC 7143's rules.
@@ -105,17 +108,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char		*errstr;
 	size_t			 len;
 	int			 status, rv;
-	bool			 discovery, leading;
+	bool			 discovery, leading, raw;
 
 	if (size < 1)
 		return (0);
 	discovery = data[0] & 1;
 	leading = (data[0] & 2) != 0;
+	raw = (data[0] & 4) != 0;
 	data++;
 	size--;
 	param_conf_defaults(conf);
-	if (fuzz_split(&data, &size, SEP, &part, &len))
-		conf_lines(conf, part, len);
+	if (fuzz_split(&data, &size, SEP, &part, &len)) {
+		if (raw)
+			memcpy(conf, part, len < sizeof(conf) ? len :
+			    sizeof(conf));
+		else
+			conf_lines(conf, part, len);
+	}
 	param_neg_init(&pn, conf, discovery, leading);
 	check_result(&pn);
 	while (fuzz_split(&data, &size, SEP, &part, &len)) {

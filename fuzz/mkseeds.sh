@@ -26,11 +26,32 @@ seed param leading '\002MaxBurstLength 65536\nHeaderDigest CRC32C\377HeaderDiges
 seed param discovery '\003\377HeaderDigest=None\0MaxRecvDataSegmentLength=4096\0MaxBurstLength=512\0IFMarker=No\0OFMarkInt=1~65535\0TaskReporting=RFC3720\0'
 seed param nonleading '\000QueuedCommands 128\377MaxRecvDataSegmentLength=0x10000\0DataDigest=CRC32C\0MaxBurstLength=262144\0X-foo=bar\0'
 seed param reject '\002\377DefaultTime2Wait=3601\0DefaultTime2Retain=007\0iSCSIProtocolLevel=2\0DataPDUInOrder=maybe\0HeaderDigest=MD5\0'
+seed param reserved '\002InitialR2T Yes\nImmediateData No\nDataDigest None,CRC32C\377InitialR2T=Irrelevant\0'
+seed param raw '\006\377\377\377\377\000\000\000\000\377\377\377\377\377MaxRecvDataSegmentLength=512\0'
 
 # ietd.conf: the example of contrib/ and the keywords of ietd.conf(5).
 cp ../../contrib/ietd.conf conf/example
 seed conf full '# all keywords\nIncomingUser disc secretsecret12\nOutgoingUser out outsecret1234\nTarget iqn.2026-11.org.ietd:t1\n\tAlias "disk one"\n\tIncomingUser alice secretsecret12\n\tOutgoingUser bob bobsecret1234\n\tLun 0 Path=/tmp/lun0.img,Type=fileio,IOMode=wt,BlockSize=4096,ScsiId=abc,ScsiSN=123\n\tLun 1 Type=nullio,Sectors=2048\n\tLun 16383 Path=/dev/sdz,Type=blockio,IOMode=ro\n\tHeaderDigest CRC32C,None\n\tDataDigest None\n\tMaxConnections 4\n\tInitialR2T No\n\tImmediateData Yes\n\tMaxRecvDataSegmentLength 262144\n\tMaxXmitDataSegmentLength 65536\n\tMaxBurstLength 1048576\n\tFirstBurstLength 65536\n\tDefaultTime2Wait 2\n\tDefaultTime2Retain 20\n\tMaxOutstandingR2T 8\n\tDataPDUInOrder Yes\n\tDataSequenceInOrder Yes\n\tErrorRecoveryLevel 0\n\tNOPInterval 5\n\tNOPTimeout 10\n\tQueuedCommands 128\n\tMaxSessions 4\n\tWthreads 8\n\tType 0\nTarget iqn.2026-11.org.ietd:t2 \\\n\t\n\tLun 0 Path=/tmp/lun1.img\n'
 seed conf errors 'Target bad name\nLun 0 Path=/x\nTarget iqn.2026-11.org.ietd:t1\nTarget IQN.2026-11.ORG.IETD:T1\n\tLun 0 Type=nullio\n\tLun 0 Type=nullio\n\tFoo bar\n\tMaxBurstLength 99999999999\n'
+# Limits: a line over 4096 bytes, one made so by continuations, too many
+# words, over-long alias, user and secret; CRLF ends; eui. and naa. names.
+long=$(head -c 300 /dev/zero | tr '\0' a)
+{
+	printf 'Target iqn.2026-11.org.ietd:t1\r\n\tAlias %s\r\n' "$long"
+	printf '\tIncomingUser %s secretsecret12\r\n' "$long"
+	printf '\tIncomingUser bob %s\r\n' "$long"
+	printf '\tLun 0 Type=nullio,BlockSize=512,Sectors=0x10\r\n'
+	printf 'Target eui.0123456789ABCDEF\nTarget naa.0123456789abcdef0123456789abcdef\n'
+	printf 'Target naa.0123\nTarget eui.xyz\n'
+	printf '\tLun 1 Type=nullio %s\n' "$(printf 'w %.0s' $(seq 1 33))"
+} >conf/limits
+{
+	printf 'Target iqn.2026-11.org.ietd:t1\n\tAlias '
+	for i in $(seq 1 15); do printf '%s \\\n' "$long"; done
+	printf 'end\n\tLun 0 Type=nullio\n'
+	head -c 4100 /dev/zero | tr '\0' b
+	printf '\n'
+} >conf/long-lines
 
 # CHAP values: binary constants, identifiers, algorithm lists.
 seed chap hex '0x0123456789abcdefABCDEF'
@@ -39,6 +60,36 @@ seed chap b64 '0bAAECAwQFBgcICQoLDA0ODw=='
 seed chap b64short '0bQUJD'
 seed chap id '0x1f'
 seed chap algs '7,6,5,8,300,x'
+
+# PDUs with good CRC32C digests (python3 computes them; skipped without):
+# first byte 0x0b or 0x09, both digests or the header one, 8 KiB limit.
+if command -v python3 >/dev/null; then
+	python3 - <<'PY'
+def crc32c(b, crc=0):
+    crc ^= 0xffffffff
+    for x in b:
+        crc ^= x
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
+    return crc ^ 0xffffffff
+def digest(b):
+    return crc32c(b).to_bytes(4, 'little')
+def pdu(op, data, ahs=b''):
+    pad = data + bytes(-len(data) % 4)
+    bhs = bytes([op, 0x80, 0, 0, len(ahs) // 4]) + len(data).to_bytes(3, 'big')
+    bhs += bytes(8) + (7).to_bytes(4, 'big') + bytes(28)
+    out = bhs + ahs + digest(bhs + ahs)
+    if data:
+        out += pad + digest(pad)
+    return out
+nop = pdu(0x00, b'ping')
+cmd = pdu(0x01, b'', bytes([0, 9, 1, 0]) + bytes(8))	# extended CDB AHS
+text = pdu(0x04, b'SendTargets=All\0')
+open('pdu/digests-ok', 'wb').write(b'\013' + nop + cmd + text)
+open('pdu/hdigest-ok', 'wb').write(b'\011' + nop[:48] + nop[48:52] +
+    b'ping')
+PY
+fi
 
 # Logins by hand: Login Request PDUs (BHS, then the data segment and its
 # padding).  login_pdu flags text: 0x43 (immediate Login), the flags byte

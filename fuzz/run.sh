@@ -57,6 +57,8 @@ for name in "${names[@]}"; do
 	    -artifact_prefix="$crashes/")
 	d=$(dict_of "$name")
 	[ -n "$d" ] && opts+=(-dict="$d")
+	# ietd.conf lines may be 4096 bytes: let inputs hold a few.
+	[ "$name" = conf ] && opts+=(-max_len=16384)
 	before=$(ls "$crashes" | wc -l)
 	# Beyond its own time limit: the harness hangs outside an input.
 	timeout -k 5 $((SECONDS_EACH * 2 + 60)) "$bin" "${opts[@]}" \
