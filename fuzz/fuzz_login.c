@@ -13,7 +13,9 @@
  *   0x10  debug level 2: the worker dumps every PDU (CHAP values redacted)
  * No fork, no exit: login_run returns on every input.  Properties: a login
  * that needed CHAP succeeds only after io accepted a response, and a
- * normal session only after io admitted it.
+ * normal session only after io admitted it; what the worker sent is a
+ * sequence of whole Login Responses with well-formed keys, ending in a
+ * reject when the login failed and in T=1 NSG=3 status 0 when it did not.
  */
 #include <sys/socket.h>
 
@@ -29,6 +31,7 @@
 #include "conf.h"
 #include "fuzz.h"
 #include "ipc.h"
+#include "keys.h"
 #include "log.h"
 #include "worker/login.h"
 
@@ -57,6 +60,8 @@ struct peer {
 	int		 flags;
 	int		 verdicts;	/* CHAP responses io accepted */
 	int		 admitted;	/* sessions io admitted */
+	uint8_t		*out;		/* what the worker sent */
+	size_t		 outlen;
 };
 
 int
@@ -163,6 +168,47 @@ io_answer(struct peer *p)
 	return (0);
 }
 
+static void
+keep(struct peer *p, const uint8_t *buf, size_t n)
+{
+	if ((p->out = realloc(p->out, p->outlen + n)) == NULL)
+		abort();
+	memcpy(p->out + p->outlen, buf, n);
+	p->outlen += n;
+}
+
+/*
+ * The worker's answers: whole Login Responses, keys that load, status 0
+ * until the last.  Returns the last BHS (NULL if none).
+ */
+static const struct iscsi_login_rsp *
+check_responses(const struct peer *p)
+{
+	const struct iscsi_login_rsp	*r = NULL;
+	struct keys			*k;
+	const char			*errstr;
+	size_t				 off = 0, dlen;
+
+	while (off < p->outlen) {
+		FUZZ_ASSERT(r == NULL || r->status_class == 0);
+		FUZZ_ASSERT(p->outlen - off >= sizeof(struct iscsi_bhs));
+		r = (const void *)(p->out + off);
+		FUZZ_ASSERT(r->opcode == ISCSI_OP_LOGIN_RSP);
+		FUZZ_ASSERT(r->total_ahs_len == 0);
+		dlen = pdu_data_len((const struct iscsi_bhs *)r);
+		FUZZ_ASSERT(dlen <= ISCSI_LOGIN_DATA_MAX);
+		off += sizeof(struct iscsi_bhs);
+		FUZZ_ASSERT(p->outlen - off >= dlen + pdu_padding(dlen));
+		if ((k = keys_new()) == NULL)
+			abort();
+		FUZZ_ASSERT(keys_load(k, (const char *)p->out + off, dlen,
+		    &errstr) == 0);
+		keys_free(k);
+		off += dlen + pdu_padding(dlen);
+	}
+	return (r);
+}
+
 /* Write the input, drain the answers, play io, until both ends close. */
 static void *
 peer_run(void *arg)
@@ -200,7 +246,8 @@ peer_run(void *arg)
 			if (n == 0 || (n == -1 && errno != EAGAIN)) {
 				pfd[0].fd = -1;
 				off = p->len;
-			}
+			} else if (n > 0)
+				keep(p, buf, n);
 		}
 		if ((pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
 		    io_answer(p) == -1)
@@ -214,6 +261,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct login	 l;
 	struct peer	 p;
+	const struct iscsi_login_rsp *last;
 	pthread_t	 t;
 	int		 s[2], c[2], rv;
 
@@ -247,11 +295,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(c[1]);
 
 	FUZZ_ASSERT(rv == 0 || rv == -1 || rv == LOGIN_CLOSED);
+	last = check_responses(&p);
 	if (rv == 0) {
 		FUZZ_ASSERT(l.l_stage == ISCSI_STAGE_FULL);
 		FUZZ_ASSERT(!l.l_chap || p.verdicts > 0);
 		FUZZ_ASSERT(l.l_discovery || (p.admitted > 0 &&
 		    l.l_tsih != 0 && l.l_target != NULL));
-	}
+		FUZZ_ASSERT(last != NULL && last->status_class == 0 &&
+		    (last->flags & ISCSI_LOGIN_T) &&
+		    ISCSI_LOGIN_NSG(last->flags) == ISCSI_STAGE_FULL);
+	} else if (rv == -1)
+		FUZZ_ASSERT(last != NULL && last->status_class != 0);
+	free(p.out);
 	return (0);
 }
