@@ -4,16 +4,17 @@
  * sends, PDU after PDU.  login_run reads them from one end of a
  * socketpair; a thread of the harness writes them into the other end,
  * drains the Login Responses, and plays io on the worker's IPC channel:
- * it makes CHAP challenges, judges CHAP responses and admits sessions,
- * or refuses, as the flags say:
+ * it judges access, makes CHAP challenges, judges CHAP responses and
+ * admits sessions, or refuses, as the flags say:
  *   0x01  discovery needs CHAP (a global IncomingUser)
  *   0x02  io refuses every CHAP response
  *   0x04  io refuses to admit the session
  *   0x08  io has no challenge for any CHAP_A
  *   0x10  debug level 2: the worker dumps every PDU (CHAP values redacted)
+ *   0x20  io refuses access to the target (its access control)
  * No fork, no exit: login_run returns on every input.  Properties: a login
  * that needed CHAP succeeds only after io accepted a response, and a
- * normal session only after io admitted it; what the worker sent is a
+ * normal session only after io granted access and admitted it; what the worker sent is a
  * sequence of whole Login Responses with well-formed keys, ending in a
  * reject when the login failed and in T=1 NSG=3 status 0 when it did not.
  */
@@ -40,6 +41,7 @@
 #define F_DENY_ADMIT	0x04
 #define F_NO_CHAL	0x08
 #define F_DEBUG		0x10
+#define F_DENY_ACCESS	0x20
 
 static const char conf_text[] =
 	"Target iqn.2026-11.org.ietd:t1\n"
@@ -59,6 +61,7 @@ struct peer {
 	int		 chan;
 	int		 flags;
 	int		 verdicts;	/* CHAP responses io accepted */
+	int		 granted;	/* access checks io passed */
 	int		 admitted;	/* sessions io admitted */
 	uint8_t		*out;		/* what the worker sent */
 	size_t		 outlen;
@@ -137,6 +140,20 @@ io_admit(struct peer *p, const struct msg_w_admit *w)
 		abort();
 }
 
+static void
+io_access(struct peer *p)
+{
+	struct msg_i_access	 a;
+
+	memset(&a, 0, sizeof(a));
+	if (p->flags & F_DENY_ACCESS)
+		a.status = LOGIN_FORBIDDEN;
+	else
+		p->granted++;
+	if (ipc_send(p->chan, MSG_I_ACCESS, 0, &a, sizeof(a), -1) == -1)
+		abort();
+}
+
 /* One record from the worker: 0, or -1 once the channel is closed. */
 static int
 io_answer(struct peer *p)
@@ -148,12 +165,17 @@ io_answer(struct peer *p)
 		    sizeof(struct msg_w_auth_response), false },
 		{ MSG_W_ADMIT, sizeof(struct msg_w_admit),
 		    sizeof(struct msg_w_admit), false },
+		{ MSG_W_ACCESS, sizeof(struct msg_w_access),
+		    sizeof(struct msg_w_access), false },
 	};
 	struct ipc_msg	 m;
+	int		 rv;
 
-	if (ipc_recv(p->chan, rules, sizeof(rules) / sizeof(rules[0]),
-	    &m) != 1)
+	rv = ipc_recv(p->chan, rules, sizeof(rules) / sizeof(rules[0]), &m);
+	if (rv == 0 || (rv == -1 && errno == ECONNRESET))
 		return (-1);
+	/* A record this io does not know would leave the login waiting. */
+	FUZZ_ASSERT(rv == 1);
 	switch (m.hdr.type) {
 	case MSG_W_AUTH_CHALLENGE:
 		io_challenge(p, (void *)m.data);
@@ -163,6 +185,9 @@ io_answer(struct peer *p)
 		break;
 	case MSG_W_ADMIT:
 		io_admit(p, (void *)m.data);
+		break;
+	case MSG_W_ACCESS:
+		io_access(p);
 		break;
 	}
 	return (0);
@@ -299,8 +324,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rv == 0) {
 		FUZZ_ASSERT(l.l_stage == ISCSI_STAGE_FULL);
 		FUZZ_ASSERT(!l.l_chap || p.verdicts > 0);
-		FUZZ_ASSERT(l.l_discovery || (p.admitted > 0 &&
-		    l.l_tsih != 0 && l.l_target != NULL));
+		FUZZ_ASSERT(l.l_discovery || (p.granted > 0 &&
+		    p.admitted > 0 && l.l_tsih != 0 && l.l_target != NULL));
 		FUZZ_ASSERT(last != NULL && last->status_class == 0 &&
 		    (last->flags & ISCSI_LOGIN_T) &&
 		    ISCSI_LOGIN_NSG(last->flags) == ISCSI_STAGE_FULL);
