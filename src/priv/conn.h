@@ -28,6 +28,7 @@
 #define CONN_TX_CACHE	64		/* recycled output PDUs */
 #define CONN_TAG_MAX	(ADDRSTRLEN + 4 * ISCSI_NAME_MAX + 4)
 #define CONN_BUF_MAX	(64U * 1024 * 1024) /* task buffers of a conn */
+#define CONN_ABORTED_MAX	32	/* ITTs of aborted tasks kept */
 
 /* A reference-counted payload (Data-In data is shared by its PDUs). */
 struct iobuf {
@@ -121,6 +122,9 @@ struct conn {
 	struct task_list	 conn_tasks;
 	uint32_t		 conn_ntasks;
 	size_t			 conn_buf_bytes; /* task buffers held */
+	uint32_t		 conn_aborted[CONN_ABORTED_MAX]; /* ITTs */
+	uint32_t		 conn_aborted_next;
+	uint32_t		 conn_naborted;
 };
 
 /*
@@ -175,5 +179,7 @@ void		 conn_text(struct conn *);
 
 /* tmf.c */
 void		 conn_tmf(struct conn *);
+/* Was a task with this ITT aborted lately (its Data-Out is dropped)? */
+bool		 conn_itt_aborted(const struct conn *, uint32_t itt);
 
 #endif

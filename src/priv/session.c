@@ -353,6 +353,14 @@ conn_pdu(struct conn *c)
 		conn_reject(c, REJECT_PROTOCOL_ERROR, bhs);
 		return;
 	}
+	if (bhs->itt == htobe32(ISCSI_RESERVED_TAG) &&
+	    op != ISCSI_OP_NOP_OUT && op != ISCSI_OP_SNACK_REQ) {
+		/* RFC 7143 11.1: 0xffffffff is only for NOP-Out. */
+		log_warnx("%s: %s with the reserved ITT", c->conn_tag,
+		    pdu_opcode_name(op));
+		conn_reject(c, REJECT_INVALID_PDU_FIELD, bhs);
+		return;
+	}
 	switch (op) {
 	case ISCSI_OP_SCSI_CMD:
 		conn_scsi_cmd(c);
@@ -373,7 +381,20 @@ conn_pdu(struct conn *c)
 		conn_tmf(c);
 		break;
 	case ISCSI_OP_SNACK_REQ:
-		conn_reject(c, REJECT_SNACK_REJECT, bhs);
+		/*
+		 * SNACK is for ErrorRecoveryLevel > 0: at level 0 it is a
+		 * protocol error; above, a SNACK we cannot honour (no PDU
+		 * is kept for retransmission) gets "SNACK Reject".
+		 */
+		log_warnx("%s: SNACK at ErrorRecoveryLevel %u rejected",
+		    c->conn_tag, c->conn_p[P_ERROR_RECOVERY_LEVEL]);
+		conn_reject(c, c->conn_p[P_ERROR_RECOVERY_LEVEL] == 0 ?
+		    REJECT_PROTOCOL_ERROR : REJECT_SNACK_REJECT, bhs);
+		break;
+	case ISCSI_OP_LOGIN_REQ:
+		log_warnx("%s: Login Request in the full feature phase",
+		    c->conn_tag);
+		conn_reject(c, REJECT_PROTOCOL_ERROR, bhs);
 		break;
 	default:
 		log_warnx("%s: unsupported opcode %#x", c->conn_tag, op);
@@ -435,6 +456,32 @@ conn_nop_out(struct conn *c)
 }
 
 /*
+ * Logout "close the connection" (RFC 7143 11.14.1): this connection is
+ * closed once the answer is out; another connection of the session,
+ * named by its CID, is closed at once (its tasks end with it at
+ * ErrorRecoveryLevel 0).
+ */
+static uint8_t
+conn_logout_cid(struct conn *c, uint16_t cid)
+{
+	struct conn	*o;
+
+	if (cid == c->conn_cid) {
+		c->conn_logout = true;
+		return (LOGOUT_RSP_OK);
+	}
+	TAILQ_FOREACH(o, &c->conn_sess->sess_conns, conn_sentry)
+		if (o->conn_cid == cid && !o->conn_dead) {
+			log_info("%s: logout of cid %u", c->conn_tag, cid);
+			session_conn_close(o, NULL);
+			return (LOGOUT_RSP_OK);
+		}
+	log_warnx("%s: logout of cid %u: no such connection", c->conn_tag,
+	    cid);
+	return (LOGOUT_RSP_CID_NOT_FOUND);
+}
+
+/*
  * Logout: answer, then close once the answer is out.
  */
 static void
@@ -455,10 +502,7 @@ conn_logout(struct conn *c)
 		c->conn_logout = c->conn_logout_sess = true;
 		break;
 	case LOGOUT_CLOSE_CONNECTION:
-		if (be16toh(req->cid) != c->conn_cid)
-			response = LOGOUT_RSP_CID_NOT_FOUND;
-		else
-			c->conn_logout = true;
+		response = conn_logout_cid(c, be16toh(req->cid));
 		break;
 	case LOGOUT_REMOVE_FOR_RECOVERY:
 		response = LOGOUT_RSP_RECOVERY_UNSUPPORTED;

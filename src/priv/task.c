@@ -462,6 +462,12 @@ conn_data_out(struct conn *c)
 		task_fail(c, t, SKEY_ABORTED_COMMAND, 0x47, 0x05);
 	}
 	if ((t = conn_task_find(c, be32toh(d->itt))) == NULL) {
+		if (conn_itt_aborted(c, be32toh(d->itt))) {
+			/* In flight when its task was aborted. */
+			log_debug(2, "%s: Data-Out for aborted ITT %#x dropped",
+			    c->conn_tag, be32toh(d->itt));
+			return;
+		}
 		log_warnx("%s: Data-Out for unknown ITT %#x", c->conn_tag,
 		    be32toh(d->itt));
 		conn_reject(c, REJECT_INVALID_PDU_FIELD, &c->conn_rx_bhs);

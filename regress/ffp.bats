@@ -1,0 +1,288 @@
+#!/usr/bin/env bats
+# ffp.bats: the full feature phase seen through raw PDUs (the ffpdu
+# helper): the CmdSN window, task management and its ordering, Rejects,
+# Logout, Data-Out checks, the target's NOP-In pings, Text continuation
+# and the logout request before a clean shutdown.
+
+load lib/common
+
+setup() {
+	common_setup
+	make_lun "$T/lun0.img" 16M
+	make_lun "$T/lun1.img" 4M
+}
+
+teardown() {
+	common_teardown
+}
+
+# conf [key value]...: one target with LUNs 0 and 1 and the given keys.
+conf() {
+	{
+		printf 'Target %s\n' "$TARGET"
+		printf '\tLun 0 Path=%s,Type=fileio\n' "$T/lun0.img"
+		printf '\tLun 1 Path=%s,Type=fileio\n' "$T/lun1.img"
+		while [ $# -ge 2 ]; do
+			printf '\t%s %s\n' "$1" "$2"
+			shift 2
+		done
+	} | write_conf
+}
+
+# ffpdu [options] step...: the helper against $TARGET.
+ffpdu() {
+	local -a opts=()
+	while [ $# -gt 0 ] && [ "${1#-}" != "$1" ]; do
+		opts+=("$1" "$2")
+		shift 2
+	done
+	run_client "$(helper ffpdu)" -t 10 "${opts[@]}" 127.0.0.1 "$PORT" \
+	    "$TARGET" "$@"
+}
+
+# refute_output_has pattern: no line of the last run matches (ERE).
+refute_output_has() {
+	! grep -Eq -- "$1" <<<"$output" ||
+	    fail "output matches '$1':" "$output"
+}
+
+# line_of pattern: the number of the first output line matching (ERE).
+line_of() {
+	grep -En -- "$1" <<<"$output" | head -n 1 | cut -d: -f1
+}
+
+# assert_before a b: the first line matching a comes before the first
+# matching b, and both exist.
+assert_before() {
+	local a b
+	a=$(line_of "$1")
+	b=$(line_of "$2")
+	[ -n "$a" ] && [ -n "$b" ] && [ "$a" -lt "$b" ] ||
+	    fail "'$1' (line ${a:-none}) not before '$2' (line ${b:-none}):" \
+	    "$output"
+}
+
+no_errors() {
+	refute_output_has '^(s[0-9] )?error'
+}
+
+@test "commands outside the CmdSN window are dropped and immediate ones taken" {
+	conf QueuedCommands 4
+	start_daemon
+	# Window 1..4: CmdSN 11 is past MaxCmdSN, CmdSN 0 before ExpCmdSN.
+	ffpdu sn cmdsn:10 read:0x50:0:1 cmdsn:-1 read:0x51:0:1 \
+	    imm read:0x52:0:1 read:0x53:0:1 until:0x21 until:0x21 idle:1 sn
+	assert_status 0
+	assert_output_has '^sn cmdsn=1 expcmdsn=1 maxcmdsn=4$'
+	assert_output_has '^rsp itt=0x52 status=0x00 '
+	assert_output_has '^rsp itt=0x53 status=0x00 '
+	refute_output_has 'itt=0x5[01] '
+	# Only CmdSN 1 was taken: the window moved by one.
+	assert_output_has '^sn cmdsn=2 expcmdsn=2 maxcmdsn=5$'
+	no_errors
+	assert_log_has 'CmdSN 11 outside the window 1-4, dropped'
+	assert_log_has 'CmdSN 0 outside the window 1-4, dropped'
+	stop_daemon
+}
+
+@test "an aborted write waiting for Data-Out gets no response, its late Data-Out is dropped" {
+	conf
+	start_daemon
+	ffpdu write:0x10:0:4 until:0x31 tmf:0x11:1:0x10 until:0x22 \
+	    data:0x10 nop:0x12 until:0x20 idle:1
+	assert_status 0
+	assert_output_has '^r2t itt=0x10 off=0 len=2048 '
+	assert_output_has '^tmf itt=0x11 response=0$'
+	assert_output_has '^nopin itt=0x12 len=4$'
+	refute_output_has '^rsp itt=0x10 '
+	refute_output_has '^reject'
+	no_errors
+	assert_log_has 'abort task: task 0x10 \(lun 0\) aborted'
+	stop_daemon
+}
+
+@test "the TMF response comes after the responses of earlier commands" {
+	conf
+	start_daemon
+	# A read and a write that completes, then a write left waiting for
+	# its data: ABORT TASK SET answers after the first two and the
+	# aborted write never gets a response.
+	ffpdu read:0x20:0:64 write:0x21:8:2:1024 write:0x22:16:4 \
+	    tmf:0x23:2 until:0x22 idle:1
+	assert_status 0
+	assert_output_has '^rsp itt=0x20 status=0x00 '
+	assert_output_has '^rsp itt=0x21 status=0x00 '
+	assert_before '^rsp itt=0x20 ' '^tmf itt=0x23 response=0$'
+	assert_before '^rsp itt=0x21 ' '^tmf itt=0x23 response=0$'
+	refute_output_has '^rsp itt=0x22 '
+	no_errors
+	stop_daemon
+}
+
+@test "ABORT TASK of an unknown task: does not exist, or complete when its CmdSN is still due" {
+	conf QueuedCommands 8
+	start_daemon
+	# RefCmdSN 1 is in the window and before the TMF's CmdSN 2 (the read
+	# took CmdSN 1 and ended): no task, RefCmdSN below ExpCmdSN.
+	# RefCmdSN 3 is in the window but not before the TMF's own CmdSN.
+	ffpdu read:0x30:0:1 until:0x21 tmf:0x31:1:0x30 until:0x22 \
+	    tmf:0x32:1:0x77:3 until:0x22 \
+	    cmdsn:1 read:0x33:0:1 until:0x21 sn tmf:0x34:1:0x99:2 until:0x22 sn
+	assert_status 0
+	assert_output_has '^tmf itt=0x31 response=1$'
+	assert_output_has '^tmf itt=0x32 response=1$'
+	# CmdSN 2 was skipped (the read went as 3): aborting it completes
+	# and ExpCmdSN stays past it.
+	assert_output_has '^tmf itt=0x34 response=0$'
+	no_errors
+	stop_daemon
+}
+
+@test "ABORT TASK SET aborts this session's tasks only, CLEAR TASK SET every session's" {
+	conf
+	start_daemon
+	ffpdu write:0x40:0:4 until:0x31 session:1 write:0x41:8:4 until:0x31 \
+	    session:0 tmf:0x42:2 until:0x22 \
+	    session:1 data:0x41 until:0x21 write:0x43:8:4 until:0x31 \
+	    session:0 write:0x44:0:4 until:0x31 \
+	    session:1 tmf:0x45:4 until:0x22 session:0 nop:0x46 until:0x20 \
+	    data:0x44 nop:0x47 until:0x20 idle:1
+	assert_status 0
+	assert_output_has '^tmf itt=0x42 response=0$'
+	# Session 1's write lived through session 0's ABORT TASK SET.
+	assert_output_has '^s1 rsp itt=0x41 status=0x00 '
+	assert_output_has '^s1 tmf itt=0x45 response=0$'
+	# CLEAR TASK SET from session 1 took session 0's write too.
+	refute_output_has 'rsp itt=0x4[04] '
+	no_errors
+	assert_log_has 'clear task set aborted 1 tasks of session'
+	stop_daemon
+}
+
+@test "task management functions answer with the right response codes" {
+	conf
+	start_daemon
+	ffpdu lun:7 tmf:0x60:5 until:0x22 tmf:0x61:2 until:0x22 \
+	    tmf:0x62:4 until:0x22 tmf:0x63:3 until:0x22 \
+	    lun:1 tmf:0x64:3 until:0x22 tmf:0x65:8 until:0x22 \
+	    tmf:0x66:20 until:0x22 tmf:0x67:5 until:0x22 tmf:0x68:6 until:0x22
+	assert_status 0
+	# LUN 7 does not exist: LUN does not exist (2).
+	assert_output_has '^tmf itt=0x60 response=2$'
+	assert_output_has '^tmf itt=0x61 response=2$'
+	assert_output_has '^tmf itt=0x62 response=2$'
+	assert_output_has '^tmf itt=0x63 response=2$'
+	# CLEAR ACA: complete; TASK REASSIGN at ERL 0: not supported (4);
+	# an unknown function: not supported (5); resets: complete.
+	assert_output_has '^tmf itt=0x64 response=0$'
+	assert_output_has '^tmf itt=0x65 response=4$'
+	assert_output_has '^tmf itt=0x66 response=5$'
+	assert_output_has '^tmf itt=0x67 response=0$'
+	assert_output_has '^tmf itt=0x68 response=0$'
+	no_errors
+	assert_log_has 'logical unit reset of LUN 1'
+	assert_log_has 'target warm reset of '
+	stop_daemon
+}
+
+@test "TARGET WARM RESET aborts every session's tasks and keeps the sessions" {
+	conf
+	start_daemon
+	ffpdu write:0x70:0:4 until:0x31 session:1 write:0x71:0:4 until:0x31 \
+	    tmf:0x72:6 until:0x22 nop:0x73 until:0x20 \
+	    session:0 nop:0x74 until:0x20 data:0x70 idle:1
+	assert_status 0
+	assert_output_has '^s1 tmf itt=0x72 response=0$'
+	assert_output_has '^s1 nopin itt=0x73 '
+	assert_output_has '^nopin itt=0x74 '
+	refute_output_has 'rsp itt=0x7[01] '
+	no_errors
+	stop_daemon
+}
+
+@test "TARGET COLD RESET answers, then closes every session of the target" {
+	conf
+	start_daemon
+	# The NOP makes sure session 1 reached io before the reset.
+	ffpdu session:1 nop:0x7f until:0x20 session:0 write:0x80:0:4 until:0x31 \
+	    tmf:0x81:7 until:0x22 idle:5 session:1 idle:5
+	assert_status 0
+	assert_output_has '^tmf itt=0x81 response=0$'
+	assert_before '^tmf itt=0x81' '^closed$'
+	assert_output_has '^s1 closed$'
+	refute_output_has 'rsp itt=0x80 '
+	no_errors
+	assert_log_has 'target cold reset: closing session'
+	stop_daemon
+}
+
+@test "SNACK, unknown opcodes, Login in the full feature phase and the reserved ITT are rejected" {
+	conf
+	start_daemon
+	ffpdu op:0x10 until:0x3f op:0x0e until:0x3f op:0x03 until:0x3f \
+	    op:0x06:0xffffffff until:0x3f op:0x20 until:0x3f nop:0x90 until:0x20
+	assert_status 0
+	# At ErrorRecoveryLevel 0 a SNACK is a protocol error (4).
+	assert_output_has '^reject reason=0x04 opcode=0x10 '
+	assert_output_has '^reject reason=0x05 opcode=0x0e '
+	assert_output_has '^reject reason=0x04 opcode=0x03 '
+	assert_output_has '^reject reason=0x09 opcode=0x06 itt=0xffffffff$'
+	assert_output_has '^reject reason=0x05 opcode=0x20 '
+	assert_output_has '^nopin itt=0x90 '
+	no_errors
+	assert_log_has 'SNACK at ErrorRecoveryLevel 0 rejected'
+	stop_daemon
+}
+
+@test "Logout: an unknown CID, recovery not supported, then close the connection" {
+	conf
+	start_daemon
+	ffpdu logout:1:9 logout:2 logout:1:0 idle:5
+	assert_status 0
+	assert_output_has '^logout response=1 '
+	assert_output_has '^logout response=2 '
+	assert_output_has '^logout response=0 '
+	assert_before '^logout response=0 ' '^closed$'
+	no_errors
+	assert_log_has 'logout of cid 9: no such connection'
+	stop_daemon
+}
+
+@test "Logout closing the session ends it and its waiting tasks" {
+	conf
+	start_daemon
+	ffpdu write:0xa0:0:4 until:0x31 logout:0 idle:5
+	assert_status 0
+	assert_output_has '^logout response=0 time2wait=2 time2retain=20$'
+	assert_output_has '^closed$'
+	refute_output_has 'rsp itt=0xa0 '
+	assert_log_has 'session_remove'
+	stop_daemon
+}
+
+@test "Data-Out with a bad DataSN, offset or burst end is rejected and ends its command" {
+	conf
+	start_daemon
+	ffpdu write:0xb0:0:4 until:0x31 data:0xb0:badsn until:0x21 \
+	    write:0xb1:0:4 until:0x31 data:0xb1:badoff until:0x21 \
+	    write:0xb2:0:4 until:0x31 data:0xb2:short until:0x21 \
+	    write:0xb3:0:4 until:0x31 data:0xb3:badttt until:0x3f \
+	    data:0xb3 until:0x21 \
+	    write:0xb4:0:4 until:0x31 unsol:0xb4:0:512:1 until:0x3f \
+	    data:0xb4 until:0x21
+	assert_status 0
+	assert_output_has '^reject reason=0x04 opcode=0x05 itt=0xb0$'
+	assert_output_has '^rsp itt=0xb0 status=0x02 .* sense=b/4b/00$'
+	assert_output_has '^reject reason=0x09 opcode=0x05 itt=0xb1$'
+	assert_output_has '^rsp itt=0xb1 status=0x02 .* sense=b/4b/00$'
+	assert_output_has '^reject reason=0x04 opcode=0x05 itt=0xb2$'
+	assert_output_has '^rsp itt=0xb2 status=0x02 .* sense=b/4b/00$'
+	# An unknown TTT is rejected; the R2T answered right then ends well.
+	assert_output_has '^reject reason=0x09 opcode=0x05 itt=0xb3$'
+	assert_output_has '^rsp itt=0xb3 status=0x00 '
+	# Unsolicited data with InitialR2T=Yes is a protocol error.
+	assert_output_has '^reject reason=0x04 opcode=0x05 itt=0xb4$'
+	assert_output_has '^rsp itt=0xb4 status=0x00 '
+	no_errors
+	stop_daemon
+}
