@@ -286,3 +286,33 @@ no_errors() {
 	no_errors
 	stop_daemon
 }
+
+@test "an initiator that stops answering NOP-In pings is dropped and its tasks cleaned up" {
+	conf NOPInterval 1 NOPTimeout 2
+	start_daemon
+	local t0=$SECONDS
+	ffpdu silent write:0xc0:0:4 until:0x31 idle:20
+	assert_status 0
+	assert_output_has '^ping ttt=0x[0-9a-f]+ ignored$'
+	assert_before '^ping ttt=' '^closed$'
+	# Not before NOPInterval + NOPTimeout (3 s), and well within 20 s.
+	[ $((SECONDS - t0)) -ge 3 ] || fail "dropped too early: $output"
+	refute_output_has '^quiet$'
+	assert_log_has 'no answer to NOP-In ping within 2 seconds'
+	assert_log_has 'session_remove'
+	stop_daemon
+}
+
+@test "an initiator that answers NOP-In pings keeps its connection" {
+	conf NOPInterval 1 NOPTimeout 1
+	start_daemon
+	ffpdu idle:5 nop:0xc1 until:0x20 logout:0
+	assert_status 0
+	[ "$(grep -c '^ping ttt=0x[0-9a-f]* answered$' <<<"$output")" -ge 2 ] ||
+	    fail "fewer than two pings answered: $output"
+	assert_output_has '^nopin itt=0xc1 len=4$'
+	assert_output_has '^logout response=0 '
+	refute_output_has '^closed$'
+	no_errors
+	stop_daemon
+}

@@ -92,10 +92,12 @@ static const struct param_def param_table[P__COUNT] = {
 	/* ietd.conf only, never negotiated. */
 	[P_QUEUED_COMMANDS] = { "QueuedCommands", P_QUEUED_COMMANDS,
 	    PS_CONF, PT_CONF, 32, 32, 1, 2048, false },
+	/* NOP-In pings: LIO's defaults, so that a vanished initiator
+	 * (and whatever it reserved) is let go within a minute. */
 	[P_NOP_INTERVAL] = { "NOPInterval", P_NOP_INTERVAL,
-	    PS_CONF, PT_CONF, 0, 0, 0, 3600, false },
+	    PS_CONF, PT_CONF, 15, 15, 0, 3600, false },
 	[P_NOP_TIMEOUT] = { "NOPTimeout", P_NOP_TIMEOUT,
-	    PS_CONF, PT_CONF, 0, 0, 0, 3600, false },
+	    PS_CONF, PT_CONF, 30, 30, 0, 3600, false },
 	[P_MAX_SESSIONS] = { "MaxSessions", P_MAX_SESSIONS,
 	    PS_CONF, PT_CONF, 0, 0, 0, 65535, false },
 };

@@ -156,7 +156,7 @@ test_conf(void)
 	CHECK(c[P_ERROR_RECOVERY_LEVEL] == 0);
 	CHECK(c[P_IFMARKER] == 0 && c[P_OFMARKER] == 0);
 	CHECK(c[P_QUEUED_COMMANDS] == 32);
-	CHECK(c[P_NOP_INTERVAL] == 0 && c[P_NOP_TIMEOUT] == 0);
+	CHECK(c[P_NOP_INTERVAL] == 15 && c[P_NOP_TIMEOUT] == 30);
 	CHECK(c[P_MAX_SESSIONS] == 0);
 
 	CHECK(param_conf_set(c, "InitialR2T", "Yes", &e) == 0 &&

@@ -122,6 +122,12 @@ struct conn {
 	struct task_list	 conn_tasks;
 	uint32_t		 conn_ntasks;
 	size_t			 conn_buf_bytes; /* task buffers held */
+	/* NOP-In pings (session_conn_tick) */
+	bool			 conn_rx_seen;	/* bytes since the tick */
+	bool			 conn_ping_out;	/* waiting for the answer */
+	uint32_t		 conn_idle;	/* seconds without input */
+	uint32_t		 conn_ping_ttt;
+	uint32_t		 conn_ping_age;	/* seconds */
 	uint32_t		 conn_aborted[CONN_ABORTED_MAX]; /* ITTs */
 	uint32_t		 conn_aborted_next;
 	uint32_t		 conn_naborted;

@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 
 #include <bsd/string.h>
 #include <errno.h>
@@ -60,9 +61,16 @@ struct io_parent {
 	int			 p_fd;
 };
 
+/* A timerfd that ticks once a second (NOP-In pings). */
+struct io_timer {
+	enum io_kind		 t_kind;	/* IO_TIMER: first */
+	int			 t_fd;
+};
+
 struct io {
 	struct io_reactor	 io_r;
 	struct io_parent	 io_parent;
+	struct io_timer		 io_timer;
 	struct io_workers	 io_workers;
 	struct io_workers	 io_dead;	/* freed after each batch */
 	struct conf		*io_conf;
@@ -117,6 +125,8 @@ static void	io_params_clamp(const uint32_t *, const uint32_t *,
 static struct io_target *io_target_get(struct io *, uint32_t, const char *);
 static int	io_tsih_alloc(struct io_reactor *, uint16_t *);
 static void	io_reap(struct io *);
+static void	io_timer_init(struct io *);
+static void	io_tick(struct io *);
 static __dead void io_shutdown(struct io *);
 
 void
@@ -175,6 +185,46 @@ io_init(struct io *io, int parent_fd, struct conf *conf,
 	ev.data.ptr = &io->io_parent;
 	if (epoll_ctl(r->r_epfd, EPOLL_CTL_ADD, parent_fd, &ev) == -1)
 		fatal("io: epoll_ctl parent");
+	io_timer_init(io);
+}
+
+static void
+io_timer_init(struct io *io)
+{
+	struct itimerspec	 its;
+	struct epoll_event	 ev;
+	int			 fd;
+
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd == -1)
+		fatal("io: timerfd_create");
+	memset(&its, 0, sizeof(its));
+	its.it_interval.tv_sec = 1;
+	its.it_value.tv_sec = 1;
+	if (timerfd_settime(fd, 0, &its, NULL) == -1)
+		fatal("io: timerfd_settime");
+	io->io_timer.t_kind = IO_TIMER;
+	io->io_timer.t_fd = fd;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = &io->io_timer;
+	if (epoll_ctl(io->io_r.r_epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
+		fatal("io: epoll_ctl timer");
+}
+
+/* Once a second: every connection's NOP-In clock. */
+static void
+io_tick(struct io *io)
+{
+	struct conn	*c, *next;
+	uint64_t	 n;
+
+	if (read(io->io_timer.t_fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	for (c = TAILQ_FIRST(&io->io_r.r_conns); c != NULL; c = next) {
+		next = session_conn_next(c);
+		session_conn_tick(c);
+	}
 }
 
 static void
@@ -203,6 +253,9 @@ io_loop(struct io *io)
 			case IO_CONN:
 				session_conn_event((struct conn *)kind,
 				    evs[i].events);
+				break;
+			case IO_TIMER:
+				io_tick(io);
 				break;
 			}
 		}
@@ -832,6 +885,7 @@ io_shutdown(struct io *io)
 		session_conn_close(c, NULL);
 	io_reap(io);
 	close(r->r_epfd);
+	close(io->io_timer.t_fd);
 	close(io->io_parent.p_fd);
 	if (lun_sync_all(r->r_luns) == -1)
 		log_warnx("flushing backing stores failed");

@@ -423,7 +423,70 @@ conn_reject(struct conn *c, uint8_t reason, const struct iscsi_bhs *bad)
 }
 
 /*
- * NOP-Out: a ping with ITT != 0xffffffff is answered with its data.
+ * NOP-In pings (RFC 7143 11.19): after NOPInterval seconds without a
+ * byte from the initiator, a NOP-In with a Target Transfer Tag asks for
+ * a NOP-Out; without one within NOPTimeout seconds (NOPInterval when
+ * NOPTimeout is 0) the initiator is taken as gone: the connection is
+ * closed and its tasks with it.  Called once a second.
+ */
+static void
+conn_ping(struct conn *c)
+{
+	struct iscsi_nop	*in;
+	struct txpdu		*tx;
+
+	if ((tx = conn_tx_new(c, ISCSI_OP_NOP_IN)) == NULL) {
+		session_conn_close(c, "out of memory");
+		return;
+	}
+	c->conn_ping_ttt = c->conn_ttt++;
+	if (c->conn_ttt == ISCSI_RESERVED_TAG)
+		c->conn_ttt = 1;
+	c->conn_ping_out = true;
+	c->conn_ping_age = 0;
+	in = (struct iscsi_nop *)&tx->tx_bhs;
+	in->flags = ISCSI_FLAG_FINAL;
+	in->itt = htobe32(ISCSI_RESERVED_TAG);
+	in->ttt = htobe32(c->conn_ping_ttt);
+	/* StatSN is not advanced by a NOP-In that asks for an answer. */
+	conn_tx_queue(c, tx, NULL, NULL, 0, false);
+	log_debug(1, "%s: idle %u seconds, NOP-In ping ttt %#x", c->conn_tag,
+	    c->conn_idle, c->conn_ping_ttt);
+	if (conn_write(c) == 0)
+		conn_events_update(c);
+}
+
+void
+session_conn_tick(struct conn *c)
+{
+	uint32_t	 interval = c->conn_p[P_NOP_INTERVAL];
+	uint32_t	 timeout = c->conn_p[P_NOP_TIMEOUT];
+	char		 why[96];
+
+	if (c->conn_dead || interval == 0)
+		return;
+	if (c->conn_rx_seen)
+		c->conn_idle = 0;
+	else
+		c->conn_idle++;
+	c->conn_rx_seen = false;
+	if (c->conn_ping_out) {
+		if (timeout == 0)
+			timeout = interval;
+		if (++c->conn_ping_age >= timeout) {
+			snprintf(why, sizeof(why), "no answer to NOP-In "
+			    "ping within %u seconds", timeout);
+			session_conn_close(c, why);
+		}
+		return;
+	}
+	if (c->conn_idle >= interval && !c->conn_stop_rx)
+		conn_ping(c);
+}
+
+/*
+ * NOP-Out: a ping with ITT != 0xffffffff is answered with its data; one
+ * with ITT 0xffffffff answers a ping of ours (by its TTT) or wants none.
  */
 static void
 conn_nop_out(struct conn *c)
@@ -436,7 +499,14 @@ conn_nop_out(struct conn *c)
 
 	imm = (nop->opcode & ISCSI_OP_IMMEDIATE) != 0;
 	if (nop->itt == htobe32(ISCSI_RESERVED_TAG)) {
-		/* An answer to a NOP-In of ours (none sent yet). */
+		if (c->conn_ping_out &&
+		    nop->ttt == htobe32(c->conn_ping_ttt)) {
+			log_debug(2, "%s: answer to ping ttt %#x",
+			    c->conn_tag, c->conn_ping_ttt);
+			c->conn_ping_out = false;
+		} else if (nop->ttt != htobe32(ISCSI_RESERVED_TAG))
+			log_debug(1, "%s: NOP-Out for unknown ttt %#x "
+			    "ignored", c->conn_tag, be32toh(nop->ttt));
 		return;
 	}
 	if (!conn_cmdsn(c, be32toh(nop->sn24), imm))

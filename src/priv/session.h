@@ -23,7 +23,7 @@
 
 /* What an epoll event's data.ptr points at: every such struct starts
  * with this tag. */
-enum io_kind { IO_PARENT, IO_WORKER, IO_CONN };
+enum io_kind { IO_PARENT, IO_WORKER, IO_CONN, IO_TIMER };
 
 struct conn;
 struct session;
@@ -85,6 +85,8 @@ int	session_conn_add(struct session *, int fd, uint16_t cid,
 	    const struct sockaddr_storage *local);
 /* An epoll event for a connection. */
 void	session_conn_event(struct conn *, uint32_t events);
+/* Once a second: NOP-In pings of idle connections, and their timeout. */
+void	session_conn_tick(struct conn *);
 /* Shutdown: try to write out what is queued; true when all is sent. */
 bool	session_conn_flush(struct conn *);
 void	session_conn_close(struct conn *, const char *why);

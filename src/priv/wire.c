@@ -318,6 +318,7 @@ conn_read(struct conn *c)
 				return;
 			}
 			c->conn_rx_off += n;
+			c->conn_rx_seen = true;
 			if (c->conn_rx_off < c->conn_rx_need)
 				continue;
 		}
