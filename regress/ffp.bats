@@ -316,3 +316,68 @@ no_errors() {
 	no_errors
 	stop_daemon
 }
+
+# wait_for_file pattern file [timeout]: wait until a line of file matches.
+wait_for_file() {
+	local i
+	for ((i = 0; i < ${3:-20} * 10; i++)); do
+		grep -Eq -- "$1" "$2" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "no line matching '$1' in $2:" "$(cat "$2" 2>/dev/null)"
+}
+
+@test "SIGTERM asks live sessions to log out, ends in time, and keeps acknowledged writes" {
+	conf
+	start_daemon
+	spawn_client "$T/s.out" "$(helper ffpdu)" -t 30 127.0.0.1 "$PORT" \
+	    "$TARGET" write:0xd0:100:8:4096 until:0x21 until:0x32 logout:0 \
+	    idle:5
+	wait_for_file '^rsp itt=0xd0 status=0x00 ' "$T/s.out"
+	local t0=$SECONDS
+	stop_daemon
+	[ $((SECONDS - t0)) -le 10 ] ||
+	    fail "ietd took $((SECONDS - t0)) s to stop: $(cat "$T/s.out")"
+	wait "$CLIENT_PID" || fail "ffpdu failed: $(cat "$T/s.out")"
+	output=$(cat "$T/s.out")
+	# AsyncEvent 1: Parameter3 is the time given to log out.
+	assert_output_has '^async event=1 param1=0 param2=0 param3=5$'
+	assert_before '^async event=1' '^logout response=0 '
+	assert_before '^logout response=0 ' '^closed$'
+	no_errors
+	assert_log_has 'asking every initiator to log out within 5 seconds'
+	local want
+	want=$(sed -n 's/^writedata itt=0xd0 hash=//p' "$T/s.out")
+	start_daemon
+	ffpdu read:0xd1:100:8 until:0x21
+	assert_status 0
+	assert_output_has "^readdata itt=0xd1 hash=$want\$"
+	stop_daemon
+}
+
+@test "SIGTERM closes a session that does not log out within the bound" {
+	conf
+	start_daemon
+	spawn_client "$T/s.out" "$(helper ffpdu)" -t 30 127.0.0.1 "$PORT" \
+	    "$TARGET" write:0xd2:200:8:4096 until:0x21 idle:30
+	wait_for_file '^rsp itt=0xd2 status=0x00 ' "$T/s.out"
+	local t0=$SECONDS
+	stop_daemon
+	# 5 s for the logout, 2 s to flush, and some slack.
+	[ $((SECONDS - t0)) -ge 4 ] ||
+	    fail "ietd did not wait for the logout: $(cat "$T/s.out")"
+	[ $((SECONDS - t0)) -le 12 ] ||
+	    fail "ietd took $((SECONDS - t0)) s to stop: $(cat "$T/s.out")"
+	wait "$CLIENT_PID" || true
+	output=$(cat "$T/s.out")
+	assert_output_has '^async event=1 param1=0 param2=0 param3=5$'
+	assert_before '^async event=1' '^closed$'
+	assert_log_has 'closing the connections that did not log out'
+	local want
+	want=$(sed -n 's/^writedata itt=0xd2 hash=//p' "$T/s.out")
+	start_daemon
+	ffpdu read:0xd3:200:8 until:0x21
+	assert_status 0
+	assert_output_has "^readdata itt=0xd3 hash=$want\$"
+	stop_daemon
+}

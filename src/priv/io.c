@@ -34,6 +34,7 @@
 
 #define IO_MAX_EVENTS		64
 #define IO_FLUSH_MSEC		2000	/* shutdown: flush bound */
+#define IO_LOGOUT_SEC		5	/* shutdown: wait for logouts */
 
 /* io's end of one worker's channel, and the verdict io gave it. */
 struct io_worker {
@@ -127,6 +128,7 @@ static int	io_tsih_alloc(struct io_reactor *, uint16_t *);
 static void	io_reap(struct io *);
 static void	io_timer_init(struct io *);
 static void	io_tick(struct io *);
+static void	io_logout_all(struct io *);
 static __dead void io_shutdown(struct io *);
 
 void
@@ -842,8 +844,51 @@ io_now_msec(void)
 }
 
 /*
- * Stop: no more handoffs, flush output queues for a bounded time, close
- * every connection, flush the backing stores, free everything.
+ * Before a clean stop, ask every connection to log out (Async Message,
+ * AsyncEvent 1) and serve them for up to IO_LOGOUT_SEC seconds while
+ * the initiators finish what they have in flight and log out.
+ */
+static void
+io_logout_all(struct io *io)
+{
+	struct io_reactor	*r = &io->io_r;
+	struct epoll_event	 evs[IO_MAX_EVENTS];
+	struct conn		*c, *next;
+	uint64_t		 deadline, now;
+	int			 i, n;
+
+	if (TAILQ_EMPTY(&r->r_conns))
+		return;
+	log_info("asking every initiator to log out within %u seconds",
+	    IO_LOGOUT_SEC);
+	for (c = TAILQ_FIRST(&r->r_conns); c != NULL; c = next) {
+		next = session_conn_next(c);
+		session_conn_logout_request(c, IO_LOGOUT_SEC);
+	}
+	io_reap(io);
+	deadline = io_now_msec() + IO_LOGOUT_SEC * 1000;
+	while (!TAILQ_EMPTY(&r->r_conns) && (now = io_now_msec()) < deadline) {
+		n = epoll_wait(r->r_epfd, evs, IO_MAX_EVENTS,
+		    (int)(deadline - now));
+		for (i = 0; i < n; i++) {
+			enum io_kind	*kind = evs[i].data.ptr;
+
+			if (*kind == IO_CONN)
+				session_conn_event((struct conn *)kind,
+				    evs[i].events);
+			else if (*kind == IO_TIMER)
+				io_tick(io);
+		}
+		io_reap(io);
+	}
+	if (!TAILQ_EMPTY(&r->r_conns))
+		log_warnx("closing the connections that did not log out");
+}
+
+/*
+ * Stop: no more handoffs, ask the initiators to log out, flush output
+ * queues for a bounded time, close every connection, flush the backing
+ * stores, free everything.
  */
 static __dead void
 io_shutdown(struct io *io)
@@ -860,6 +905,7 @@ io_shutdown(struct io *io)
 	while ((w = TAILQ_FIRST(&io->io_workers)) != NULL)
 		io_worker_drop(io, w, NULL);
 	epoll_ctl(r->r_epfd, EPOLL_CTL_DEL, io->io_parent.p_fd, NULL);
+	io_logout_all(io);
 	deadline = io_now_msec() + IO_FLUSH_MSEC;
 	for (;;) {
 		pending = false;

@@ -261,6 +261,38 @@ session_reap(struct io_reactor *r)
 	}
 }
 
+/*
+ * RFC 7143 11.9.1: AsyncEvent 1, "target requests Logout": the
+ * initiator logs out (close the connection or the session) within
+ * Parameter3 seconds.  Commands that still come are served, so that an
+ * initiator may flush its caches before it logs out.
+ */
+void
+session_conn_logout_request(struct conn *c, uint16_t secs)
+{
+	struct iscsi_async	*a;
+	struct txpdu		*tx;
+
+	if (c->conn_dead || c->conn_stop_rx)
+		return;
+	if ((tx = conn_tx_new(c, ISCSI_OP_ASYNC)) == NULL) {
+		session_conn_close(c, "out of memory");
+		return;
+	}
+	a = (struct iscsi_async *)&tx->tx_bhs;
+	a->flags = ISCSI_FLAG_FINAL;
+	a->ffffffff = htobe32(ISCSI_RESERVED_TAG);
+	a->event = 1;
+	a->param1 = 0;
+	a->param2 = 0;
+	a->param3 = htobe16(secs);
+	conn_tx_queue(c, tx, NULL, NULL, 0, true);
+	log_debug(1, "%s: asking for a logout within %u seconds",
+	    c->conn_tag, secs);
+	if (conn_write(c) == 0)
+		conn_events_update(c);
+}
+
 bool
 session_conn_flush(struct conn *c)
 {

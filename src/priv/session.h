@@ -87,6 +87,11 @@ int	session_conn_add(struct session *, int fd, uint16_t cid,
 void	session_conn_event(struct conn *, uint32_t events);
 /* Once a second: NOP-In pings of idle connections, and their timeout. */
 void	session_conn_tick(struct conn *);
+/*
+ * Shutdown: ask the initiator to log out within secs seconds (Async
+ * Message, AsyncEvent 1); the connection keeps being served meanwhile.
+ */
+void	session_conn_logout_request(struct conn *, uint16_t secs);
 /* Shutdown: try to write out what is queued; true when all is sent. */
 bool	session_conn_flush(struct conn *);
 void	session_conn_close(struct conn *, const char *why);
