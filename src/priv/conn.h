@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "pdu.h"
+#include "textx.h"
 #include "util.h"
 #include "priv/scsi.h"
 #include "priv/session.h"
@@ -128,6 +129,7 @@ struct conn {
 	uint32_t		 conn_idle;	/* seconds without input */
 	uint32_t		 conn_ping_ttt;
 	uint32_t		 conn_ping_age;	/* seconds */
+	struct textx		 conn_textx;	/* Text exchange */
 	uint32_t		 conn_aborted[CONN_ABORTED_MAX]; /* ITTs */
 	uint32_t		 conn_aborted_next;
 	uint32_t		 conn_naborted;

@@ -167,6 +167,7 @@ session_conn_add(struct session *s, int fd, uint16_t cid, uint32_t statsn,
 	TAILQ_INIT(&c->conn_txq);
 	TAILQ_INIT(&c->conn_txfree);
 	TAILQ_INIT(&c->conn_tasks);
+	textx_init(&c->conn_textx, 0x10000);
 	addr_str((const struct sockaddr *)peer, 1, addr, sizeof(addr));
 	strnvis(vname, s->sess_initiator, sizeof(vname), VIS_SAFE | VIS_OCTAL);
 	snprintf(c->conn_tag, sizeof(c->conn_tag), "%s (%s)", addr, vname);
@@ -230,6 +231,7 @@ session_conn_close(struct conn *c, const char *why)
 	close(c->conn_fd);
 	c->conn_fd = -1;
 	conn_free_tasks(c);
+	textx_clear(&c->conn_textx);
 	while ((tx = TAILQ_FIRST(&c->conn_txq)) != NULL) {
 		TAILQ_REMOVE(&c->conn_txq, tx, tx_entry);
 		iobuf_unref(tx->tx_buf);

@@ -22,11 +22,11 @@
 
 #include "acl.h"
 #include "log.h"
+#include "textx.h"
 #include "util.h"
 #include "worker/login.h"
 
-#define DISC_TEXT_MAX	(1024 * 1024)	/* SendTargets answer */
-#define DISC_REQ_MAX	65536		/* joined Text Request data */
+#define DISC_TEXT_MAX	TEXTX_ANS_MAX	/* SendTargets answer */
 
 struct text_buf {
 	char	*tb_data;
@@ -148,92 +148,77 @@ cmdsn(struct login *l, const struct pdu *req)
 	l->l_cmdsn = sn + 1;
 }
 
-struct text_state {
-	struct text_buf	 ts_answer;	/* what is left to send */
-	size_t		 ts_off;
-	uint32_t	 ts_ttt;
-	char		*ts_req;	/* joined C-bit request text */
-	size_t		 ts_reqlen;
-};
+/*
+ * Text Request: the exchange (C-bit pieces both ways) is textx's; the
+ * answer to SendTargets and NotUnderstood for the rest is ours.
+ */
+static int
+text_answer(struct login *l, struct textx *x)
+{
+	struct text_buf	 tb;
+	struct keys	*in;
+	const char	*errstr, *data;
+	size_t		 i, len;
+
+	memset(&tb, 0, sizeof(tb));
+	data = textx_request(x, &len);
+	if ((in = keys_new()) == NULL)
+		fatal("keys_new");
+	if (len > 0 && keys_load(in, data, len, &errstr) == -1) {
+		log_warnx("malformed Text Request: %s", errstr);
+		keys_free(in);
+		return (-1);
+	}
+	for (i = 0; i < in->keys_n; i++) {
+		if (strcmp(in->keys_name[i], "SendTargets") == 0)
+			sendtargets(l, in->keys_value[i], &tb);
+		else if (tb_add(&tb, in->keys_name[i], "NotUnderstood") == -1)
+			break;
+	}
+	keys_free(in);
+	textx_answer(x, tb.tb_data, tb.tb_len);
+	return (0);
+}
 
 static void
-text_request(struct login *l, struct pdu *req, struct text_state *ts)
+text_request(struct login *l, struct pdu *req, struct textx *x)
 {
 	struct iscsi_text	*q = (void *)&req->bhs, *r;
-	struct keys		*in;
+	struct textx_piece	 p;
 	struct pdu		 rsp;
-	const char		*errstr, *v;
-	size_t			 i, chunk, max;
-	char			*p;
 
 	cmdsn(l, req);
+	switch (textx_in(x, be32toh(q->itt), be32toh(q->ttt), q->flags,
+	    req->data, req->data_len)) {
+	case TEXTX_ACK:
+	case TEXTX_MORE:
+		break;
+	case TEXTX_KEYS:
+		if (text_answer(l, x) == -1) {
+			textx_clear(x);
+			reject(l, req, REJECT_PROTOCOL_ERROR);
+			return;
+		}
+		break;
+	case TEXTX_BAD_TTT:
+		reject(l, req, REJECT_INVALID_PDU_FIELD);
+		return;
+	case TEXTX_BAD:
+		reject(l, req, REJECT_PROTOCOL_ERROR);
+		return;
+	case TEXTX_NOMEM:
+		fatal("text request");
+	}
+	textx_out(x, l->l_neg.pn_result[P_MAX_XMIT_DSL], &p);
 	pdu_init(&rsp);
 	r = (void *)&rsp.bhs;
 	r->opcode = ISCSI_OP_TEXT_RSP;
+	r->flags = p.tp_flags;
+	memcpy(r->lun, q->lun, sizeof(r->lun));
 	r->itt = q->itt;
-	r->ttt = ISCSI_RESERVED_TAG;
-
-	if (q->ttt == ISCSI_RESERVED_TAG) {
-		/* A new request (possibly in C-bit pieces). */
-		free(ts->ts_answer.tb_data);
-		memset(&ts->ts_answer, 0, sizeof(ts->ts_answer));
-		ts->ts_off = 0;
-		if (ts->ts_reqlen + req->data_len > DISC_REQ_MAX) {
-			reject(l, req, REJECT_PROTOCOL_ERROR);
-			return;
-		}
-		if ((p = realloc(ts->ts_req, ts->ts_reqlen + req->data_len +
-		    1)) == NULL)
-			fatal("realloc");
-		ts->ts_req = p;
-		if (req->data_len > 0)
-			memcpy(p + ts->ts_reqlen, req->data, req->data_len);
-		ts->ts_reqlen += req->data_len;
-		if (q->flags & ISCSI_TEXT_C) {
-			/* Acknowledge the piece with an empty answer. */
-			goto send;
-		}
-		if ((in = keys_new()) == NULL)
-			fatal("keys_new");
-		if (keys_load(in, ts->ts_req, ts->ts_reqlen, &errstr) == -1) {
-			log_warnx("malformed Text Request: %s", errstr);
-			keys_free(in);
-			ts->ts_reqlen = 0;
-			reject(l, req, REJECT_PROTOCOL_ERROR);
-			return;
-		}
-		ts->ts_reqlen = 0;
-		for (i = 0; i < in->keys_n; i++) {
-			if (strcmp(in->keys_name[i], "SendTargets") == 0) {
-				v = in->keys_value[i];
-				sendtargets(l, v, &ts->ts_answer);
-			} else if (tb_add(&ts->ts_answer, in->keys_name[i],
-			    "NotUnderstood") == -1)
-				break;
-		}
-		keys_free(in);
-	} else if (q->ttt != htobe32(ts->ts_ttt) ||
-	    ts->ts_off >= ts->ts_answer.tb_len) {
-		reject(l, req, REJECT_INVALID_PDU_FIELD);
-		return;
-	}
-
-	max = l->l_neg.pn_result[P_MAX_XMIT_DSL];
-	chunk = ts->ts_answer.tb_len - ts->ts_off;
-	if (chunk > max) {
-		chunk = max;
-		r->flags = ISCSI_TEXT_C;
-		ts->ts_ttt++;
-		if (ts->ts_ttt == ISCSI_RESERVED_TAG)
-			ts->ts_ttt = 1;
-		r->ttt = htobe32(ts->ts_ttt);
-	} else
-		r->flags = ISCSI_FLAG_FINAL;
-	if (chunk > 0 && pdu_set_data(&rsp, ts->ts_answer.tb_data + ts->ts_off,
-	    chunk) == -1)
+	r->ttt = htobe32(p.tp_ttt);
+	if (p.tp_len > 0 && pdu_set_data(&rsp, p.tp_data, p.tp_len) == -1)
 		fatal("pdu_set_data");
-	ts->ts_off += chunk;
-send:
 	r->sn24 = htobe32(l->l_statsn++);
 	r->sn28 = htobe32(l->l_cmdsn);
 	r->maxcmdsn = htobe32(l->l_cmdsn + l->l_window - 1);
@@ -293,13 +278,12 @@ logout(struct login *l, struct pdu *req)
 __dead void
 discovery_run(struct login *l)
 {
-	struct text_state	 ts;
+	struct textx		 ts;
 	struct pdu		 req;
 	size_t			 max;
 	int			 r;
 
-	memset(&ts, 0, sizeof(ts));
-	ts.ts_ttt = arc4random() & 0x7fffffff;
+	textx_init(&ts, arc4random() & 0x7fffffff);
 	max = l->l_neg.pn_result[P_MAX_RECV_DSL];
 	if (digests(l) != 0)
 		log_debug(1, "digests: header %s, data %s",
