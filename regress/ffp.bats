@@ -127,13 +127,16 @@ no_errors() {
 	# RefCmdSN 3 is in the window but not before the TMF's own CmdSN.
 	ffpdu read:0x30:0:1 until:0x21 tmf:0x31:1:0x30 until:0x22 \
 	    tmf:0x32:1:0x77:3 until:0x22 \
-	    cmdsn:1 read:0x33:0:1 until:0x21 sn tmf:0x34:1:0x99:2 until:0x22 sn
+	    skip sn tmf:0x34:1:0x99:2 until:0x22 sn read:0x35:0:1 until:0x21
 	assert_status 0
 	assert_output_has '^tmf itt=0x31 response=1$'
 	assert_output_has '^tmf itt=0x32 response=1$'
-	# CmdSN 2 was skipped (the read went as 3): aborting it completes
-	# and ExpCmdSN stays past it.
+	# The command with CmdSN 2 was lost: aborting it completes, and
+	# CmdSN 2 counts as received, so the window moves past it.
+	assert_output_has '^sn cmdsn=3 expcmdsn=2 maxcmdsn=9$'
 	assert_output_has '^tmf itt=0x34 response=0$'
+	assert_output_has '^sn cmdsn=3 expcmdsn=3 maxcmdsn=10$'
+	assert_output_has '^rsp itt=0x35 status=0x00 '
 	no_errors
 	stop_daemon
 }
@@ -379,5 +382,54 @@ wait_for_file() {
 	ffpdu read:0xd3:200:8 until:0x21
 	assert_status 0
 	assert_output_has "^readdata itt=0xd3 hash=$want\$"
+	stop_daemon
+}
+
+@test "a Text answer longer than MaxRecvDataSegmentLength goes out in C-bit pieces" {
+	conf
+	start_daemon
+	ffpdu -m 512 text:0xe0:100 textkey:0xe1:SendTargets= \
+	    textkey:0xe2:SendTargets=All
+	assert_status 0
+	assert_output_has '^textkeys n=100 notunderstood=100$'
+	[ "$(grep -c '^text itt=0xe0 flags=0x40 len=512 ttt=' <<<"$output")" \
+	    -ge 4 ] || fail "too few continued pieces: $output"
+	assert_output_has '^text itt=0xe0 flags=0x80 len=[0-9]+ ttt=0xffffffff$'
+	assert_output_has "^key TargetName=$TARGET\$"
+	assert_output_has '^key TargetAddress=127.0.0.1:[0-9]+,1$'
+	assert_output_has '^key SendTargets=Reject$'
+	no_errors
+	stop_daemon
+}
+
+@test "a Text Request sent in C-bit pieces is joined before it is answered" {
+	conf
+	start_daemon
+	ffpdu -m 512 text:0xe4:60:300 textttt:0xe5:0x1234 until:0x3f \
+	    nop:0xe6 until:0x20
+	assert_status 0
+	# Every piece but the last is acknowledged by an empty response.
+	[ "$(grep -c '^text itt=0xe4 flags=0x00 len=0 ttt=' <<<"$output")" \
+	    -ge 5 ] || fail "too few acknowledged pieces: $output"
+	assert_output_has '^textkeys n=60 notunderstood=60$'
+	# A continuation of nothing is an invalid PDU field.
+	assert_output_has '^reject reason=0x09 opcode=0x04 itt=0xe5$'
+	assert_output_has '^nopin itt=0xe6 '
+	no_errors
+	stop_daemon
+}
+
+@test "a discovery session continues long Text answers and requests the same way" {
+	conf
+	start_daemon
+	TARGET=- ffpdu -m 512 text:0xe8:80:300 textkey:0xe9:SendTargets=All \
+	    logout:0
+	assert_status 0
+	assert_output_has '^textkeys n=80 notunderstood=80$'
+	assert_output_has '^text itt=0xe8 flags=0x40 len=512 '
+	assert_output_has '^text itt=0xe8 flags=0x00 len=0 '
+	assert_output_has "^key TargetName=$TARGET\$"
+	assert_output_has '^logout response=0 '
+	no_errors
 	stop_daemon
 }

@@ -7,6 +7,9 @@
  * usage: ffpdu [-t seconds] [-m mrdsl] [-k Key=Value]... host port target
  *	      step...
  *
+ * A target of "-" makes a discovery session (then only text, nop,
+ * logout and the receiving steps make sense).
+ *
  * -t	how long a step waits for an answer (default 10 s)
  * -m	the MaxRecvDataSegmentLength we declare (default 8192)
  * -k	an operational key to offer instead of the default one (InitialR2T
@@ -19,6 +22,8 @@
  *	imm			the next command goes as an immediate one
  *	cmdsn:D			the next non-immediate command carries CmdSN
  *				+ D (D may be negative) and does not advance it
+ *	skip			a CmdSN is used up without sending anything (a
+ *				command lost on the way)
  *	lun:N			LUN of the next commands (default 0)
  *	read:ITT:LBA:N		READ(10) of N 512-byte blocks
  *	write:ITT:LBA:N[:IMM]	WRITE(10) of N blocks with IMM bytes of
@@ -39,7 +44,9 @@
  *				in C-bit pieces of PIECE bytes (default: one
  *				PDU); pieces and answers are continued as RFC
  *				7143 11.10 says; prints the keys answered
- *	textkey:ITT:K=V		a Text Request with one key
+ *	textkey:ITT:K=V		a Text Request with one key; prints the
+ *				answer's keys ("key K=V")
+ *	textttt:ITT:TTT		an empty Text Request continuing TTT
  *	logout:REASON[:CID]	Logout Request; waits for its answer
  *	recv:N			print the next N PDUs
  *	until:OP		print PDUs until one with opcode OP (e.g. 0x32)
@@ -639,8 +646,13 @@ login(void)
 		len = 0;
 		if (csg == ISCSI_STAGE_SECURITY) {
 			len = kv(keys, len, "InitiatorName", INITIATOR);
-			len = kv(keys, len, "SessionType", "Normal");
-			len = kv(keys, len, "TargetName", target);
+			if (strcmp(target, "-") == 0)
+				len = kv(keys, len, "SessionType",
+				    "Discovery");
+			else {
+				len = kv(keys, len, "SessionType", "Normal");
+				len = kv(keys, len, "TargetName", target);
+			}
 			len = kv(keys, len, "AuthMethod", "None");
 		} else if (round <= 1)
 			len = op_keys(keys);
@@ -882,9 +894,9 @@ text_pdu(uint32_t itt, uint32_t ttt_wire, uint8_t flags, const char *data,
 	return (send_pdu((struct iscsi_bhs *)&q, data, len));
 }
 
-/* Count the keys of the joined answer. */
+/* Count (and print, if asked) the keys of the joined answer. */
 static void
-text_summary(void)
+text_summary(int print)
 {
 	size_t	 i = 0, n = 0, nu = 0;
 
@@ -893,6 +905,8 @@ text_summary(void)
 
 		if (*p != '\0') {
 			n++;
+			if (print)
+				out("key %s", p);
 			if (strstr(p, "=NotUnderstood") != NULL)
 				nu++;
 		}
@@ -906,7 +920,8 @@ text_summary(void)
 
 /* A whole Text exchange: request pieces, then answer pieces. */
 static int
-text_exchange(uint32_t itt, const char *req, size_t len, size_t piece)
+text_exchange(uint32_t itt, const char *req, size_t len, size_t piece,
+    int print)
 {
 	size_t	 off = 0, n;
 	uint32_t ttt = ISCSI_RESERVED_TAG;
@@ -940,7 +955,7 @@ text_exchange(uint32_t itt, const char *req, size_t len, size_t piece)
 		    wait_for(ISCSI_OP_TEXT_RSP, itt, timeout_ms) != 0)
 			return (-1);
 	}
-	text_summary();
+	text_summary(print);
 	return (0);
 }
 
@@ -956,7 +971,7 @@ text_step(uint32_t itt, int nkeys, size_t piece)
 	for (i = 0; i < nkeys; i++)
 		len += sprintf(req + len, "X-org.ietd.regress-%04d=value-%04d",
 		    i, i) + 1;
-	rc = text_exchange(itt, req, len, piece);
+	rc = text_exchange(itt, req, len, piece, 0);
 	free(req);
 	return (rc);
 }
@@ -1013,7 +1028,9 @@ step(char *st)
 	else if (strcmp(f[0], "cmdsn") == 0) {
 		cmdsn_delta_set = 1;
 		cmdsn_delta = (int32_t)strtol(f[1], NULL, 0);
-	} else if (strcmp(f[0], "lun") == 0)
+	} else if (strcmp(f[0], "skip") == 0)
+		S->cmdsn++;
+	else if (strcmp(f[0], "lun") == 0)
 		cur_lun = num(f[1]);
 	else if (strcmp(f[0], "read") == 0 && n >= 4)
 		rc = scsi_rw(0, num(f[1]), num(f[2]), num(f[3]), 0);
@@ -1034,7 +1051,10 @@ step(char *st)
 	else if (strcmp(f[0], "text") == 0 && n >= 3)
 		rc = text_step(num(f[1]), num(f[2]), num(f[3]));
 	else if (strcmp(f[0], "textkey") == 0 && n >= 3)
-		rc = text_exchange(num(f[1]), f[2], strlen(f[2]) + 1, 0);
+		rc = text_exchange(num(f[1]), f[2], strlen(f[2]) + 1, 0, 1);
+	else if (strcmp(f[0], "textttt") == 0 && n >= 3)
+		rc = text_pdu(num(f[1]), htobe32(num(f[2])), ISCSI_FLAG_FINAL,
+		    NULL, 0);
 	else if (strcmp(f[0], "logout") == 0 && n >= 2)
 		rc = logout_step(num(f[1]), num(f[2]));
 	else if (strcmp(f[0], "recv") == 0 && n >= 2) {
