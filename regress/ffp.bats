@@ -433,3 +433,23 @@ wait_for_file() {
 	no_errors
 	stop_daemon
 }
+
+@test "residual counts: underflow and overflow of a READ, with and without sense" {
+	conf
+	start_daemon
+	# Two blocks asked, 4096 bytes expected: 3072 bytes underflow.
+	# Two blocks asked, 512 bytes expected: 512 bytes overflow.
+	# Past the end of the LUN: CHECK CONDITION, nothing moved, so all
+	# 1024 bytes are an underflow (RFC 7143 11.4.5.1 lets a target set
+	# the residual with any status).
+	ffpdu read:0xf0:0:2:4096 until:0x21 read:0xf1:0:2:512 until:0x21 \
+	    read:0xf2:40000:2 until:0x21
+	assert_status 0
+	assert_output_has '^datain itt=0xf0 datasn=0 off=0 len=1024 '
+	assert_output_has '^rsp itt=0xf0 status=0x00 response=0x00 flags=0x83 residual=3072$'
+	assert_output_has '^datain itt=0xf1 datasn=0 off=0 len=512 '
+	assert_output_has '^rsp itt=0xf1 status=0x00 response=0x00 flags=0x85 residual=512$'
+	assert_output_has '^rsp itt=0xf2 status=0x02 response=0x00 flags=0x82 residual=1024 sense=5/21/00$'
+	no_errors
+	stop_daemon
+}

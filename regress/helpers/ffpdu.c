@@ -25,7 +25,8 @@
  *	skip			a CmdSN is used up without sending anything (a
  *				command lost on the way)
  *	lun:N			LUN of the next commands (default 0)
- *	read:ITT:LBA:N		READ(10) of N 512-byte blocks
+ *	read:ITT:LBA:N[:EDTL]	READ(10) of N 512-byte blocks, Expected Data
+ *				Transfer Length EDTL (default N * 512)
  *	write:ITT:LBA:N[:IMM]	WRITE(10) of N blocks with IMM bytes of
  *				immediate data (default 0), F set; the data is
  *				a pattern seeded by ITT; prints its hash
@@ -731,11 +732,12 @@ pattern(uint8_t *buf, uint32_t len, uint32_t seed)
 }
 
 static int
-scsi_rw(int write, uint32_t itt, uint32_t lba, uint32_t n, uint32_t imm)
+scsi_rw(int write, uint32_t itt, uint32_t lba, uint32_t n, uint32_t imm,
+    uint32_t edtl)
 {
 	struct iscsi_scsi_cmd	 q;
 	struct cmd		*c;
-	uint32_t		 len = n * BLOCK;
+	uint32_t		 len = edtl != 0 ? edtl : n * BLOCK;
 
 	c = cmd_new(itt);
 	c->write = write;
@@ -1033,9 +1035,10 @@ step(char *st)
 	else if (strcmp(f[0], "lun") == 0)
 		cur_lun = num(f[1]);
 	else if (strcmp(f[0], "read") == 0 && n >= 4)
-		rc = scsi_rw(0, num(f[1]), num(f[2]), num(f[3]), 0);
+		rc = scsi_rw(0, num(f[1]), num(f[2]), num(f[3]), 0,
+		    num(f[4]));
 	else if (strcmp(f[0], "write") == 0 && n >= 4)
-		rc = scsi_rw(1, num(f[1]), num(f[2]), num(f[3]), num(f[4]));
+		rc = scsi_rw(1, num(f[1]), num(f[2]), num(f[3]), num(f[4]), 0);
 	else if (strcmp(f[0], "data") == 0 && n >= 2)
 		rc = data_step(num(f[1]), f[2] != NULL ? f[2] : "");
 	else if (strcmp(f[0], "unsol") == 0 && n >= 4)
