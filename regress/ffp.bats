@@ -453,3 +453,27 @@ wait_for_file() {
 	no_errors
 	stop_daemon
 }
+
+@test "CLEAR TASK SET and resets raise the unit attentions SAM-5 names" {
+	conf
+	start_daemon
+	ffpdu write:0x01:0:4 until:0x31 session:1 nop:0x02 until:0x20 \
+	    tmf:0x03:4 until:0x22 read:0x04:0:1 until:0x21 \
+	    session:0 read:0x05:0:1 until:0x21 read:0x06:0:1 until:0x21 \
+	    session:1 tmf:0x07:5 until:0x22 read:0x08:0:1 until:0x21 \
+	    session:0 read:0x09:0:1 until:0x21 tmf:0x0a:6 until:0x22 \
+	    session:1 read:0x0b:0:1 until:0x21
+	assert_status 0
+	# Session 0 lost its write to session 1's CLEAR TASK SET: 2Fh/00h
+	# once; session 1 lost nothing.
+	assert_output_has '^s1 rsp itt=0x4 status=0x00 '
+	assert_output_has '^rsp itt=0x5 status=0x02 .* sense=6/2f/00$'
+	assert_output_has '^rsp itt=0x6 status=0x00 '
+	# A logical unit reset: 29h/03h for every nexus, the requester too.
+	assert_output_has '^s1 rsp itt=0x8 status=0x02 .* sense=6/29/03$'
+	assert_output_has '^rsp itt=0x9 status=0x02 .* sense=6/29/03$'
+	# A target warm reset: a reset unit attention (29h) as well.
+	assert_output_has '^s1 rsp itt=0xb status=0x02 .* sense=6/29/0[0-3]$'
+	no_errors
+	stop_daemon
+}

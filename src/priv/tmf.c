@@ -54,6 +54,8 @@ struct tmf_scope {
 	const struct session	*ts_sess;	/* NULL: every session */
 	bool			 ts_all_luns;
 	uint64_t		 ts_lun;
+	struct lun		*ts_clear;	/* CLEAR TASK SET: tell the
+						   other nexuses it hit */
 };
 
 /*
@@ -131,10 +133,14 @@ tmf_abort_scope(struct conn *c, const struct tmf_scope *sc, const char *fn)
 		n = 0;
 		TAILQ_FOREACH(o, &s->sess_conns, conn_sentry)
 			n += tmf_abort_conn(o, sc, fn);
-		if (n > 0 && s != c->conn_sess)
-			log_info("%s: %s aborted %u tasks of session %#llx",
-			    c->conn_tag, fn, n,
-			    (unsigned long long)s->sess_id);
+		if (n == 0 || s == c->conn_sess)
+			continue;
+		log_info("%s: %s aborted %u tasks of session %#llx",
+		    c->conn_tag, fn, n, (unsigned long long)s->sess_id);
+		/* SAM-5 7.4 with TAS 0: COMMANDS CLEARED BY ANOTHER
+		 * INITIATOR for the nexus whose tasks went. */
+		if (sc->ts_clear != NULL)
+			scsi_tasks_cleared(sc->ts_clear, &s->sess_nexus);
 	}
 }
 
@@ -192,12 +198,15 @@ tmf_lun(struct conn *c, uint8_t fn, const struct iscsi_tmf_req *req)
 		tmf_abort_scope(c, &sc, "abort task set");
 		break;
 	case TMF_CLEAR_TASK_SET:
+		sc.ts_clear = lun;
 		tmf_abort_scope(c, &sc, "clear task set");
 		break;
 	case TMF_LUN_RESET:
 		log_info("%s: logical unit reset of LUN %llu", c->conn_tag,
 		    (unsigned long long)sc.ts_lun);
 		tmf_abort_scope(c, &sc, "logical unit reset");
+		/* Reservations released, 29h/03h for every nexus. */
+		scsi_lun_reset(lun, &s->sess_nexus);
 		break;
 	case TMF_CLEAR_ACA:
 		/* NACA is not supported: no ACA condition to clear. */
@@ -224,6 +233,7 @@ tmf_target_reset(struct conn *c, bool cold)
 	    "warm", it->it_lt->lt_name);
 	tmf_abort_scope(c, &sc, cold ? "target cold reset" :
 	    "target warm reset");
+	scsi_target_reset(it->it_lt, &c->conn_sess->sess_nexus, cold);
 	return (TMF_RSP_COMPLETE);
 }
 
