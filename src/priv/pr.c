@@ -565,7 +565,7 @@ res_drop(struct lun_state *st)
 
 /*
  * Remove registration i.  The holder of a reservation of a type other
- * than all registrants loses it (SPC-4 5.13.11.2.? "unregistering"); an
+ * than all registrants loses it (SPC-4 5.13.11.2); an
  * all registrants reservation goes with the last registrant.
  */
 static void
@@ -579,10 +579,10 @@ reg_del(struct pr_op *po, size_t i)
 	st->ls_regs[i] = st->ls_regs[--st->ls_nregs];
 	if (st->ls_holder == (int)st->ls_nregs)
 		st->ls_holder = (int)i;
-	if (po->po_me == (int)st->ls_nregs)
-		po->po_me = (int)i;
-	else if (po->po_me == (int)i)
+	if (po->po_me == (int)i)
 		po->po_me = -1;
+	else if (po->po_me == (int)st->ls_nregs)
+		po->po_me = (int)i;
 	if (st->ls_nregs == 0)
 		res_drop(st);
 	po->po_changed = po->po_gen = true;
@@ -785,6 +785,7 @@ pro_preempt(struct pr_op *po)
 		st->ls_resvd = true;
 		st->ls_type = po->po_type;
 		st->ls_holder = type_ar(po->po_type) ? -1 : po->po_me;
+		po->po_changed = po->po_gen = true;
 		return (0);
 	}
 	if (!st->ls_resvd || type_ar(st->ls_type) ||
