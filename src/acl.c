@@ -348,43 +348,59 @@ acl_load_line(struct acl *acl, const char *path, int lineno, char *s,
 	return (0);
 }
 
+/* The whole file, NUL-terminated; NULL if missing (no error) or bad. */
 static char *
 acl_read(const char *path, size_t *lenp, int *errors)
 {
 	struct stat	 st;
-	char		*buf;
+	char		*buf = NULL;
+	const char	*why = NULL;
 	ssize_t		 n;
 	size_t		 len = 0;
-	int		 fd;
+	int		 fd, saved = 0;
 
-	*errors = 0;
+	*errors = 1;
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd == -1) {
-		if (errno == ENOENT) {
-			log_debug(1, "%s: not found, no rules from it", path);
+		if (errno != ENOENT) {
+			log_warn("%s", path);
 			return (NULL);
 		}
-		log_warn("%s", path);
-		*errors = 1;
+		log_debug(1, "%s: not found, no rules from it", path);
+		*errors = 0;
 		return (NULL);
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size > ACL_FILE_MAX ||
-	    (buf = malloc(st.st_size + 1)) == NULL) {
-		log_warnx("%s: not a regular file of at most %d bytes", path,
-		    ACL_FILE_MAX);
-		close(fd);
-		*errors = 1;
-		return (NULL);
+	if (fstat(fd, &st) == -1) {
+		saved = errno;
+		why = "fstat";
 	}
-	while (len < (size_t)st.st_size &&
-	    ((n = read(fd, buf + len, st.st_size - len)) > 0 ||
-	    (n == -1 && errno == EINTR)))
-		if (n > 0)
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (st.st_size > ACL_FILE_MAX)
+		why = "file is too large";
+	else if ((buf = malloc(st.st_size + 1)) == NULL)
+		why = "out of memory";
+	while (why == NULL && len < (size_t)st.st_size) {
+		if ((n = read(fd, buf + len, st.st_size - len)) == -1 &&
+		    errno != EINTR) {
+			saved = errno;
+			why = "read";
+		}
+		else if (n == 0)
+			break;
+		else if (n > 0)
 			len += n;
+	}
 	close(fd);
+	if (why != NULL) {
+		log_warnx("%s: %s%s%s", path, why, saved ? ": " : "",
+		    saved ? strerror(saved) : "");
+		free(buf);
+		return (NULL);
+	}
 	buf[len] = '\0';
 	*lenp = len;
+	*errors = 0;
 	return (buf);
 }
 

@@ -318,7 +318,7 @@ test_files(void)
 	    "x \0 y\n"
 	    T2 " 10.0.0.0/8\n";
 	struct acl	*acl;
-	char		 path[sizeof(tmpdir) + 32], want[256];
+	char		 path[sizeof(tmpdir) + 32], want[256], *big;
 
 	snprintf(path, sizeof(path), "%s/initiators.allow", tmpdir);
 	CHECK((acl = acl_new()) != NULL);
@@ -370,6 +370,19 @@ test_files(void)
 	CHECK(acl_load(acl, tmpdir, true) == 1);
 	capture_end();
 	CHECK(strstr(logbuf, "not a regular file") != NULL);
+	acl_free(acl);
+
+	/* Over 1 MiB. */
+	if ((big = calloc(1, 1024 * 1024 + 1)) == NULL)
+		abort();
+	memset(big, '#', 1024 * 1024 + 1);
+	put(path, big, 1024 * 1024 + 1);
+	free(big);
+	CHECK((acl = acl_new()) != NULL);
+	capture_begin();
+	CHECK(acl_load(acl, path, true) == 1);
+	capture_end();
+	CHECK(strstr(logbuf, "initiators.allow: file is too large") != NULL);
 	acl_free(acl);
 	unlink(path);
 }
