@@ -168,6 +168,7 @@ session_conn_add(struct session *s, int fd, uint16_t cid, uint32_t statsn,
 	TAILQ_INIT(&c->conn_txfree);
 	TAILQ_INIT(&c->conn_tasks);
 	textx_init(&c->conn_textx, 0x10000);
+	c->conn_rx_seen = true;		/* the login: idle from the next tick */
 	addr_str((const struct sockaddr *)peer, 1, addr, sizeof(addr));
 	strnvis(vname, s->sess_initiator, sizeof(vname), VIS_SAFE | VIS_OCTAL);
 	snprintf(c->conn_tag, sizeof(c->conn_tag), "%s (%s)", addr, vname);
