@@ -1,5 +1,21 @@
 /*
- * tmf.c: task management functions (RFC 7143 11.5, 11.6).
+ * tmf.c: task management functions (RFC 7143 11.5, 11.6; SAM-5 7).
+ *
+ * Scope: ABORT TASK and ABORT TASK SET reach the asking session's tasks;
+ * CLEAR TASK SET (TST 000b: one task set for every I_T nexus) and
+ * LOGICAL UNIT RESET every session's tasks on the LUN; the target resets
+ * every session's tasks of the target, and TARGET COLD RESET then closes
+ * every session of the target.  The SCSI side (reservations released,
+ * unit attentions for the other nexuses) is scsi_lun_reset,
+ * scsi_target_reset and scsi_tasks_cleared.
+ *
+ * Ordering (RFC 7143 4.2.3.5): an aborted task never gets a SCSI
+ * Response, and the TMF response goes out after every response queued
+ * before it.  SCSI execution is synchronous, so the tasks on a
+ * connection's list all wait for Data-Out and none has anything queued:
+ * freeing them is the whole abort.  A data path that runs tasks
+ * asynchronously must instead mark a running task aborted, drop its
+ * response when it completes, and hold the TMF response until then.
  */
 #include <sys/epoll.h>
 #include <sys/queue.h>
