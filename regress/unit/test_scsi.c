@@ -59,6 +59,7 @@ run(uint64_t lunid, const uint8_t *cdb16, uint8_t *data, uint32_t len)
 	c.sc_cdb = cdb16;
 	c.sc_buf = data;
 	c.sc_buf_len = len;
+	c.sc_ref_ok = false;
 	scsi_exec(&c);
 	return (c);
 }
@@ -501,6 +502,57 @@ rw_cdb(uint8_t *cdb, uint8_t op, uint64_t lba, uint32_t n)
 		put_be32(cdb + 10, n);
 		break;
 	}
+}
+
+/*
+ * A READ whose caller takes Data-In by reference leaves sc_buf alone
+ * and says where the data is; nullio and other commands still fill it.
+ */
+static void
+test_read_ref(void)
+{
+	static uint8_t	 pat[2048], back[2048];
+	uint8_t		 cdb[16];
+	struct scsi_cmd	 c;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(pat); i++)
+		pat[i] = (uint8_t)(i * 13 + 1);
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x2a;
+	put_be32(cdb + 2, 30);
+	put_be16(cdb + 7, 4);
+	c = run(0, cdb, pat, sizeof(pat));
+	CHECK(is_good(&c));
+	cdb[0] = 0x28;
+	memset(back, 0xee, sizeof(back));
+	memset(&c, 0xa5, sizeof(c));
+	c.sc_target = tgt;
+	c.sc_lun = lun_find(tgt, 0);
+	c.sc_lun_id = 0;
+	c.sc_cdb = cdb;
+	c.sc_buf = back;
+	c.sc_buf_len = sizeof(back);
+	c.sc_ref_ok = true;
+	scsi_exec(&c);
+	CHECK(is_good(&c) && c.sc_ref && c.sc_xfer_len == sizeof(back) &&
+	    c.sc_ref_fd == c.sc_lun->lun_fd && c.sc_ref_off == 30 * 512 &&
+	    back[0] == 0xee && back[sizeof(back) - 1] == 0xee);
+	CHECK(pread(c.sc_ref_fd, back, sizeof(back), (off_t)c.sc_ref_off) ==
+	    (ssize_t)sizeof(back) && memcmp(back, pat, sizeof(back)) == 0);
+	/* nullio has no file: the zeroes are in the buffer. */
+	memset(back, 0xee, sizeof(back));
+	c.sc_lun = lun_find(tgt, 2);
+	c.sc_lun_id = 2;
+	c.sc_ref_ok = true;
+	scsi_exec(&c);
+	CHECK(is_good(&c) && !c.sc_ref && back[0] == 0 &&
+	    back[sizeof(back) - 1] == 0);
+	/* A command that fails says nothing about a reference. */
+	c.sc_lun = NULL;
+	c.sc_lun_id = 9;
+	scsi_exec(&c);
+	CHECK(c.sc_status == SCSI_STATUS_CHECK_CONDITION && !c.sc_ref);
 }
 
 static void
@@ -1383,6 +1435,7 @@ main(void)
 		test_report_luns();
 		test_read_capacity();
 		test_read_write();
+		test_read_ref();
 		test_verify_sync();
 		test_mode_sense();
 		test_misc();

@@ -30,12 +30,20 @@
 #define CONN_TAG_MAX	(ADDRSTRLEN + 4 * ISCSI_NAME_MAX + 4)
 #define CONN_BUF_MAX	(64U * 1024 * 1024) /* task buffers of a conn */
 #define CONN_ABORTED_MAX	32	/* ITTs of aborted tasks kept */
+#define CONN_RXB_SIZE	(32 * 1024)	/* batched receive buffer */
+#define CONN_RX_DIRECT	2048	/* data this long is read in place */
 
-/* A reference-counted payload (Data-In data is shared by its PDUs). */
+/*
+ * A reference-counted payload (Data-In data is shared by its PDUs).
+ * ib_data is page-aligned; buffers come from and go back to a bounded
+ * per-thread cache of power-of-two sizes (wire.c).
+ */
 struct iobuf {
 	uint32_t	 ib_refs;
 	uint32_t	 ib_len;
-	uint8_t		 ib_data[];
+	uint32_t	 ib_cap;
+	uint8_t		*ib_data;
+	struct iobuf	*ib_next;	/* in the cache */
 };
 
 /* One queued output PDU. */
@@ -47,6 +55,8 @@ struct txpdu {
 	const uint8_t		*tx_data;
 	uint32_t		 tx_len;
 	struct iobuf		*tx_buf;	/* reference, or NULL */
+	int			 tx_fd;		/* data from a file, or -1 */
+	uint64_t		 tx_foff;	/* ... at this offset */
 };
 TAILQ_HEAD(txq, txpdu);
 
@@ -70,6 +80,7 @@ struct task {
 	struct iobuf		*t_buf;	/* NULL when failed */
 	bool			 t_failed;	/* t_sc has the answer */
 	bool			 t_read;	/* R bit: Data-In */
+	uint8_t			 t_attr;	/* task attribute */
 	uint32_t		 t_recv;	/* data bytes received */
 	bool			 t_unsol_open;	/* unsolicited due */
 	uint32_t		 t_unsol_end;	/* ... up to here */
@@ -83,7 +94,7 @@ struct task {
 };
 TAILQ_HEAD(task_list, task);
 
-enum rx_state { RX_BHS, RX_AHS, RX_DATA };
+enum rx_state { RX_BHS, RX_DATA };	/* header (BHS, AHS, digest), data */
 
 struct conn {
 	enum io_kind		 conn_kind;	/* IO_CONN: first */
@@ -108,11 +119,19 @@ struct conn {
 	/* receive side */
 	enum rx_state		 conn_rx_state;
 	struct iscsi_bhs	 conn_rx_bhs;
-	size_t			 conn_rx_off;	/* of this part */
-	size_t			 conn_rx_need;
 	uint8_t			 conn_rx_ahs[255 * 4 + ISCSI_DIGEST_SIZE];
-	uint8_t			*conn_rx_data;	/* data, pad, digest */
+	uint8_t			*conn_rx_data;	/* data of other PDUs */
+	uint8_t			*conn_rx_dst;	/* where this data goes */
+	size_t			 conn_rx_dlen;	/* data bytes */
+	size_t			 conn_rx_got;	/* of data and trailer */
+	size_t			 conn_rx_tlen;	/* pad + data digest */
+	uint8_t			 conn_rx_trail[8];
+	bool			 conn_rx_inplace; /* data is in a task */
+	struct iobuf		*conn_rx_ib;	/* immediate data's buffer */
 	bool			 conn_rx_ddig_bad; /* data digest error */
+	size_t			 conn_rxb_head;	/* unparsed bytes ... */
+	size_t			 conn_rxb_tail;	/* ... end here */
+	uint8_t			 conn_rxb[CONN_RXB_SIZE];
 	/* send side */
 	struct txq		 conn_txq;
 	struct txq		 conn_txfree;
@@ -165,9 +184,12 @@ struct txpdu	*conn_tx_new(struct conn *, uint8_t opcode);
 void		 conn_tx_recycle(struct conn *, struct txpdu *);
 void		 conn_tx_queue(struct conn *, struct txpdu *, struct iobuf *,
 		    const uint8_t *, uint32_t, bool status);
+void		 conn_tx_queue_file(struct conn *, struct txpdu *, int fd,
+		    uint64_t off, uint32_t, bool status);
 void		 conn_tx_copy(struct conn *, struct txpdu *, const void *,
 		    uint32_t, bool status);
 int		 conn_write(struct conn *);
+bool		 conn_rx_ready(const struct conn *);
 void		 conn_read(struct conn *);
 
 /* session.c */
@@ -176,6 +198,7 @@ void		 conn_pdu(struct conn *);
 void		 conn_reject(struct conn *, uint8_t, const struct iscsi_bhs *);
 
 /* task.c */
+uint8_t		*conn_data_dest(struct conn *);
 void		 conn_scsi_cmd(struct conn *);
 void		 conn_data_out(struct conn *);
 struct task	*conn_task_find(struct conn *, uint32_t itt);

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "priv/lun.h"
 #include "priv/pr.h"
+#include "priv/scsi.h"
 
 /* Size of a nullio LUN whose configuration gives no Sectors. */
 #define LUN_NULLIO_DEFAULT_BYTES	(64ULL << 30)
@@ -403,6 +404,20 @@ lun_read(struct lun *lun, void *buf, size_t len, uint64_t off)
 		off += (uint64_t)n;
 	}
 	return (0);
+}
+
+int
+lun_read_datain(struct lun *lun, struct scsi_cmd *cmd, size_t len,
+    uint64_t off)
+{
+	if (cmd->sc_ref_ok && lun->lun_fd != -1 &&
+	    lun_range_ok(lun, len, off)) {
+		cmd->sc_ref = true;
+		cmd->sc_ref_fd = lun->lun_fd;
+		cmd->sc_ref_off = off;
+		return (0);
+	}
+	return (lun_read(lun, cmd->sc_buf, len, off));
 }
 
 int

@@ -61,6 +61,14 @@ struct lun *lun_find(const struct lun_target *, uint64_t lun_id);
 /* Byte-addressed I/O; 0 or -1 with errno (EIO, ENOSPC, ...). */
 int	lun_read(struct lun *, void *, size_t len, uint64_t off);
 int	lun_write(struct lun *, const void *, size_t len, uint64_t off);
+/*
+ * A READ's Data-In: when the caller allows it (sc_ref_ok) and the LUN
+ * has a backing file, only note where the data is (sc_ref) so that it
+ * is sent straight from there; otherwise lun_read into sc_buf.
+ */
+struct scsi_cmd;
+int	lun_read_datain(struct lun *, struct scsi_cmd *, size_t len,
+	    uint64_t off);
 int	lun_sync(struct lun *);
 /* Deallocate [off, off + len) of a thin LUN (hole punch or discard). */
 int	lun_unmap(struct lun *, uint64_t off, uint64_t len);

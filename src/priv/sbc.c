@@ -208,7 +208,7 @@ sbc_read_write(struct scsi_cmd *cmd)
 	cmd->sc_xfer_len = MIN(want, cmd->sc_buf_len);
 	if (!rw.write) {
 		if (cmd->sc_xfer_len > 0 &&
-		    lun_read(lun, cmd->sc_buf, cmd->sc_xfer_len, off) == -1) {
+		    lun_read_datain(lun, cmd, cmd->sc_xfer_len, off) == -1) {
 			log_warn("%s: read", lun->lun_path);
 			scsi_sense(cmd, SKEY_MEDIUM_ERROR, ASC_READ_ERROR, 0);
 			return;

@@ -462,6 +462,7 @@ scsi_exec(struct scsi_cmd *cmd)
 	cmd->sc_sense_len = 0;
 	cmd->sc_want_len = 0;
 	cmd->sc_xfer_len = 0;
+	cmd->sc_ref = false;
 
 	op = op_find(cdb[0], cdb[1] & 0x1f, &known);
 	/*

@@ -60,6 +60,8 @@ struct scsi_cmd {
 	const uint8_t	*sc_cdb;	/* 16 bytes (shorter CDBs zero-padded) */
 	uint8_t		*sc_buf;	/* Data-Out data, or Data-In buffer */
 	uint32_t	 sc_buf_len;	/* Expected Data Transfer Length */
+	bool		 sc_ref_ok;	/* Data-In may stay in the backing
+					   store (lun_read_datain) */
 	/* out */
 	uint32_t	 sc_want_len;	/* bytes the command would move with an
 					   unlimited buffer (residual math) */
@@ -67,6 +69,10 @@ struct scsi_cmd {
 	uint8_t		 sc_status;
 	uint8_t		 sc_sense[SCSI_SENSE_MAX];
 	uint32_t	 sc_sense_len;	/* 0 if no sense data */
+	bool		 sc_ref;	/* Data-In is [sc_ref_off, +xfer_len)
+					   of sc_ref_fd, not in sc_buf */
+	int		 sc_ref_fd;
+	uint64_t	 sc_ref_off;
 };
 
 /* Direction implied by a CDB opcode (used to sanity-check R/W bits). */

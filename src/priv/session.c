@@ -163,7 +163,6 @@ session_conn_add(struct session *s, int fd, uint16_t cid, uint32_t statsn,
 	c->conn_ttt = 1;
 	c->conn_local = *local;
 	c->conn_rx_state = RX_BHS;
-	c->conn_rx_need = ISCSI_BHS_SIZE;
 	TAILQ_INIT(&c->conn_txq);
 	TAILQ_INIT(&c->conn_txfree);
 	TAILQ_INIT(&c->conn_tasks);
@@ -319,7 +318,7 @@ session_conn_event(struct conn *c, uint32_t events)
 	}
 	if ((events & EPOLLOUT) && conn_write(c) == -1)
 		return;
-	if ((events & EPOLLIN) && !c->conn_stop_rx)
+	if ((events & EPOLLIN || conn_rx_ready(c)) && !c->conn_stop_rx)
 		conn_read(c);
 	if (c->conn_dead)
 		return;

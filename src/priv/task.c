@@ -40,6 +40,39 @@ static void	task_respond(struct conn *, struct task *, uint32_t);
 static void	task_buf_drop(struct conn *, struct task *);
 
 /*
+ * Freed tasks wait here for the next command (per reactor thread,
+ * bounded), linked through t_entry.tqe_next.
+ */
+#define TASK_CACHE	256
+static __thread struct task	*task_cache;
+static __thread unsigned	 task_ncached;
+
+static struct task *
+task_new(void)
+{
+	struct task	*t;
+
+	if ((t = task_cache) == NULL)
+		return (calloc(1, sizeof(*t)));
+	task_cache = TAILQ_NEXT(t, t_entry);
+	task_ncached--;
+	memset(t, 0, sizeof(*t));
+	return (t);
+}
+
+static void
+task_release(struct task *t)
+{
+	if (task_ncached >= TASK_CACHE) {
+		free(t);
+		return;
+	}
+	TAILQ_NEXT(t, t_entry) = task_cache;
+	task_cache = t;
+	task_ncached++;
+}
+
+/*
  * SCSI commands.
  */
 struct task *
@@ -69,7 +102,7 @@ task_free(struct conn *c, struct task *t)
 	TAILQ_REMOVE(&c->conn_tasks, t, t_entry);
 	c->conn_ntasks--;
 	task_buf_drop(c, t);
-	free(t);
+	task_release(t);
 }
 
 void
@@ -79,6 +112,80 @@ conn_free_tasks(struct conn *c)
 
 	while ((t = TAILQ_FIRST(&c->conn_tasks)) != NULL)
 		task_free(c, t);
+	iobuf_unref(c->conn_rx_ib);
+	c->conn_rx_ib = NULL;
+}
+
+static struct r2t *
+task_r2t_find(struct task *t, uint32_t ttt)
+{
+	size_t	 i;
+
+	for (i = 0; i < TASK_R2T_MAX; i++)
+		if (t->t_r2t[i].r_used && t->t_r2t[i].r_ttt == ttt)
+			return (&t->t_r2t[i]);
+	return (NULL);
+}
+
+/*
+ * Where the data of the PDU whose header was just read should land, so
+ * that it is received only once: immediate data into a fresh buffer
+ * that conn_scsi_cmd adopts as the task's, Data-Out at its offset in
+ * its task's buffer.  The buffer is held (conn_rx_ib) until the PDU is
+ * handled.  NULL: into conn_rx_data, as any other PDU.  Only what
+ * conn_data_out would accept goes in place (a Data-Out it rejects
+ * without failing the task must not touch the buffer); what it accepts
+ * and then finds out of order fails the task, buffer and all.
+ */
+uint8_t *
+conn_data_dest(struct conn *c)
+{
+	const struct iscsi_scsi_cmd	*cmd = (const void *)&c->conn_rx_bhs;
+	const struct iscsi_data_out	*d = (const void *)&c->conn_rx_bhs;
+	uint32_t			 len = pdu_data_len(&c->conn_rx_bhs);
+	uint32_t			 edtl, off, ttt;
+	struct task			*t;
+
+	switch (pdu_opcode(&c->conn_rx_bhs)) {
+	case ISCSI_OP_SCSI_CMD:
+		edtl = be32toh(cmd->edtl);
+		if ((cmd->flags & (ISCSI_CMD_READ | ISCSI_CMD_WRITE)) !=
+		    ISCSI_CMD_WRITE || cmd->total_ahs_len != 0 ||
+		    len > edtl || edtl > SCSI_MAX_XFER ||
+		    c->conn_buf_bytes + edtl > CONN_BUF_MAX ||
+		    (c->conn_rx_ib = iobuf_new(edtl)) == NULL)
+			return (NULL);
+		return (c->conn_rx_ib->ib_data);
+	case ISCSI_OP_DATA_OUT:
+		if ((t = conn_task_find(c, be32toh(d->itt))) == NULL ||
+		    t->t_buf == NULL || t->t_failed)
+			return (NULL);
+		ttt = be32toh(d->ttt);
+		if (ttt == ISCSI_RESERVED_TAG ? !t->t_unsol_open :
+		    task_r2t_find(t, ttt) == NULL)
+			return (NULL);
+		off = be32toh(d->buffer_offset);
+		if (off > t->t_buf->ib_len || len > t->t_buf->ib_len - off)
+			return (NULL);
+		t->t_buf->ib_refs++;
+		c->conn_rx_ib = t->t_buf;
+		return (t->t_buf->ib_data + off);
+	}
+	return (NULL);
+}
+
+/* The task's buffer: the one immediate data went to, or a new one. */
+static struct iobuf *
+task_buf_get(struct conn *c, uint32_t len)
+{
+	struct iobuf	*ib = c->conn_rx_ib;
+
+	if (ib != NULL && c->conn_rx_inplace && ib->ib_len == len &&
+	    c->conn_rx_dst == ib->ib_data) {
+		c->conn_rx_ib = NULL;
+		return (ib);
+	}
+	return (iobuf_new(len));
 }
 
 /* Residual flags and count for a finished command. */
@@ -183,11 +290,35 @@ task_data_in(struct conn *c, struct task *t, uint32_t xfer, bool status)
 			din->status = t->t_sc.sc_status;
 			din->residual = htobe32(res);
 		}
-		conn_tx_queue(c, tx, t->t_buf, t->t_buf->ib_data + off, len,
-		    last && status);
+		if (t->t_sc.sc_ref)
+			conn_tx_queue_file(c, tx, t->t_sc.sc_ref_fd,
+			    t->t_sc.sc_ref_off + off, len, last && status);
+		else
+			conn_tx_queue(c, tx, t->t_buf, t->t_buf->ib_data +
+			    off, len, last && status);
 		off += len;
 	}
 	return (datasn);
+}
+
+/*
+ * May a READ's Data-In go out straight from the backing store (sendfile)
+ * rather than from a copy read at command time?  The socket then takes
+ * the page cache's bytes when it sends them, so a write executed later
+ * can show in a read's data that is still queued or in flight.  The
+ * initiator cannot tell: it learns that the read completed from the
+ * status, which follows the data on the same connection, so a command
+ * it orders after the read reaches us after it has copied the data.
+ * Only commands it did not order (SIMPLE or untagged) may see such a
+ * write, which SAM allows for overlapping commands of that kind; an
+ * ORDERED or HEAD OF QUEUE read, or one with a DataDigest to compute,
+ * takes the copy.  A read error surfacing at send time closes the
+ * connection instead of answering CHECK CONDITION.
+ */
+static bool
+task_ref_ok(const struct conn *c, const struct task *t)
+{
+	return (t->t_read && !c->conn_ddig && t->t_attr <= 1);
 }
 
 /* Execute a task whose data (if any) is all in, answer, free it. */
@@ -206,6 +337,7 @@ task_done(struct conn *c, struct task *t)
 		sc->sc_cdb = t->t_cdb;
 		sc->sc_buf = t->t_buf != NULL ? t->t_buf->ib_data : NULL;
 		sc->sc_buf_len = t->t_edtl;
+		sc->sc_ref_ok = task_ref_ok(c, t);
 		scsi_exec(sc);
 		xfer = sc->sc_xfer_len;
 		if (xfer > t->t_edtl)
@@ -245,7 +377,7 @@ conn_scsi_cmd(struct conn *c)
 		session_conn_close(c, "too many tasks waiting for data");
 		return;
 	}
-	if ((t = calloc(1, sizeof(*t))) == NULL) {
+	if ((t = task_new()) == NULL) {
 		session_conn_close(c, "out of memory");
 		return;
 	}
@@ -257,6 +389,7 @@ conn_scsi_cmd(struct conn *c)
 	memcpy(t->t_cdb, cmd->cdb, sizeof(t->t_cdb));
 	t->t_edtl = be32toh(cmd->edtl);
 	rd = t->t_read = (cmd->flags & ISCSI_CMD_READ) != 0;
+	t->t_attr = cmd->flags & ISCSI_CMD_ATTR_MASK;
 	wr = (cmd->flags & ISCSI_CMD_WRITE) != 0;
 	dir = scsi_cdb_dir(t->t_cdb);
 
@@ -282,7 +415,7 @@ conn_scsi_cmd(struct conn *c)
 		scsi_sense(&t->t_sc, SKEY_ILLEGAL_REQUEST, 0x24, 0x00);
 	} else if (t->t_edtl > 0 &&
 	    (c->conn_buf_bytes + t->t_edtl > CONN_BUF_MAX ||
-	    (t->t_buf = iobuf_new(t->t_edtl)) == NULL)) {
+	    (t->t_buf = task_buf_get(c, t->t_edtl)) == NULL)) {
 		/* Bounded memory: the initiator retries later. */
 		t->t_failed = true;
 		t->t_sc.sc_status = SCSI_STATUS_TASK_SET_FULL;
@@ -319,8 +452,8 @@ task_write_start(struct conn *c, struct task *t,
 		task_free(c, t);
 		return;
 	}
-	if (dlen > 0 && t->t_buf != NULL)
-		memcpy(t->t_buf->ib_data, c->conn_rx_data, dlen);
+	if (dlen > 0 && t->t_buf != NULL && t->t_buf->ib_data != c->conn_rx_dst)
+		memcpy(t->t_buf->ib_data, c->conn_rx_dst, dlen);
 	t->t_recv = dlen;
 	t->t_unsol_next = dlen;
 	t->t_unsol_end = c->conn_p[P_INITIAL_R2T] ? dlen : unsol;
@@ -442,7 +575,6 @@ conn_data_out(struct conn *c)
 	uint32_t		 datasn = be32toh(d->datasn);
 	bool			 final = (d->flags & ISCSI_FLAG_FINAL) != 0;
 	uint8_t			 why;
-	size_t			 i;
 
 	if (c->conn_rx_ddig_bad) {
 		conn_reject(c, REJECT_DIGEST_ERROR, &c->conn_rx_bhs);
@@ -474,12 +606,7 @@ conn_data_out(struct conn *c)
 		return;
 	}
 	if (ttt != ISCSI_RESERVED_TAG) {
-		for (i = 0; i < TASK_R2T_MAX; i++)
-			if (t->t_r2t[i].r_used && t->t_r2t[i].r_ttt == ttt) {
-				r = &t->t_r2t[i];
-				break;
-			}
-		if (r == NULL) {
+		if ((r = task_r2t_find(t, ttt)) == NULL) {
 			log_warnx("%s: Data-Out ITT %#x: unknown TTT %#x",
 			    c->conn_tag, t->t_itt, ttt);
 			conn_reject(c, REJECT_INVALID_PDU_FIELD,
@@ -498,8 +625,9 @@ conn_data_out(struct conn *c)
 		/* 4Bh/00h DATA PHASE ERROR */
 		task_fail(c, t, SKEY_ABORTED_COMMAND, 0x4b, 0x00);
 	}
-	if (t->t_buf != NULL && len > 0)
-		memcpy(t->t_buf->ib_data + off, c->conn_rx_data, len);
+	if (t->t_buf != NULL && len > 0 &&
+	    t->t_buf->ib_data + off != c->conn_rx_dst)
+		memcpy(t->t_buf->ib_data + off, c->conn_rx_dst, len);
 	t->t_recv += len;
 	if (r == NULL) {
 		t->t_unsol_next = t->t_failed ? t->t_unsol_next + len :

@@ -8,8 +8,10 @@
  * and computed once per output PDU into the txpdu itself (conn_tx_queue),
  * so that they cost no allocation and go out in the same writev.
  */
+#include <sys/param.h>
 #include <sys/epoll.h>
 #include <sys/queue.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -40,25 +42,87 @@
 static const uint8_t	 zero_pad[4];
 
 /*
- * Buffers.
+ * Buffers: page-aligned (O_DIRECT wants it), in power-of-two sizes from
+ * IOBUF_MIN, recycled through a bounded per-thread cache so that a
+ * command costs no allocation and no page faults once the cache is warm.
+ * Small payloads (sense data, Rejects, NOP echoes) are plain mallocs.
  */
+#define IOBUF_MIN	4096
+#define IOBUF_SMALL	1024
+#define IOBUF_CLASSES	12		/* 4 KiB ... 8 MiB */
+#define IOBUF_CACHE_MAX	(16U * 1024 * 1024)
+
+static __thread struct iobuf	*iobuf_cache[IOBUF_CLASSES];
+static __thread size_t		 iobuf_cached;
+
+static int
+iobuf_class(size_t len, size_t *cap)
+{
+	size_t	 c = IOBUF_MIN;
+	int	 k = 0;
+
+	while (c < len) {
+		c <<= 1;
+		k++;
+	}
+	*cap = c;
+	return (k);
+}
+
 struct iobuf *
 iobuf_new(size_t len)
 {
 	struct iobuf	*ib;
+	size_t		 cap;
+	int		 k;
 
-	if ((ib = malloc(sizeof(*ib) + len)) == NULL)
-		return (NULL);
+	if (len < IOBUF_SMALL) {
+		if ((ib = malloc(sizeof(*ib) + len)) == NULL)
+			return (NULL);
+		ib->ib_data = (uint8_t *)(ib + 1);
+		ib->ib_cap = 0;
+	} else if ((k = iobuf_class(len, &cap)) < IOBUF_CLASSES &&
+	    (ib = iobuf_cache[k]) != NULL) {
+		iobuf_cache[k] = ib->ib_next;
+		iobuf_cached -= cap;
+	} else {
+		if ((ib = malloc(sizeof(*ib))) == NULL)
+			return (NULL);
+		if (posix_memalign((void **)&ib->ib_data, IOBUF_MIN, cap) !=
+		    0) {
+			free(ib);
+			errno = ENOMEM;
+			return (NULL);
+		}
+		ib->ib_cap = cap;
+	}
 	ib->ib_refs = 1;
 	ib->ib_len = len;
+	ib->ib_next = NULL;
 	return (ib);
 }
 
 void
 iobuf_unref(struct iobuf *ib)
 {
-	if (ib != NULL && --ib->ib_refs == 0)
+	size_t	 cap;
+	int	 k;
+
+	if (ib == NULL || --ib->ib_refs > 0)
+		return;
+	if (ib->ib_cap == 0) {
 		free(ib);
+		return;
+	}
+	k = iobuf_class(ib->ib_cap, &cap);
+	if (k < IOBUF_CLASSES && iobuf_cached + cap <= IOBUF_CACHE_MAX) {
+		ib->ib_next = iobuf_cache[k];
+		iobuf_cache[k] = ib;
+		iobuf_cached += cap;
+		return;
+	}
+	free(ib->ib_data);
+	free(ib);
 }
 
 void
@@ -67,8 +131,12 @@ conn_events_update(struct conn *c)
 	struct epoll_event	 ev;
 	uint32_t		 want = 0;
 
-	if (!c->conn_stop_rx && c->conn_tx_bytes < CONN_TXQ_HIGH)
+	if (!c->conn_stop_rx && c->conn_tx_bytes < CONN_TXQ_HIGH) {
 		want |= EPOLLIN;
+		/* PDUs already buffered: writability calls us back. */
+		if (conn_rx_ready(c))
+			want |= EPOLLOUT;
+	}
 	if (!TAILQ_EMPTY(&c->conn_txq))
 		want |= EPOLLOUT;
 	if (want == c->conn_events)
@@ -104,6 +172,7 @@ conn_tx_new(struct conn *c, uint8_t opcode)
 	tx->tx_data = NULL;
 	tx->tx_len = 0;
 	tx->tx_buf = NULL;
+	tx->tx_fd = -1;
 	return (tx);
 }
 
@@ -119,6 +188,26 @@ conn_tx_recycle(struct conn *c, struct txpdu *tx)
 		free(tx);
 }
 
+/* Stamp the sequence numbers and the digests, and queue. */
+static void
+conn_tx_put(struct conn *c, struct txpdu *tx, bool status)
+{
+	struct iscsi_bhs	*bhs = &tx->tx_bhs;
+
+	pdu_set_data_len(bhs, tx->tx_len);
+	bhs->sn24 = htobe32(status ? c->conn_statsn++ : c->conn_statsn);
+	bhs->sn28 = htobe32(c->conn_sess->sess_expcmdsn);
+	bhs->sn32 = htobe32(conn_maxcmdsn(c));
+	/* The header is final now (output PDUs carry no AHS). */
+	if (c->conn_hdig)
+		crc32c_put(tx->tx_hdig, crc32c(bhs, ISCSI_BHS_SIZE));
+	if (c->conn_ddig && tx->tx_len > 0 && tx->tx_fd == -1)
+		crc32c_put(tx->tx_ddig, crc32c_update(crc32c(tx->tx_data,
+		    tx->tx_len), zero_pad, pdu_padding(tx->tx_len)));
+	TAILQ_INSERT_TAIL(&c->conn_txq, tx, tx_entry);
+	c->conn_tx_bytes += ISCSI_BHS_SIZE + tx->tx_len;
+}
+
 /*
  * Attach data (a reference to ib, or NULL) and queue.  status: the PDU
  * carries a status and consumes a StatSN.
@@ -127,25 +216,27 @@ void
 conn_tx_queue(struct conn *c, struct txpdu *tx, struct iobuf *ib,
     const uint8_t *data, uint32_t len, bool status)
 {
-	struct iscsi_bhs	*bhs = &tx->tx_bhs;
-
 	if (ib != NULL)
 		ib->ib_refs++;
 	tx->tx_buf = ib;
 	tx->tx_data = data;
 	tx->tx_len = len;
-	pdu_set_data_len(bhs, len);
-	bhs->sn24 = htobe32(status ? c->conn_statsn++ : c->conn_statsn);
-	bhs->sn28 = htobe32(c->conn_sess->sess_expcmdsn);
-	bhs->sn32 = htobe32(conn_maxcmdsn(c));
-	/* The header is final now (output PDUs carry no AHS). */
-	if (c->conn_hdig)
-		crc32c_put(tx->tx_hdig, crc32c(bhs, ISCSI_BHS_SIZE));
-	if (c->conn_ddig && len > 0)
-		crc32c_put(tx->tx_ddig, crc32c_update(crc32c(data, len),
-		    zero_pad, pdu_padding(len)));
-	TAILQ_INSERT_TAIL(&c->conn_txq, tx, tx_entry);
-	c->conn_tx_bytes += ISCSI_BHS_SIZE + len;
+	conn_tx_put(c, tx, status);
+}
+
+/*
+ * Queue a PDU whose data is [off, off + len) of the file fd, sent with
+ * sendfile(2) when its turn comes.  Only without DataDigest: the data
+ * never passes through io's memory.
+ */
+void
+conn_tx_queue_file(struct conn *c, struct txpdu *tx, int fd, uint64_t off,
+    uint32_t len, bool status)
+{
+	tx->tx_fd = fd;
+	tx->tx_foff = off;
+	tx->tx_len = len;
+	conn_tx_put(c, tx, status);
 }
 
 /* Queue a PDU whose data is copied into a fresh buffer. */
@@ -180,78 +271,146 @@ conn_tx_wire_len(const struct conn *c, const struct txpdu *tx)
 	return (n);
 }
 
+/*
+ * The five parts of a PDU on the wire: BHS, header digest, data, pad,
+ * data digest; the data part of a file PDU has no address (base NULL).
+ */
+static void
+conn_tx_parts(const struct conn *c, const struct txpdu *tx,
+    const void **base, size_t *len)
+{
+	base[0] = &tx->tx_bhs;
+	len[0] = ISCSI_BHS_SIZE;
+	base[1] = tx->tx_hdig;
+	len[1] = c->conn_hdig ? ISCSI_DIGEST_SIZE : 0;
+	base[2] = tx->tx_fd == -1 ? tx->tx_data : NULL;
+	len[2] = tx->tx_len;
+	base[3] = zero_pad;
+	len[3] = pdu_padding(tx->tx_len);
+	base[4] = tx->tx_ddig;
+	len[4] = c->conn_ddig && tx->tx_len > 0 && tx->tx_fd == -1 ?
+	    ISCSI_DIGEST_SIZE : 0;
+}
+
+/*
+ * Gather iovecs from the head of the queue up to the first file data
+ * still to send.  Returns the iovec count; *file is that PDU when its
+ * data is next (no iovec before it), *more when file data follows.
+ */
+static int
+conn_tx_gather(struct conn *c, struct iovec *iov, struct txpdu **file,
+    size_t *fskip, bool *more)
+{
+	struct txpdu	*tx;
+	const void	*base[5];
+	size_t		 len[5], skip = c->conn_tx_off;
+	int		 niov = 0, k;
+
+	*file = NULL;
+	*more = false;
+	TAILQ_FOREACH(tx, &c->conn_txq, tx_entry) {
+		if (niov + 5 > CONN_IOV_MAX)
+			break;
+		conn_tx_parts(c, tx, base, len);
+		for (k = 0; k < 5; k++) {
+			if (skip >= len[k]) {
+				skip -= len[k];
+				continue;
+			}
+			if (k == 2 && base[2] == NULL) {
+				if (niov == 0) {
+					*file = tx;
+					*fskip = skip;
+				} else
+					*more = true;
+				return (niov);
+			}
+			iov[niov].iov_base = (uint8_t *)(uintptr_t)base[k] +
+			    skip;
+			iov[niov++].iov_len = len[k] - skip;
+			skip = 0;
+		}
+	}
+	return (niov);
+}
+
+/* n bytes went out: retire the PDUs they finish. */
+static void
+conn_tx_advance(struct conn *c, size_t n)
+{
+	struct txpdu	*tx;
+	size_t		 part;
+
+	while ((tx = TAILQ_FIRST(&c->conn_txq)) != NULL) {
+		part = conn_tx_wire_len(c, tx) - c->conn_tx_off;
+		if (n < part) {
+			c->conn_tx_off += n;
+			break;
+		}
+		n -= part;
+		c->conn_tx_off = 0;
+		c->conn_tx_bytes -= ISCSI_BHS_SIZE + tx->tx_len;
+		TAILQ_REMOVE(&c->conn_txq, tx, tx_entry);
+		conn_tx_recycle(c, tx);
+	}
+}
+
 /* Write what the socket takes: 0, or -1 when the connection closed. */
 int
 conn_write(struct conn *c)
 {
 	struct iovec	 iov[CONN_IOV_MAX];
-	struct txpdu	*tx;
-	size_t		 skip, part, left;
+	struct msghdr	 msg;
+	struct txpdu	*file;
+	size_t		 fskip = 0;
+	off_t		 off;
 	ssize_t		 n;
-	int		 niov, k;
+	bool		 more;
+	int		 niov;
 
 	while (!TAILQ_EMPTY(&c->conn_txq)) {
-		niov = 0;
-		skip = c->conn_tx_off;
-		TAILQ_FOREACH(tx, &c->conn_txq, tx_entry) {
-			const void	*base[5];
-			size_t		 len[5];
-
-			if (niov + 5 > CONN_IOV_MAX)
-				break;
-			base[0] = &tx->tx_bhs;
-			len[0] = ISCSI_BHS_SIZE;
-			base[1] = tx->tx_hdig;
-			len[1] = c->conn_hdig ? ISCSI_DIGEST_SIZE : 0;
-			base[2] = tx->tx_data;
-			len[2] = tx->tx_len;
-			base[3] = zero_pad;
-			len[3] = pdu_padding(tx->tx_len);
-			base[4] = tx->tx_ddig;
-			len[4] = c->conn_ddig && tx->tx_len > 0 ?
-			    ISCSI_DIGEST_SIZE : 0;
-			for (k = 0; k < 5; k++) {
-				if (skip >= len[k]) {
-					skip -= len[k];
-					continue;
-				}
-				iov[niov].iov_base = (uint8_t *)(uintptr_t)
-				    base[k] + skip;
-				iov[niov++].iov_len = len[k] - skip;
-				skip = 0;
+		niov = conn_tx_gather(c, iov, &file, &fskip, &more);
+		if (file != NULL) {
+			off = (off_t)(file->tx_foff + fskip);
+			n = sendfile(c->conn_fd, file->tx_fd, &off,
+			    file->tx_len - fskip);
+			if (n == 0) {
+				/* The backing file shrank under us. */
+				session_conn_close(c, "sendfile: end of file");
+				return (-1);
 			}
+		} else {
+			memset(&msg, 0, sizeof(msg));
+			msg.msg_iov = iov;
+			msg.msg_iovlen = niov;
+			n = sendmsg(c->conn_fd, &msg,
+			    MSG_NOSIGNAL | (more ? MSG_MORE : 0));
 		}
-		n = writev(c->conn_fd, iov, niov);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN)
 				return (0);
-			log_debug(1, "%s: write: %s", c->conn_tag,
-			    strerror(errno));
+			if (file != NULL)
+				log_warn("%s: sendfile", c->conn_tag);
+			else
+				log_debug(1, "%s: write: %s", c->conn_tag,
+				    strerror(errno));
 			session_conn_close(c, NULL);
 			return (-1);
 		}
-		left = n;
-		while ((tx = TAILQ_FIRST(&c->conn_txq)) != NULL) {
-			part = conn_tx_wire_len(c, tx) - c->conn_tx_off;
-			if (left < part) {
-				c->conn_tx_off += left;
-				break;
-			}
-			left -= part;
-			c->conn_tx_off = 0;
-			c->conn_tx_bytes -= ISCSI_BHS_SIZE + tx->tx_len;
-			TAILQ_REMOVE(&c->conn_txq, tx, tx_entry);
-			conn_tx_recycle(c, tx);
-		}
+		conn_tx_advance(c, n);
 	}
 	return (0);
 }
 
 /*
- * Input: BHS, then AHS and header digest, then the data segment with its
- * padding and data digest.
+ * Input.  Bytes are read in batches into the connection's buffer
+ * (conn_rxb), where headers (BHS, AHS, header digest) are parsed; a
+ * PDU's data goes where conn_data_dest says (a task's buffer: Data-Out
+ * and immediate data need no second copy) or to conn_rx_data, and long
+ * data is read there directly, with whatever follows it read into
+ * conn_rxb in the same readv.  Pad and data digest go to conn_rx_trail.
  *
  * Digest errors at ErrorRecoveryLevel 0 (RFC 7143 7.8): a header digest
  * error makes every field of the header untrustworthy, DataSegmentLength
@@ -260,6 +419,25 @@ conn_write(struct conn *c)
  * leaves the framing intact: the PDU is read whole, flagged, and
  * conn_pdu answers it with a Reject and discards it.
  */
+static size_t
+conn_rx_hdr_len(const struct conn *c, const struct iscsi_bhs *bhs)
+{
+	return (ISCSI_BHS_SIZE + bhs->total_ahs_len * 4 +
+	    (c->conn_hdig ? ISCSI_DIGEST_SIZE : 0));
+}
+
+/* Can conn_read make progress without reading the socket? */
+bool
+conn_rx_ready(const struct conn *c)
+{
+	size_t	 avail = c->conn_rxb_tail - c->conn_rxb_head;
+
+	if (c->conn_rx_state == RX_DATA)
+		return (avail > 0);
+	return (avail >= ISCSI_BHS_SIZE && avail >= conn_rx_hdr_len(c,
+	    (const struct iscsi_bhs *)(c->conn_rxb + c->conn_rxb_head)));
+}
+
 static bool
 conn_rx_hdig_ok(struct conn *c)
 {
@@ -274,93 +452,205 @@ conn_rx_hdig_ok(struct conn *c)
 static bool
 conn_rx_ddig_ok(struct conn *c)
 {
-	size_t	 dlen = pdu_data_len(&c->conn_rx_bhs);
-	size_t	 padded = dlen + pdu_padding(dlen);
+	size_t		 pad = pdu_padding(c->conn_rx_dlen);
+	uint32_t	 crc;
 
-	return (crc32c(c->conn_rx_data, padded) ==
-	    crc32c_get(c->conn_rx_data + padded));
+	crc = crc32c(c->conn_rx_dst, c->conn_rx_dlen);
+	crc = crc32c_update(crc, c->conn_rx_trail, pad);
+	return (crc == crc32c_get(c->conn_rx_trail + pad));
+}
+
+/* Read into conn_rxb: >0 bytes, 0 would block, -1 closed. */
+static ssize_t
+conn_rx_fill(struct conn *c)
+{
+	size_t	 avail = c->conn_rxb_tail - c->conn_rxb_head;
+	ssize_t	 n;
+
+	if (c->conn_rxb_head > 0) {
+		memmove(c->conn_rxb, c->conn_rxb + c->conn_rxb_head, avail);
+		c->conn_rxb_head = 0;
+		c->conn_rxb_tail = avail;
+	}
+	do
+		n = read(c->conn_fd, c->conn_rxb + avail,
+		    sizeof(c->conn_rxb) - avail);
+	while (n == -1 && errno == EINTR);
+	if (n > 0) {
+		c->conn_rxb_tail += n;
+		c->conn_rx_seen = true;
+		return (n);
+	}
+	if (n == -1 && errno == EAGAIN)
+		return (0);
+	if (n == -1)
+		log_debug(1, "%s: read: %s", c->conn_tag, strerror(errno));
+	session_conn_close(c, NULL);
+	return (-1);
+}
+
+/* Parse a header: 1 parsed, 0 needs more bytes, -1 connection ends. */
+static int
+conn_rx_header(struct conn *c)
+{
+	struct iscsi_bhs	*bhs = &c->conn_rx_bhs;
+	const uint8_t		*p;
+	size_t			 avail, hlen, dlen;
+	ssize_t			 n;
+
+	for (;;) {
+		avail = c->conn_rxb_tail - c->conn_rxb_head;
+		p = c->conn_rxb + c->conn_rxb_head;
+		if (avail >= ISCSI_BHS_SIZE && avail >= (hlen =
+		    conn_rx_hdr_len(c, (const struct iscsi_bhs *)p)))
+			break;
+		if ((n = conn_rx_fill(c)) <= 0)
+			return (n);
+	}
+	memcpy(bhs, p, ISCSI_BHS_SIZE);
+	memcpy(c->conn_rx_ahs, p + ISCSI_BHS_SIZE, hlen - ISCSI_BHS_SIZE);
+	c->conn_rxb_head += hlen;
+	if (c->conn_hdig && !conn_rx_hdig_ok(c)) {
+		session_conn_close(c, "header digest error");
+		return (-1);
+	}
+	dlen = pdu_data_len(bhs);
+	if (dlen > c->conn_p[P_MAX_RECV_DSL]) {
+		log_warnx("%s: %s: DataSegmentLength %zu over "
+		    "MaxRecvDataSegmentLength %u", c->conn_tag,
+		    pdu_opcode_name(pdu_opcode(bhs)), dlen,
+		    c->conn_p[P_MAX_RECV_DSL]);
+		conn_reject(c, REJECT_PROTOCOL_ERROR, bhs);
+		c->conn_stop_rx = true;
+		c->conn_logout = true;
+		return (-1);
+	}
+	c->conn_rx_dlen = dlen;
+	c->conn_rx_tlen = pdu_padding(dlen) +
+	    (c->conn_ddig && dlen > 0 ? ISCSI_DIGEST_SIZE : 0);
+	c->conn_rx_got = 0;
+	c->conn_rx_inplace = false;
+	c->conn_rx_dst = NULL;
+	if (dlen > 0 && (c->conn_rx_dst = conn_data_dest(c)) != NULL)
+		c->conn_rx_inplace = true;
+	else
+		c->conn_rx_dst = c->conn_rx_data;
+	c->conn_rx_state = RX_DATA;
+	return (1);
+}
+
+/* Take n bytes of data and trailer from src. */
+static void
+conn_rx_put(struct conn *c, const uint8_t *src, size_t n)
+{
+	size_t	 k;
+
+	if (c->conn_rx_got < c->conn_rx_dlen) {
+		k = MIN(n, c->conn_rx_dlen - c->conn_rx_got);
+		memcpy(c->conn_rx_dst + c->conn_rx_got, src, k);
+		c->conn_rx_got += k;
+		src += k;
+		n -= k;
+	}
+	if (n > 0) {
+		memcpy(c->conn_rx_trail + (c->conn_rx_got - c->conn_rx_dlen),
+		    src, n);
+		c->conn_rx_got += n;
+	}
+}
+
+/* Long data straight to its place; what follows into conn_rxb. */
+static ssize_t
+conn_rx_direct(struct conn *c)
+{
+	struct iovec	 iov[3];
+	size_t		 got = c->conn_rx_got, dlen = c->conn_rx_dlen;
+	size_t		 rem = dlen + c->conn_rx_tlen - got;
+	ssize_t		 n;
+	int		 k = 0;
+
+	if (got < dlen) {
+		iov[k].iov_base = c->conn_rx_dst + got;
+		iov[k++].iov_len = dlen - got;
+	}
+	if (c->conn_rx_tlen > 0 && got < dlen + c->conn_rx_tlen) {
+		iov[k].iov_base = c->conn_rx_trail + (got > dlen ?
+		    got - dlen : 0);
+		iov[k++].iov_len = c->conn_rx_tlen - (got > dlen ?
+		    got - dlen : 0);
+	}
+	c->conn_rxb_head = c->conn_rxb_tail = 0;
+	iov[k].iov_base = c->conn_rxb;
+	iov[k++].iov_len = sizeof(c->conn_rxb);
+	do
+		n = readv(c->conn_fd, iov, k);
+	while (n == -1 && errno == EINTR);
+	if (n > 0) {
+		c->conn_rx_seen = true;
+		if ((size_t)n <= rem)
+			c->conn_rx_got += n;
+		else {
+			c->conn_rx_got += rem;
+			c->conn_rxb_tail = n - rem;
+		}
+		return (n);
+	}
+	if (n == -1 && errno == EAGAIN)
+		return (0);
+	if (n == -1)
+		log_debug(1, "%s: read: %s", c->conn_tag, strerror(errno));
+	session_conn_close(c, NULL);
+	return (-1);
+}
+
+/* Gather the data: 1 complete, 0 needs more bytes, -1 connection ends. */
+static int
+conn_rx_payload(struct conn *c)
+{
+	size_t	 want, avail;
+	ssize_t	 n;
+
+	while ((want = c->conn_rx_dlen + c->conn_rx_tlen - c->conn_rx_got) >
+	    0) {
+		avail = c->conn_rxb_tail - c->conn_rxb_head;
+		if (avail > 0) {
+			n = MIN(avail, want);
+			conn_rx_put(c, c->conn_rxb + c->conn_rxb_head, n);
+			c->conn_rxb_head += n;
+			continue;
+		}
+		if (want >= CONN_RX_DIRECT)
+			n = conn_rx_direct(c);
+		else
+			n = conn_rx_fill(c);
+		if (n <= 0)
+			return (n);
+	}
+	return (1);
 }
 
 void
 conn_read(struct conn *c)
 {
-	struct iscsi_bhs	*bhs = &c->conn_rx_bhs;
-	uint8_t			*dst;
-	size_t			 dlen;
-	ssize_t			 n;
-	int			 npdu = 0;
+	int	 npdu = 0, r;
 
 	while (npdu < CONN_RX_BATCH && !c->conn_stop_rx &&
 	    c->conn_tx_bytes < CONN_TXQ_HIGH) {
-		switch (c->conn_rx_state) {
-		case RX_BHS:
-			dst = (uint8_t *)bhs;
-			break;
-		case RX_AHS:
-			dst = c->conn_rx_ahs;
-			break;
-		default:
-			dst = c->conn_rx_data;
-			break;
+		if (c->conn_rx_state == RX_BHS) {
+			if ((r = conn_rx_header(c)) <= 0)
+				return;
 		}
-		if (c->conn_rx_need > 0) {
-			n = read(c->conn_fd, dst + c->conn_rx_off,
-			    c->conn_rx_need - c->conn_rx_off);
-			if (n == -1 && errno == EINTR)
-				continue;
-			if (n == -1 && errno == EAGAIN)
-				return;
-			if (n <= 0) {
-				if (n == -1)
-					log_debug(1, "%s: read: %s",
-					    c->conn_tag, strerror(errno));
-				session_conn_close(c, NULL);
-				return;
-			}
-			c->conn_rx_off += n;
-			c->conn_rx_seen = true;
-			if (c->conn_rx_off < c->conn_rx_need)
-				continue;
-		}
-		c->conn_rx_off = 0;
-		switch (c->conn_rx_state) {
-		case RX_BHS:
-			c->conn_rx_state = RX_AHS;
-			c->conn_rx_need = bhs->total_ahs_len * 4 +
-			    (c->conn_hdig ? ISCSI_DIGEST_SIZE : 0);
-			break;
-		case RX_AHS:
-			if (c->conn_hdig && !conn_rx_hdig_ok(c)) {
-				session_conn_close(c, "header digest error");
-				return;
-			}
-			dlen = pdu_data_len(bhs);
-			if (dlen > c->conn_p[P_MAX_RECV_DSL]) {
-				log_warnx("%s: %s: DataSegmentLength %zu "
-				    "over MaxRecvDataSegmentLength %u",
-				    c->conn_tag,
-				    pdu_opcode_name(pdu_opcode(bhs)), dlen,
-				    c->conn_p[P_MAX_RECV_DSL]);
-				conn_reject(c, REJECT_PROTOCOL_ERROR, bhs);
-				c->conn_stop_rx = true;
-				c->conn_logout = true;
-				return;
-			}
-			c->conn_rx_state = RX_DATA;
-			c->conn_rx_need = dlen + pdu_padding(dlen);
-			if (c->conn_ddig && dlen > 0)
-				c->conn_rx_need += ISCSI_DIGEST_SIZE;
-			break;
-		case RX_DATA:
-			c->conn_rx_ddig_bad = c->conn_ddig &&
-			    pdu_data_len(bhs) > 0 && !conn_rx_ddig_ok(c);
-			c->conn_rx_state = RX_BHS;
-			c->conn_rx_need = ISCSI_BHS_SIZE;
-			npdu++;
-			conn_pdu(c);
-			if (c->conn_dead)
-				return;
-			break;
-		}
+		if ((r = conn_rx_payload(c)) <= 0)
+			return;
+		c->conn_rx_ddig_bad = c->conn_ddig && c->conn_rx_dlen > 0 &&
+		    !conn_rx_ddig_ok(c);
+		c->conn_rx_state = RX_BHS;
+		npdu++;
+		conn_pdu(c);
+		iobuf_unref(c->conn_rx_ib);
+		c->conn_rx_ib = NULL;
+		c->conn_rx_inplace = false;
+		if (c->conn_dead)
+			return;
 	}
 }
