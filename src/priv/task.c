@@ -44,6 +44,7 @@ static void	task_buf_drop(struct conn *, struct task *);
  * bounded), linked through t_entry.tqe_next.
  */
 #define TASK_CACHE	256
+#define TASK_REF_MIN	(32 * 1024)	/* sendfile Data-In from here */
 static __thread struct task	*task_cache;
 static __thread unsigned	 task_ncached;
 
@@ -313,12 +314,15 @@ task_data_in(struct conn *c, struct task *t, uint32_t xfer, bool status)
  * write, which SAM allows for overlapping commands of that kind; an
  * ORDERED or HEAD OF QUEUE read, or one with a DataDigest to compute,
  * takes the copy.  A read error surfacing at send time closes the
- * connection instead of answering CHECK CONDITION.
+ * connection instead of answering CHECK CONDITION.  Short reads take
+ * the copy too: a pread and a share of one writev for many PDUs cost
+ * less than a sendfile each.
  */
 static bool
 task_ref_ok(const struct conn *c, const struct task *t)
 {
-	return (t->t_read && !c->conn_ddig && t->t_attr <= 1);
+	return (t->t_read && !c->conn_ddig && t->t_attr <= 1 &&
+	    t->t_edtl >= TASK_REF_MIN);
 }
 
 /* Execute a task whose data (if any) is all in, answer, free it. */
