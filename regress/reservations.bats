@@ -200,6 +200,33 @@ plist() {
 	stop_daemon
 }
 
+@test "a LUN reset ends a SCSI-2 reservation and each session sees 29h/03h once" {
+	start_daemon
+	pr "2:tur" "reserve" "2:read" "lun-reset" "2:read" "2:read" "tur" \
+	    "tur" "2:reserve" "read"
+	has "2 read: CONFLICT"
+	has "1 lun-reset: GOOD"
+	has "2 read: sense 6/29/03"
+	has "2 read: GOOD"
+	has "1 tur: sense 6/29/03"
+	has "1 tur: GOOD"
+	has "2 reserve: GOOD"
+	has "1 read: CONFLICT"
+	stop_daemon
+}
+
+@test "persistent reservations outlive a target warm reset" {
+	start_daemon
+	pr "2:tur" "register 0 0x11" "pr-reserve 0x11 3" "warm-reset" \
+	    "2:read" "2:read" "resv" "resv"
+	has "1 warm-reset: GOOD"
+	has "2 read: sense 6/29/00"
+	has "2 read: CONFLICT"
+	has "1 resv: sense 6/29/00"
+	has "1 resv: GOOD gen=1 type=3 key=0x11"
+	stop_daemon
+}
+
 @test "RESERVE conflicts with registrations, PERSISTENT RESERVE with RESERVE" {
 	start_daemon
 	pr "register 0 0x11" "2:reserve10" "2:release10" "register 0x11 0" \
@@ -283,6 +310,36 @@ plist() {
 	    -P "$PIDFILE"
 	assert_status 1
 	assert_output_has "$STATEFILE:3: truncated: no \"end\" line"
+}
+
+# bad_state want line...: a state file of these lines must stop ietd
+# with "$STATEFILE:<want>".
+bad_state() {
+	local want=$1
+	shift
+	printf '%s\n' "$@" >"$STATEFILE"
+	run timeout 20 "$IETD_BIN" -f -c "$CONF" -a 127.0.0.1 -p "$PORT" \
+	    -P "$PIDFILE"
+	assert_status 1
+	assert_output_has "$STATEFILE:$want"
+}
+
+@test "each kind of damage in a state file is named" {
+	local r="register 0x0000000000000011 0 $P1"
+	mkdir -m 700 "$STATE"
+	bad_state '1: want "version 1" first' "version 2" "$r" end
+	bad_state '3: register: registered twice' "version 1" "$r" "$r" end
+	bad_state '2: register: bad key' "version 1" \
+	    "register 0x11 0 $P1" end
+	bad_state '3: reservation: the holder is not registered' \
+	    "version 1" "$r" "reservation 1 $P2" end
+	bad_state '3: reservation: an all registrants type' \
+	    "version 1" "$r" "reservation 7 $P1" end
+	bad_state '3: register: bad TransportID' "version 1" "$r" \
+	    "register 0x0000000000000012 0 $I2,i,0x12" end
+	bad_state '3: unknown line' "version 1" "$r" "holder 1" end
+	bad_state '4: text after "end"' "version 1" "$r" end "generation 2"
+	bad_state '2: bad generation' "version 1" "generation -1" end
 }
 
 @test "StateDir must be an absolute path" {

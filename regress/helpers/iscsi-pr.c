@@ -35,6 +35,8 @@
  *	wce 0|1				MODE SELECT(6) of the caching page
  *	sense				REQUEST SENSE: "sense K/ASC/ASCQ"
  *	logout				log the session out
+ *	lun-reset, warm-reset		LOGICAL UNIT RESET, TARGET WARM RESET
+ *					("N op: GOOD" or "N op: failed")
  *
  * TIDs are "name" (format 00h) or "name,i,0x<isid>" (01h); KEY is a
  * number (0x for hex), TYPE the PR type code.  Prints one line per step:
@@ -439,6 +441,13 @@ step(char *s)
 	else if (strcmp(op, "wce") == 0) {
 		NEED(1);
 		wce(n, num(av[0]) != 0);
+	} else if (strcmp(op, "lun-reset") == 0) {
+		printf("%d %s: %s\n", n, op, iscsi_task_mgmt_lun_reset_sync(
+		    session(n), url->lun) == 0 ? "GOOD" : "failed");
+	} else if (strcmp(op, "warm-reset") == 0) {
+		printf("%d %s: %s\n", n, op,
+		    iscsi_task_mgmt_target_warm_reset_sync(session(n)) == 0 ?
+		    "GOOD" : "failed");
 	} else if (strcmp(op, "logout") == 0) {
 		if (sess[n] != NULL) {
 			iscsi_logout_sync(sess[n]);
