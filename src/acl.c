@@ -29,6 +29,8 @@
 #define ACL_FILE_MAX	(1024 * 1024)
 #define ACL_LINE_MAX	4096
 #define ACL_ENTRY_MAX	1024		/* bytes of one entry */
+#define ACL_RE_REP_MAX	8		/* '*', '+', '?' in one expression */
+#define ACL_RE_PLUS_MAX	2		/* of which '+' */
 
 /* A name with one of these is a regular expression. */
 static const char acl_re_chars[] = "*?[]()|^$+{}\\";
@@ -183,6 +185,31 @@ acl_addr_parse(const char *s, struct acl_pat *ap, char *why, size_t whylen)
 	return (0);
 }
 
+/*
+ * glibc's regcomp copies the operand of '+' and of an interval {m,n} m or
+ * n times, and its closure computation grows fast with stacked or nested
+ * repetitions: fuzz_acl found a 100-byte "a+++...+" that took gigabytes
+ * and a "t***...*" that took minutes.  Name patterns need little: no
+ * intervals, at most ACL_RE_REP_MAX repetition characters, of which
+ * ACL_RE_PLUS_MAX '+' (the worst such expression compiles in
+ * milliseconds).  Escaped or bracketed ones count too.
+ */
+static bool
+acl_re_simple(const char *s)
+{
+	size_t	 rep = 0, plus = 0;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '{')
+			return (false);
+		if (*s == '*' || *s == '+' || *s == '?')
+			rep++;
+		if (*s == '+')
+			plus++;
+	}
+	return (rep <= ACL_RE_REP_MAX && plus <= ACL_RE_PLUS_MAX);
+}
+
 static int
 acl_name_parse(const char *s, struct acl_pat *ap, char *why, size_t whylen)
 {
@@ -192,6 +219,12 @@ acl_name_parse(const char *s, struct acl_pat *ap, char *why, size_t whylen)
 	if (strpbrk(s, acl_re_chars) == NULL) {
 		ap->ap_kind = ACL_NAME;
 		return (0);
+	}
+	if (!acl_re_simple(s)) {
+		snprintf(why, whylen, "%s: regular expression too complex "
+		    "(no {m,n}, at most %d of '*', '+', '?', %d '+')", s,
+		    ACL_RE_REP_MAX, ACL_RE_PLUS_MAX);
+		return (-1);
 	}
 	/* The expression must match the whole name. */
 	if (asprintf(&re, "^(%s)$", s) == -1) {

@@ -166,7 +166,8 @@ test_names(void)
 static void
 test_errors(void)
 {
-	char	 big[1100];
+	struct acl	*acl;
+	char		 big[1100], why[256];
 
 	CHECK(refused("1.2.3.4/33", "prefix length 33 is too large (0-32)"));
 	CHECK(refused("[::1]/129", "prefix length 129 is too large"));
@@ -180,6 +181,14 @@ test_errors(void)
 	CHECK(refused("[::1]x", "expected [IPv6 address]"));
 	CHECK(refused("1:2:3:4:5:6:7:8:9", "not an IPv4 or IPv6 address"));
 	CHECK(refused("iqn.x:(a", "bad regular expression"));
+	/* fuzz_acl: regcomp took gigabytes or minutes on these. */
+	CHECK(refused("iqn.x:a+++", "regular expression too complex"));
+	CHECK(refused("t********* iqn.x", "too complex"));
+	CHECK(refused("iqn.x:((a{255}){255}){255}", "too complex"));
+	why[0] = '\0';
+	CHECK((acl = one(true, NULL, "iqn.x:(a|b)+.*.+(c)?d*e*f*", why,
+	    sizeof(why))) != NULL);
+	acl_free(acl);
 	CHECK(refused("", "no initiator given"));
 	CHECK(refused(" ,, ", "no initiator given"));
 	CHECK(refused("iqn.x:\001", "control character"));
