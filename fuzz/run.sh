@@ -32,6 +32,7 @@ fi
 dict_of() {
 	case $1 in
 	conf)	echo fuzz/conf.dict ;;
+	acl)	echo fuzz/acl.dict ;;
 	chap)	;;
 	*)	echo fuzz/iscsi.dict ;;
 	esac
