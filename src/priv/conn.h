@@ -32,6 +32,7 @@
 #define CONN_ABORTED_MAX	32	/* ITTs of aborted tasks kept */
 #define CONN_RXB_SIZE	(32 * 1024)	/* batched receive buffer */
 #define CONN_RX_DIRECT	2048	/* data this long is read in place */
+#define CONN_RX_FLUSH	(256 * 1024)	/* send answers after this input */
 
 /*
  * A reference-counted payload (Data-In data is shared by its PDUs).

@@ -629,9 +629,16 @@ conn_rx_payload(struct conn *c)
 	return (1);
 }
 
+/*
+ * Read and handle a batch of PDUs.  After every CONN_RX_FLUSH bytes of
+ * input the answers so far go out, so that an initiator streaming
+ * large writes refills its window while we write the rest of the batch
+ * instead of waiting for the whole batch.
+ */
 void
 conn_read(struct conn *c)
 {
+	size_t	 taken = 0;
 	int	 npdu = 0, r;
 
 	while (npdu < CONN_RX_BATCH && !c->conn_stop_rx &&
@@ -652,5 +659,11 @@ conn_read(struct conn *c)
 		c->conn_rx_inplace = false;
 		if (c->conn_dead)
 			return;
+		taken += ISCSI_BHS_SIZE + c->conn_rx_dlen;
+		if (taken >= CONN_RX_FLUSH && !TAILQ_EMPTY(&c->conn_txq)) {
+			taken = 0;
+			if (conn_write(c) == -1)
+				return;
+		}
 	}
 }
