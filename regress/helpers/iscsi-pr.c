@@ -361,13 +361,141 @@ raw(int n, const char *op, char **av, int ac)
 	pr_out(n, op, num(av[0]), num(av[1]), p, len);
 }
 
+/* The steps: one function each, with the arguments after the op. */
+static void
+op_simple(int n, const char *op, char **av, int ac)
+{
+	static const struct {
+		const char	*name;
+		uint8_t		 opcode;
+		int		 cdblen, dir, xfer;
+	} t[] = {
+		{ "tur", 0x00, 6, SCSI_XFER_NONE, 0 },
+		{ "read", 0x28, 10, SCSI_XFER_READ, 512 },
+		{ "write", 0x2a, 10, SCSI_XFER_WRITE, 512 },
+		{ "sense", 0x03, 6, SCSI_XFER_READ, 18 },
+		{ "reserve", 0x16, 6, SCSI_XFER_NONE, 0 },
+		{ "release", 0x17, 6, SCSI_XFER_NONE, 0 },
+		{ "reserve10", 0x56, 10, SCSI_XFER_NONE, 0 },
+		{ "release10", 0x57, 10, SCSI_XFER_NONE, 0 },
+	};
+	size_t	i;
+
+	for (i = 0; strcmp(t[i].name, op) != 0; i++)
+		;
+	simple(n, op, t[i].opcode, t[i].cdblen, t[i].dir, t[i].xfer);
+}
+
+static void
+op_register(int n, const char *op, char **av, int ac)
+{
+	pr_register(n, op, strcmp(op, "register") == 0 ? 0 : 6, av, ac);
+}
+
+/* pr-reserve, pr-release, clear, preempt, preempt-abort */
+static void
+op_keys(int n, const char *op, char **av, int ac)
+{
+	uint8_t	p[24];
+	int	sa, type = 0;
+
+	memset(p, 0, sizeof(p));
+	put_be64(p, num(av[0]));
+	if (strcmp(op, "clear") == 0)
+		sa = 3;
+	else if (strncmp(op, "pr-", 3) == 0) {
+		sa = strcmp(op, "pr-reserve") == 0 ? 1 : 2;
+		type = num(av[1]);
+	} else {
+		sa = strcmp(op, "preempt") == 0 ? 4 : 5;
+		put_be64(p + 8, num(av[1]));
+		type = num(av[2]);
+	}
+	pr_out(n, op, sa, type, p, sizeof(p));
+}
+
+static void
+op_move(int n, const char *op, char **av, int ac)
+{
+	uint8_t	p[24 + 264];
+	size_t	tl;
+
+	memset(p, 0, sizeof(p));
+	put_be64(p, num(av[0]));
+	put_be64(p + 8, num(av[1]));
+	if (ac > 3 && strcmp(av[3], "unreg") == 0)
+		p[17] = 0x02;
+	put_be16(p + 18, 1);
+	tl = tid(av[2], p + 24);
+	put_be32(p + 20, tl);
+	pr_out(n, op, 7, 0, p, 24 + tl);
+}
+
+static void
+op_in(int n, const char *op, char **av, int ac)
+{
+	static const char	*sa[] = { "keys", "resv", "caps", "status" };
+	int			 i;
+
+	for (i = 0; strcmp(sa[i], op) != 0; i++)
+		;
+	pr_in(n, op, i);
+}
+
+static void
+op_wce(int n, const char *op, char **av, int ac)
+{
+	wce(n, num(av[0]) != 0);
+}
+
+static void
+op_reset(int n, const char *op, char **av, int ac)
+{
+	int	rc;
+
+	if (strcmp(op, "lun-reset") == 0)
+		rc = iscsi_task_mgmt_lun_reset_sync(session(n), url->lun);
+	else
+		rc = iscsi_task_mgmt_target_warm_reset_sync(session(n));
+	printf("%d %s: %s\n", n, op, rc == 0 ? "GOOD" : "failed");
+}
+
+static void
+op_logout(int n, const char *op, char **av, int ac)
+{
+	if (sess[n] != NULL) {
+		iscsi_logout_sync(sess[n]);
+		iscsi_destroy_context(sess[n]);
+		sess[n] = NULL;
+	}
+	printf("%d logout: GOOD\n", n);
+}
+
+static const struct {
+	const char	*name;
+	int		 minargs;
+	void		(*fn)(int, const char *, char **, int);
+} ops[] = {
+	{ "tur", 0, op_simple }, { "read", 0, op_simple },
+	{ "write", 0, op_simple }, { "sense", 0, op_simple },
+	{ "reserve", 0, op_simple }, { "release", 0, op_simple },
+	{ "reserve10", 0, op_simple }, { "release10", 0, op_simple },
+	{ "register", 2, op_register }, { "ignore", 1, op_register },
+	{ "pr-reserve", 2, op_keys }, { "pr-release", 2, op_keys },
+	{ "clear", 1, op_keys }, { "preempt", 3, op_keys },
+	{ "preempt-abort", 3, op_keys }, { "move", 3, op_move },
+	{ "raw", 2, raw }, { "keys", 0, op_in }, { "resv", 0, op_in },
+	{ "caps", 0, op_in }, { "status", 0, op_in }, { "wce", 1, op_wce },
+	{ "lun-reset", 0, op_reset }, { "warm-reset", 0, op_reset },
+	{ "logout", 0, op_logout },
+};
+
 static void
 step(char *s)
 {
 	char	*av[MAXARGS + 1], *op, *w;
 	int	 n = 1, ac = 0;
-	uint8_t	 p[24 + 264];
-	size_t	 tl;
+	size_t	 i;
 
 	if (s[0] >= '1' && s[0] <= '2' && s[1] == ':') {
 		n = s[0] - '0';
@@ -377,89 +505,12 @@ step(char *s)
 	while ((w = strsep(&s, " ")) != NULL && ac < MAXARGS)
 		if (*w != '\0')
 			av[ac++] = w;
-	memset(p, 0, sizeof(p));
-#define NEED(k)	do { if (ac < (k)) goto usage; } while (0)
-	if (strcmp(op, "tur") == 0)
-		simple(n, op, 0x00, 6, SCSI_XFER_NONE, 0);
-	else if (strcmp(op, "read") == 0)
-		simple(n, op, 0x28, 10, SCSI_XFER_READ, 512);
-	else if (strcmp(op, "write") == 0)
-		simple(n, op, 0x2a, 10, SCSI_XFER_WRITE, 512);
-	else if (strcmp(op, "sense") == 0)
-		simple(n, op, 0x03, 6, SCSI_XFER_READ, 18);
-	else if (strcmp(op, "reserve") == 0)
-		simple(n, op, 0x16, 6, SCSI_XFER_NONE, 0);
-	else if (strcmp(op, "release") == 0)
-		simple(n, op, 0x17, 6, SCSI_XFER_NONE, 0);
-	else if (strcmp(op, "reserve10") == 0)
-		simple(n, op, 0x56, 10, SCSI_XFER_NONE, 0);
-	else if (strcmp(op, "release10") == 0)
-		simple(n, op, 0x57, 10, SCSI_XFER_NONE, 0);
-	else if (strcmp(op, "register") == 0) {
-		NEED(2);
-		pr_register(n, op, 0, av, ac);
-	} else if (strcmp(op, "ignore") == 0) {
-		NEED(1);
-		pr_register(n, op, 6, av, ac);
-	} else if (strcmp(op, "pr-reserve") == 0 ||
-	    strcmp(op, "pr-release") == 0) {
-		NEED(2);
-		put_be64(p, num(av[0]));
-		pr_out(n, op, strcmp(op, "pr-reserve") == 0 ? 1 : 2,
-		    num(av[1]), p, 24);
-	} else if (strcmp(op, "clear") == 0) {
-		NEED(1);
-		put_be64(p, num(av[0]));
-		pr_out(n, op, 3, 0, p, 24);
-	} else if (strcmp(op, "preempt") == 0 ||
-	    strcmp(op, "preempt-abort") == 0) {
-		NEED(3);
-		put_be64(p, num(av[0]));
-		put_be64(p + 8, num(av[1]));
-		pr_out(n, op, op[7] == '\0' ? 4 : 5, num(av[2]), p, 24);
-	} else if (strcmp(op, "move") == 0) {
-		NEED(3);
-		put_be64(p, num(av[0]));
-		put_be64(p + 8, num(av[1]));
-		if (ac > 3 && strcmp(av[3], "unreg") == 0)
-			p[17] = 0x02;
-		put_be16(p + 18, 1);
-		tl = tid(av[2], p + 24);
-		put_be32(p + 20, tl);
-		pr_out(n, op, 7, 0, p, 24 + tl);
-	} else if (strcmp(op, "raw") == 0) {
-		NEED(2);
-		raw(n, op, av, ac);
-	} else if (strcmp(op, "keys") == 0)
-		pr_in(n, op, 0);
-	else if (strcmp(op, "resv") == 0)
-		pr_in(n, op, 1);
-	else if (strcmp(op, "caps") == 0)
-		pr_in(n, op, 2);
-	else if (strcmp(op, "status") == 0)
-		pr_in(n, op, 3);
-	else if (strcmp(op, "wce") == 0) {
-		NEED(1);
-		wce(n, num(av[0]) != 0);
-	} else if (strcmp(op, "lun-reset") == 0) {
-		printf("%d %s: %s\n", n, op, iscsi_task_mgmt_lun_reset_sync(
-		    session(n), url->lun) == 0 ? "GOOD" : "failed");
-	} else if (strcmp(op, "warm-reset") == 0) {
-		printf("%d %s: %s\n", n, op,
-		    iscsi_task_mgmt_target_warm_reset_sync(session(n)) == 0 ?
-		    "GOOD" : "failed");
-	} else if (strcmp(op, "logout") == 0) {
-		if (sess[n] != NULL) {
-			iscsi_logout_sync(sess[n]);
-			iscsi_destroy_context(sess[n]);
-			sess[n] = NULL;
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (strcmp(ops[i].name, op) == 0 && ac >= ops[i].minargs) {
+			ops[i].fn(n, op, av, ac);
+			fflush(stdout);
+			return;
 		}
-		printf("%d logout: GOOD\n", n);
-	} else
-		goto usage;
-	fflush(stdout);
-	return;
-usage:
 	fprintf(stderr, "iscsi-pr: bad step \"%s\"\n", op);
 	exit(2);
 }

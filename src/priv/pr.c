@@ -852,6 +852,61 @@ pro_register_move(struct pr_op *po)
 	return (0);
 }
 
+/* The parameter list of REGISTER AND MOVE (SPC-4 6.16.4). */
+static int
+pro_decode_move(struct pr_op *po, const uint8_t *p, uint32_t plen)
+{
+	struct scsi_cmd	*cmd = po->po_cmd;
+
+	po->po_flags = p[17];
+	po->po_tidlen = get_be32(p + 20);
+	po->po_tids = p + 24;
+	if ((uint64_t)24 + po->po_tidlen != plen) {
+		scsi_param_list_length(cmd);
+		return (-1);
+	}
+	if (p[17] & ~0x03) {			/* UNREG, APTPL */
+		scsi_invalid_param(cmd, 17, -1);
+		return (-1);
+	}
+	if (get_be16(p + 18) != 1) {		/* our one target port */
+		scsi_invalid_param(cmd, 18, -1);
+		return (-1);
+	}
+	return (0);
+}
+
+/* The basic parameter list (SPC-4 6.16.3), with SPEC_I_PT TransportIDs. */
+static int
+pro_decode_basic(struct pr_op *po, const uint8_t *p, uint32_t plen)
+{
+	struct scsi_cmd	*cmd = po->po_cmd;
+
+	po->po_flags = p[20];
+	if (p[20] & ~(PRP_SPEC_I_PT | PRP_ALL_TG_PT | PRP_APTPL)) {
+		scsi_invalid_param(cmd, 20, -1);
+		return (-1);
+	}
+	if ((p[20] & PRP_SPEC_I_PT) && po->po_sa != PRO_REGISTER) {
+		scsi_invalid_param(cmd, 20, 3);
+		return (-1);
+	}
+	if (!(p[20] & PRP_SPEC_I_PT)) {
+		if (plen != 24) {
+			scsi_param_list_length(cmd);
+			return (-1);
+		}
+		return (0);
+	}
+	if (plen < 28 || (uint64_t)28 + get_be32(p + 24) != plen) {
+		scsi_param_list_length(cmd);
+		return (-1);
+	}
+	po->po_tidlen = get_be32(p + 24);
+	po->po_tids = p + 28;
+	return (0);
+}
+
 /* Check the CDB and the parameter list; 0, or -1 with sense set. */
 static int
 pro_decode(struct pr_op *po)
@@ -887,47 +942,9 @@ pro_decode(struct pr_op *po)
 	}
 	po->po_key = get_be64(p);
 	po->po_sakey = get_be64(p + 8);
-	if (po->po_sa == PRO_REGISTER_MOVE) {
-		po->po_flags = p[17];
-		po->po_tidlen = get_be32(p + 20);
-		po->po_tids = p + 24;
-		if ((uint64_t)24 + po->po_tidlen != plen) {
-			scsi_param_list_length(cmd);
-			return (-1);
-		}
-		if (p[17] & ~0x03) {
-			scsi_invalid_param(cmd, 17, -1);
-			return (-1);
-		}
-		if (get_be16(p + 18) != 1) {
-			scsi_invalid_param(cmd, 18, -1);
-			return (-1);
-		}
-		return (0);
-	}
-	po->po_flags = p[20];
-	if (p[20] & ~(PRP_SPEC_I_PT | PRP_ALL_TG_PT | PRP_APTPL)) {
-		scsi_invalid_param(cmd, 20, -1);
-		return (-1);
-	}
-	if ((p[20] & PRP_SPEC_I_PT) && po->po_sa != PRO_REGISTER) {
-		scsi_invalid_param(cmd, 20, 3);
-		return (-1);
-	}
-	if (!(p[20] & PRP_SPEC_I_PT)) {
-		if (plen != 24) {
-			scsi_param_list_length(cmd);
-			return (-1);
-		}
-		return (0);
-	}
-	if (plen < 28 || (uint64_t)28 + get_be32(p + 24) != plen) {
-		scsi_param_list_length(cmd);
-		return (-1);
-	}
-	po->po_tidlen = get_be32(p + 24);
-	po->po_tids = p + 28;
-	return (0);
+	if (po->po_sa == PRO_REGISTER_MOVE)
+		return (pro_decode_move(po, p, plen));
+	return (pro_decode_basic(po, p, plen));
 }
 
 /* Run the service action: 0 done (GOOD), 1 RESERVATION CONFLICT, -1
