@@ -570,6 +570,7 @@ kw_chap_algs(struct parse *ps, const struct keyword *kw,
 /*
  * Lun <n> Path=<path>,Type=fileio|blockio|nullio[,IOMode=wb|wt|ro]
  *     [,BlockSize=512|4096][,ScsiId=<id>][,ScsiSN=<sn>][,Sectors=<n>]
+ *     [,Thin=auto|yes|no]
  * Parameters are separated by commas; IET allowed no blanks, ietd also
  * takes blanks as separators.
  */
@@ -581,6 +582,7 @@ kw_chap_algs(struct parse *ps, const struct keyword *kw,
 #define LP_SCSIID	0x10
 #define LP_SCSISN	0x20
 #define LP_SECTORS	0x40
+#define LP_THIN		0x80
 
 static const struct {
 	const char	*lp_name;
@@ -593,6 +595,7 @@ static const struct {
 	{ "ScsiId", LP_SCSIID },
 	{ "ScsiSN", LP_SCSISN },
 	{ "Sectors", LP_SECTORS },
+	{ "Thin", LP_THIN },
 };
 
 static int
@@ -696,6 +699,17 @@ lun_param(struct parse *ps, struct conf_lun *cl, int *seen, char *item)
 		if (errstr != NULL)
 			conf_err(ps, ps->ps_line, "Lun %u: Sectors %s is %s",
 			    cl->cl_id, val, errstr);
+		break;
+	case LP_THIN:
+		if (strcasecmp(val, "auto") == 0)
+			cl->cl_thin = THIN_AUTO;
+		else if (strcasecmp(val, "yes") == 0)
+			cl->cl_thin = THIN_YES;
+		else if (strcasecmp(val, "no") == 0)
+			cl->cl_thin = THIN_NO;
+		else
+			conf_err(ps, ps->ps_line, "Lun %u: Thin %s: expected "
+			    "auto, yes or no", cl->cl_id, val);
 		break;
 	}
 	return (0);

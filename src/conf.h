@@ -21,6 +21,7 @@
 
 enum lun_type { LUN_FILEIO, LUN_BLOCKIO, LUN_NULLIO };
 enum lun_iomode { IOMODE_WB, IOMODE_WT, IOMODE_RO };
+enum lun_thin { THIN_AUTO, THIN_NO, THIN_YES };
 
 struct conf_user {
 	TAILQ_ENTRY(conf_user)	 cu_entry;
@@ -35,6 +36,7 @@ struct conf_lun {
 	uint32_t		 cl_id;
 	enum lun_type		 cl_type;
 	enum lun_iomode		 cl_iomode;
+	enum lun_thin		 cl_thin;	/* Thin=; auto by default */
 	char			*cl_path;	/* NULL for nullio */
 	uint32_t		 cl_blocksize;	/* 512 (default) or 4096 */
 	uint64_t		 cl_sectors;	/* nullio size; 0 = default */

@@ -849,9 +849,16 @@ test_misc(void)
 	cdb[0] = 0xc0;
 	c = run(0, cdb, buf, 512);
 	CHECK(ILLEGAL(&c, 0x20));
-	cdb[0] = 0x83;				/* EXTENDED COPY: not yet */
+	cdb[0] = 0x83;			/* EXTENDED COPY LID1, no list: GOOD */
 	c = run(0, cdb, buf, 512);
-	CHECK(ILLEGAL(&c, 0x20));
+	CHECK(is_good(&c));
+	cdb[1] = 0x01;			/* LID4: not supported */
+	c = run(0, cdb, buf, 512);
+	CHECK(ILLEGAL(&c, 0x24) && c.sc_sense[15] == 0xcc);
+	cdb[0] = 0x48;			/* SANITIZE BLOCK ERASE, nullio */
+	cdb[1] = 0x02;
+	c = run(2, cdb, buf, 512);
+	CHECK(ILLEGAL(&c, 0x24) && c.sc_sense[15] == 0xcc);
 
 	/* REQUEST SENSE: NO SENSE, fixed and descriptor format. */
 	memset(cdb, 0, sizeof(cdb));
@@ -986,7 +993,7 @@ test_thin(void)
 	CHECK(is_good(&c) && buf[5] == 0);
 	cdb[2] = 0xb0;
 	c = run(0, cdb, buf, 4096);
-	CHECK(is_good(&c) && (buf[4] & 0x01) && buf[5] > 0 &&
+	CHECK(is_good(&c) && !(buf[4] & 0x01) && buf[5] > 0 &&
 	    get_be32(buf + 20) > 0 && get_be32(buf + 24) > 0 &&
 	    get_be32(buf + 28) >= 1 && get_be64(buf + 36) > 0);
 	c = run(2, cdb, buf, 4096);
@@ -1056,17 +1063,27 @@ test_thin(void)
 	CHECK(ILLEGAL(&c, 0x24));
 	c = run(1, cdb, buf, 512);
 	CHECK(is_sense(&c, SKEY_DATA_PROTECT, 0x27, 0));
-	put_be16(cdb + 7, 0);			/* WSNZ */
+	put_be16(cdb + 7, 0);		/* WSNZ 0: to the end of the LUN */
 	c = run(0, cdb, buf, 512);
+	CHECK(is_good(&c) && read_is(NBLOCKS0 - 1, 1, 0x5a));
+	put_be32(cdb + 2, NBLOCKS0);	/* 0 blocks at the end: nothing */
+	c = run(0, cdb, buf, 512);
+	CHECK(is_sense(&c, SKEY_ILLEGAL_REQUEST, 0x21, 0));
+	c = run(3, cdb, buf, 512);	/* past the MAXIMUM WRITE SAME LENGTH */
 	CHECK(ILLEGAL(&c, 0x24));
+	put_be32(cdb + 2, 100);
+	cdb[1] = 0x08;			/* UNMAP on a thick LUN */
+	c = run(2, cdb, buf, 512);
+	CHECK(ILLEGAL(&c, 0x24));
+	cdb[1] = 0;
 	put_be16(cdb + 7, 3);
 	cdb[1] = 0x10;				/* ANCHOR */
 	c = run(0, cdb, buf, 512);
 	CHECK(ILLEGAL(&c, 0x24));
-	/* UNMAP with data that is not zeroes: written, not deallocated. */
+	/* UNMAP with data that is not zeroes: deallocated all the same. */
 	cdb[1] = 0x08;
 	c = run(0, cdb, buf, 512);
-	CHECK(is_good(&c) && read_is(100, 3, 0x5a));
+	CHECK(is_good(&c) && read_is(100, 3, 0));
 
 	/* WRITE SAME(16) UNMAP with zeroes, and with NDOB: deallocated. */
 	c = write10(0, 128, 16, 0xff);
@@ -1085,8 +1102,8 @@ test_thin(void)
 	c = run(0, cdb, NULL, 0);
 	CHECK(is_good(&c) && lba_status(128, &n) == 1 && n >= 16);
 	CHECK(read_is(128, 16, 0));
-	c = run(2, cdb, NULL, 0);		/* nullio: a plain write */
-	CHECK(is_good(&c));
+	c = run(2, cdb, NULL, 0);		/* nullio: not thin */
+	CHECK(ILLEGAL(&c, 0x24));
 }
 
 static void

@@ -38,9 +38,13 @@ static int	lun_open(const struct conf *, const struct conf_target *,
 static int	lun_open_backing(const struct conf *, const struct conf_lun *,
 		    struct lun *);
 static void	lun_probe_thin(struct lun *, const struct stat *);
+static void	lun_probe_physical(struct lun *, const struct stat *);
 static int	lun_naa_derive(const char *, uint32_t, uint8_t *);
 static int	lun_cmp(const void *, const void *);
 static void	lun_target_close(struct lun_target *);
+
+/* The table opened last, which io serves (lun_find_naa). */
+static struct lun_table	*lun_table_current;
 
 struct lun_table *
 lun_table_open(const struct conf *conf)
@@ -93,6 +97,7 @@ lun_table_open(const struct conf *conf)
 		}
 		qsort(lt->lt_luns, lt->lt_nluns, sizeof(struct lun), lun_cmp);
 	}
+	lun_table_current = tab;
 	return (tab);
 
 fail:
@@ -107,6 +112,8 @@ lun_table_free(struct lun_table *tab)
 
 	if (tab == NULL)
 		return;
+	if (tab == lun_table_current)
+		lun_table_current = NULL;
 	for (i = 0; i < tab->lt_ntargets; i++)
 		lun_target_close(&tab->lt_targets[i]);
 	free(tab->lt_targets);
@@ -153,6 +160,7 @@ lun_open(const struct conf *conf, const struct conf_target *ct,
 	lun->lun_readonly = cl->cl_iomode == IOMODE_RO;
 	lun->lun_wt = cl->cl_iomode == IOMODE_WT;
 	lun->lun_wce = !lun->lun_wt;
+	lun->lun_iec[0] = 0x08;		/* DEXCPT: no exceptions reported */
 	lun->lun_blocksize = cl->cl_blocksize != 0 ? cl->cl_blocksize :
 	    LUN_BLOCKSIZE_DEFAULT;
 	what = cl->cl_path != NULL ? cl->cl_path : "nullio";
@@ -172,6 +180,12 @@ lun_open(const struct conf *conf, const struct conf_target *ct,
 		if (lun->lun_nblocks > INT64_MAX / lun->lun_blocksize) {
 			log_warnx("%s:%d: nullio: %s", conf->conf_path,
 			    cl->cl_line, strerror(EFBIG));
+			return (-1);
+		}
+		if (cl->cl_thin == THIN_YES) {
+			log_warnx("%s:%d: nullio: Thin=yes, but nullio has no "
+			    "blocks to deallocate", conf->conf_path,
+			    cl->cl_line);
 			return (-1);
 		}
 	} else {
@@ -252,7 +266,17 @@ lun_open_backing(const struct conf *conf, const struct conf_lun *cl,
 	}
 	lun->lun_fd = fd;
 	lun->lun_nblocks = size / lun->lun_blocksize;
-	lun_probe_thin(lun, &st);
+	lun_probe_physical(lun, &st);
+	if (cl->cl_thin != THIN_NO)
+		lun_probe_thin(lun, &st);
+	if (cl->cl_thin == THIN_YES && !lun->lun_thin) {
+		log_warnx("%s:%d: %s: Thin=yes, but blocks cannot be "
+		    "deallocated here", conf->conf_path, cl->cl_line,
+		    cl->cl_path);
+		close(fd);
+		lun->lun_fd = -1;
+		return (-1);
+	}
 	return (0);
 
 syserr:
@@ -262,6 +286,34 @@ syserr:
 	if (fd != -1)
 		close(fd);
 	return (-1);
+}
+
+/*
+ * The physical block: what the backing store writes without reading
+ * first.  A block device says (BLKPBSZGET); for a file it is the
+ * filesystem's block (st_blksize), at most 4 KiB: a 512-byte LUN on a
+ * 4 KiB filesystem has 8 logical blocks per physical block.
+ */
+#define LUN_PHYS_MAX	4096U
+
+static void
+lun_probe_physical(struct lun *lun, const struct stat *st)
+{
+	unsigned int	pbs = 0;
+	uint32_t	n;
+
+	if (lun->lun_blockdev) {
+		if (ioctl(lun->lun_fd, BLKPBSZGET, &pbs) == -1)
+			pbs = 0;
+	} else if (st->st_blksize > 0)
+		pbs = (unsigned int)st->st_blksize;
+	if (pbs > LUN_PHYS_MAX)
+		pbs = LUN_PHYS_MAX;
+	lun->lun_pbexp = 0;
+	if (pbs <= lun->lun_blocksize || (pbs & (pbs - 1)) != 0)
+		return;
+	for (n = pbs / lun->lun_blocksize; n > 1; n >>= 1)
+		lun->lun_pbexp++;
 }
 
 /*
@@ -360,6 +412,23 @@ lun_find(const struct lun_target *lt, uint64_t id)
 		else
 			hi = mid;
 	}
+	return (NULL);
+}
+
+struct lun *
+lun_find_naa(const uint8_t *naa)
+{
+	struct lun_table	*tab = lun_table_current;
+	size_t			 i, j;
+
+	if (tab == NULL)
+		return (NULL);
+	for (i = 0; i < tab->lt_ntargets; i++)
+		for (j = 0; j < tab->lt_targets[i].lt_nluns; j++)
+			if (memcmp(tab->lt_targets[i].lt_luns[j].lun_naa, naa,
+			    sizeof(tab->lt_targets[i].lt_luns[j].lun_naa)) ==
+			    0)
+				return (&tab->lt_targets[i].lt_luns[j]);
 	return (NULL);
 }
 
@@ -462,6 +531,25 @@ lun_sync(struct lun *lun)
 	if (lun->lun_fd == -1 || lun->lun_readonly)
 		return (0);
 	while (fdatasync(lun->lun_fd) == -1) {
+		if (errno != EINTR)
+			return (-1);
+	}
+	return (0);
+}
+
+int
+lun_reserve(struct lun *lun, uint64_t off, uint64_t len)
+{
+	if (!lun_range_ok(lun, len, off)) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (!lun->lun_thin || lun->lun_blockdev || len == 0)
+		return (0);
+	while (fallocate(lun->lun_fd, FALLOC_FL_KEEP_SIZE, (off_t)off,
+	    (off_t)len) == -1) {
+		if (errno == EOPNOTSUPP)
+			return (0);	/* the write itself will tell */
 		if (errno != EINTR)
 			return (-1);
 	}

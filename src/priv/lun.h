@@ -22,6 +22,7 @@ struct lun {
 	bool		 lun_wt;		/* IOMode=wt: sync after writes */
 	bool		 lun_blockdev;		/* backing store is a block device */
 	uint32_t	 lun_blocksize;
+	uint8_t		 lun_pbexp;		/* physical block: 2^n blocks */
 	uint64_t	 lun_nblocks;
 	char		 lun_path[4096];	/* "" for nullio */
 	char		 lun_scsi_id[SCSI_ID_MAX + 1];	/* VPD 0x83 T10 id */
@@ -37,6 +38,9 @@ struct lun {
 	bool		 lun_swp;		/* control page SWP */
 	/* Reservations and unit attentions (pr.h), shared by sessions. */
 	struct lun_state *lun_st;
+	uint8_t		 lun_iec[10];		/* informational exceptions
+						   page, bytes 2-11 */
+	bool		 lun_sanitize_failed;	/* until EXIT FAILURE MODE */
 };
 
 struct lun_target {
@@ -57,6 +61,9 @@ struct lun_table *lun_table_open(const struct conf *);
 void	lun_table_free(struct lun_table *);	/* closes every fd */
 struct lun_target *lun_target_find(const struct lun_table *, uint32_t tid);
 struct lun *lun_find(const struct lun_target *, uint64_t lun_id);
+/* The LUN of any target whose NAA designator (VPD 0x83) is naa[8], in
+ * the table io serves; for the copy manager. */
+struct lun *lun_find_naa(const uint8_t *naa);
 
 /* Byte-addressed I/O; 0 or -1 with errno (EIO, ENOSPC, ...). */
 int	lun_read(struct lun *, void *, size_t len, uint64_t off);
@@ -70,6 +77,9 @@ struct scsi_cmd;
 int	lun_read_datain(struct lun *, struct scsi_cmd *, size_t len,
 	    uint64_t off);
 int	lun_sync(struct lun *);
+/* Allocate [off, off + len) of a thin file LUN ahead of a write that
+ * must not fail halfway for want of space (ENOSPC); else a no-op. */
+int	lun_reserve(struct lun *, uint64_t off, uint64_t len);
 /* Deallocate [off, off + len) of a thin LUN (hole punch or discard). */
 int	lun_unmap(struct lun *, uint64_t off, uint64_t len);
 /* From off: is the extent mapped, and how many bytes long is it. */

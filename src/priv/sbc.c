@@ -115,7 +115,9 @@ sbc_read_capacity_16(struct scsi_cmd *cmd)
 	memset(d, 0, sizeof(d));
 	put_be64(d, lun->lun_nblocks - 1);
 	put_be32(d + 8, lun->lun_blocksize);
-	/* No protection, physical = logical block; LBPME, LBPRZ. */
+	/* No protection; LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT. */
+	d[13] = lun->lun_pbexp & 0x0f;
+	/* LBPME, LBPRZ; LOWEST ALIGNED LOGICAL BLOCK ADDRESS 0. */
 	if (lun->lun_thin)
 		d[14] = 0x80 | (lun->lun_lbprz ? 0x40 : 0);
 	scsi_datain(cmd, d, sizeof(d), get_be32(cdb + 10));
@@ -392,17 +394,6 @@ sbc_read_defect(struct scsi_cmd *cmd)
 	scsi_datain(cmd, d, 8, get_be32(cdb + 6));
 }
 
-static bool
-all_zero(const uint8_t *p, size_t len)
-{
-	size_t	i;
-
-	for (i = 0; i < len; i++)
-		if (p[i] != 0)
-			return (false);
-	return (true);
-}
-
 /* Write the block at blk to every block of [off, off + len). */
 static int
 write_repeated(struct lun *lun, const uint8_t *blk, uint64_t off,
@@ -429,11 +420,13 @@ write_repeated(struct lun *lun, const uint8_t *blk, uint64_t off,
 
 /*
  * WRITE SAME (10, 16).  A plain WRITE SAME writes the block to every LBA
- * of the range.  With UNMAP on a thin LUN whose deallocated blocks read
- * as zeroes, a block of zeroes (or NDOB, no Data-Out buffer) deallocates
- * the range instead; any other data is written, so what is read back is
- * always what was sent.  ANCHOR is not supported (ANC_SUP 0), so the
- * command table refuses it.
+ * of the range.  With UNMAP on a thin LUN the range is deallocated
+ * instead, whatever the block holds: SBC-4 lets the device server either
+ * write the block or unmap each LBA, initiators (Linux, ESXi) send zeroes
+ * with it, and libiscsi's UnmapUntilEnd expects the blocks to read back
+ * as zeroes (LBPRZ) after sending 0xff.  UNMAP on a fully provisioned
+ * LUN is refused (LBPWS and LBPWS10 are 0 there).  ANCHOR is not
+ * supported (ANC_SUP 0), so the command table refuses it.
  */
 void
 sbc_write_same(struct scsi_cmd *cmd)
@@ -453,11 +446,20 @@ sbc_write_same(struct scsi_cmd *cmd)
 		ndob = (cdb[1] & 0x01) != 0;
 	if (write_protected(cmd))
 		return;
-	if (!range_ok(lun, lba, nblocks)) {
+	/* LBPWS and LBPWS10 are 0 on a fully provisioned LUN. */
+	if (unmap && !lun->lun_thin) {
+		scsi_invalid_field(cmd, 1, 3);
+		return;
+	}
+	if (!range_ok(lun, lba, nblocks) ||
+	    (nblocks == 0 && lba == lun->lun_nblocks)) {
 		lba_out_of_range(cmd);
 		return;
 	}
-	/* WSNZ is set: 0 blocks is not "to the end". */
+	/* WSNZ is 0: 0 blocks is "to the end", within the limit. */
+	if (nblocks == 0 &&
+	    lun->lun_nblocks - lba <= scsi_max_xfer_blocks(lun))
+		nblocks = (uint32_t)(lun->lun_nblocks - lba);
 	if (nblocks == 0 || nblocks > scsi_max_xfer_blocks(lun)) {
 		scsi_invalid_field(cmd, lenbyte, -1);
 		return;
@@ -476,7 +478,7 @@ sbc_write_same(struct scsi_cmd *cmd)
 	}
 	off = lba * bs;
 	len = (uint64_t)nblocks * bs;
-	if (unmap && lun->lun_thin && lun->lun_lbprz && all_zero(blk, bs))
+	if (unmap)
 		rv = lun_unmap(lun, off, len);
 	else
 		rv = write_repeated(lun, blk, off, len);
@@ -729,4 +731,182 @@ sbc_orwrite(struct scsi_cmd *cmd)
 		return;
 	}
 	scsi_good(cmd);
+}
+
+/*
+ * WRITE ATOMIC(16).  The write is atomic against every other command:
+ * io runs each command to completion, one at a time (an io with several
+ * threads must lock the range, as for COMPARE AND WRITE).  It is all or
+ * nothing against running out of space: the blocks of a thin file are
+ * allocated before the first byte is written, so ENOSPC leaves the LUN
+ * untouched.  Like any write it is durable after FUA or SYNCHRONIZE
+ * CACHE; ietd(8) says what a power failure in between may leave.
+ */
+void
+sbc_write_atomic(struct scsi_cmd *cmd)
+{
+	const uint8_t	*cdb = cmd->sc_cdb;
+	struct lun	*lun = cmd->sc_lun;
+	uint64_t	 lba, off;
+	uint32_t	 n, len;
+
+	lba = get_be64(cdb + 2);
+	n = get_be16(cdb + 12);
+	if (write_protected(cmd))
+		return;
+	if (!range_ok(lun, lba, n)) {
+		lba_out_of_range(cmd);
+		return;
+	}
+	if (n > MAX_ATOMIC_BLOCKS(lun)) {
+		scsi_invalid_field(cmd, 12, -1);
+		return;
+	}
+	len = n * lun->lun_blocksize;
+	cmd->sc_want_len = len;
+	cmd->sc_xfer_len = MIN(len, cmd->sc_buf_len);
+	if (n == 0) {
+		scsi_good(cmd);
+		return;
+	}
+	/* All or nothing: a short Data-Out is not written at all. */
+	if (cmd->sc_buf_len < len) {
+		scsi_invalid_field(cmd, 12, -1);
+		return;
+	}
+	off = lba * lun->lun_blocksize;
+	if (lun_reserve(lun, off, len) == -1 ||
+	    lun_write(lun, cmd->sc_buf, len, off) == -1) {
+		scsi_write_error(cmd, "write atomic");
+		return;
+	}
+	if ((cdb[1] & 0x08) && !lun->lun_wt && lun_sync(lun) == -1) {
+		scsi_write_error(cmd, "fdatasync");
+		return;
+	}
+	scsi_good(cmd);
+}
+
+/*
+ * SANITIZE (SBC-4 5.30).  OVERWRITE writes the initialization pattern to
+ * every block, OVERWRITE COUNT times (inverted on every other pass with
+ * INVERT), then flushes; BLOCK ERASE, offered on thin LUNs only,
+ * deallocates every block (holes read as zeroes, WABEREQ 01b).  There is
+ * no CRYPTOGRAPHIC ERASE: ietd encrypts nothing, so there is no key to
+ * change.  The sanitize runs to its end before io reads the next command,
+ * so nobody sees it in progress, and IMMED changes nothing.  If it
+ * fails, medium access commands fail with SANITIZE COMMAND FAILED until a
+ * sanitize succeeds or EXIT FAILURE MODE is sent.
+ */
+static int
+sanitize_overwrite(struct scsi_cmd *cmd, uint32_t plen)
+{
+	struct lun	*lun = cmd->sc_lun;
+	const uint8_t	*d = cmd->sc_buf;
+	uint8_t		*blk;
+	uint32_t	 bs = lun->lun_blocksize, ipl, i, pass, count;
+	int		 rv = 0;
+
+	count = d[0] & 0x1f;
+	if (d[0] & 0x60) {			/* TEST */
+		scsi_invalid_param(cmd, 0, 6);
+		return (-1);
+	}
+	if (count == 0) {
+		scsi_invalid_param(cmd, 0, 4);
+		return (-1);
+	}
+	ipl = get_be16(d + 2);
+	if (ipl == 0 || ipl > bs || ipl > plen - 4) {
+		scsi_invalid_param(cmd, 2, -1);
+		return (-1);
+	}
+	if ((blk = malloc(bs)) == NULL) {
+		busy(cmd);
+		return (-1);
+	}
+	for (pass = 0; pass < count && rv == 0; pass++) {
+		for (i = 0; i < bs; i++)
+			blk[i] = d[4 + i % ipl] ^
+			    ((d[0] & 0x80) && (pass & 1) ? 0xff : 0);
+		rv = write_repeated(lun, blk, 0,
+		    lun->lun_nblocks * (uint64_t)bs);
+	}
+	free(blk);
+	if (rv == 0)
+		rv = lun_sync(lun);
+	if (rv == -1) {
+		lun->lun_sanitize_failed = true;
+		scsi_write_error(cmd, "sanitize overwrite");
+	}
+	return (rv);
+}
+
+void
+sbc_sanitize(struct scsi_cmd *cmd)
+{
+	const uint8_t	*cdb = cmd->sc_cdb;
+	struct lun	*lun = cmd->sc_lun;
+	uint32_t	 plen, sa = cdb[1] & 0x1f;
+
+	plen = get_be16(cdb + 7);
+	cmd->sc_want_len = plen;
+	cmd->sc_xfer_len = MIN(plen, cmd->sc_buf_len);
+	/* OVERWRITE takes 5 to block size + 4 bytes, the others none. */
+	if (sa == SA_SANITIZE_OVERWRITE ? plen < 5 ||
+	    plen > lun->lun_blocksize + 4 : plen != 0) {
+		scsi_invalid_field(cmd, 7, -1);
+		return;
+	}
+	if (sa == SA_SANITIZE_EXIT_FAIL) {
+		lun->lun_sanitize_failed = false;
+		scsi_good(cmd);
+		return;
+	}
+	if (write_protected(cmd))
+		return;
+	if (cmd->sc_xfer_len < plen) {
+		scsi_param_list_length(cmd);
+		return;
+	}
+	if (sa == SA_SANITIZE_OVERWRITE) {
+		if (sanitize_overwrite(cmd, plen) == -1)
+			return;
+	} else if (lun_unmap(lun, 0, lun->lun_nblocks *
+	    (uint64_t)lun->lun_blocksize) == -1) {
+		lun->lun_sanitize_failed = true;
+		scsi_write_error(cmd, "sanitize block erase");
+		return;
+	}
+	log_info("%s: sanitized (%s)", lun->lun_path[0] != '\0' ?
+	    lun->lun_path : "nullio", sa == SA_SANITIZE_OVERWRITE ?
+	    "overwrite" : "block erase");
+	lun->lun_sanitize_failed = false;
+	scsi_good(cmd);
+}
+
+/*
+ * After a failed sanitize only commands that do not touch the medium run:
+ * identification, sense, mode pages, reports, and SANITIZE itself.
+ */
+bool
+sbc_sanitize_failed(struct scsi_cmd *cmd)
+{
+	if (cmd->sc_lun == NULL || !cmd->sc_lun->lun_sanitize_failed)
+		return (false);
+	switch (cmd->sc_cdb[0]) {
+	case OP_INQUIRY:
+	case OP_REPORT_LUNS:
+	case OP_REQUEST_SENSE:
+	case OP_SANITIZE:
+	case OP_MAINTENANCE_IN:
+	case OP_MODE_SENSE_6:
+	case OP_MODE_SENSE_10:
+	case OP_READ_CAPACITY_10:
+	case OP_SERVICE_ACTION_IN_16:
+		return (false);
+	}
+	scsi_sense(cmd, SKEY_MEDIUM_ERROR, ASC_MEDIUM_FORMAT,
+	    ASCQ_SANITIZE_FAILED);
+	return (true);
 }

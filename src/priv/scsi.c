@@ -103,6 +103,15 @@ static const struct scsi_op scsi_ops[] = {
 	    { 0x41, 0x08, FF4, 0x1f, 0xff, 0xff, 0 } },
 	{ OP_UNMAP, 0, 0, sbc_unmap, lun_is_thin,
 	    { 0x42, 0, 0, 0, 0, 0, 0x1f, 0xff, 0xff, 0 } },
+	{ OP_SANITIZE, SO_SA, SA_SANITIZE_OVERWRITE, sbc_sanitize, NULL,
+	    { 0x48, 0xa0 | SA_SANITIZE_OVERWRITE, 0, 0, 0, 0, 0, 0xff, 0xff,
+	    0 } },
+	{ OP_SANITIZE, SO_SA, SA_SANITIZE_BLOCK_ERASE, sbc_sanitize,
+	    lun_is_thin, { 0x48, 0xa0 | SA_SANITIZE_BLOCK_ERASE, 0, 0, 0, 0,
+	    0, 0xff, 0xff, 0 } },
+	{ OP_SANITIZE, SO_SA, SA_SANITIZE_EXIT_FAIL, sbc_sanitize, NULL,
+	    { 0x48, 0xa0 | SA_SANITIZE_EXIT_FAIL, 0, 0, 0, 0, 0, 0xff, 0xff,
+	    0 } },
 	{ OP_MODE_SELECT_10, 0, 0, spc_mode_select, NULL,
 	    { 0x55, 0x11, 0, 0, 0, 0, 0, 0xff, 0xff, 0 } },
 	{ OP_RESERVE_10, 0, 0, pr_reserve, NULL,
@@ -135,6 +144,12 @@ static const struct scsi_op scsi_ops[] = {
 	    { 0x5f, 0x06, 0xff, 0, 0, FF4, 0 } },
 	{ OP_PR_OUT, SO_SA, 0x07, pr_out, NULL,
 	    { 0x5f, 0x07, 0xff, 0, 0, FF4, 0 } },
+	{ OP_EXTENDED_COPY, SO_SA, 0x00, xcopy_extended_copy, NULL,
+	    { 0x83, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, FF4, 0, 0 } },
+	{ OP_RECEIVE_COPY_RES, SO_SA, 0x00, xcopy_receive_copy_results, NULL,
+	    { 0x84, 0x00, 0xff, 0, 0, 0, 0, 0, 0, 0, FF4, 0, 0 } },
+	{ OP_RECEIVE_COPY_RES, SO_SA, 0x03, xcopy_receive_copy_results, NULL,
+	    { 0x84, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, FF4, 0, 0 } },
 	{ OP_READ_16, 0, 0, sbc_read_write, NULL,
 	    { 0x88, 0x1a, FF8, FF4, 0x1f, 0 } },
 	{ OP_COMPARE_AND_WRITE, 0, 0, sbc_compare_and_write, NULL,
@@ -153,6 +168,8 @@ static const struct scsi_op scsi_ops[] = {
 	    { 0x91, 0x02, FF8, FF4, 0x1f, 0 } },
 	{ OP_WRITE_SAME_16, 0, 0, sbc_write_same, NULL,
 	    { 0x93, 0x09, FF8, FF4, 0x1f, 0 } },
+	{ OP_WRITE_ATOMIC_16, 0, 0, sbc_write_atomic, NULL,
+	    { 0x9c, 0x18, FF8, 0, 0, 0xff, 0xff, 0x1f, 0 } },
 	{ OP_SERVICE_ACTION_IN_16, SO_SA, SAI_READ_CAPACITY_16,
 	    sbc_read_capacity_16, NULL,
 	    { 0x9e, SAI_READ_CAPACITY_16, FF8, FF4, 0x01, 0 } },
@@ -161,6 +178,8 @@ static const struct scsi_op scsi_ops[] = {
 	    { 0x9e, SAI_GET_LBA_STATUS, FF8, FF4, 0, 0 } },
 	{ OP_REPORT_LUNS, SO_NOLUN, 0, spc_report_luns, NULL,
 	    { 0xa0, 0, 0xff, 0, 0, 0, FF4, 0, 0 } },
+	{ OP_MAINTENANCE_IN, SO_SA, MI_REPORT_TPG, spc_report_tpg, NULL,
+	    { 0xa3, 0xe0 | MI_REPORT_TPG, 0, 0, 0, 0, FF4, 0, 0 } },
 	{ OP_MAINTENANCE_IN, SO_SA, MI_REPORT_OPCODES, op_report_opcodes,
 	    NULL, { 0xa3, MI_REPORT_OPCODES, 0x87, 0xff, 0xff, 0xff, FF4,
 	    0, 0 } },
@@ -217,6 +236,7 @@ scsi_cdb_dir(const uint8_t *cdb)
 	case OP_READ_DEFECT_10:
 	case OP_READ_DEFECT_12:
 	case OP_PR_IN:
+	case OP_RECEIVE_COPY_RES:
 		return (SCSI_DIR_READ);
 	case OP_WRITE_6:
 	case OP_WRITE_10:
@@ -227,8 +247,11 @@ scsi_cdb_dir(const uint8_t *cdb)
 	case OP_WRITE_VERIFY_16:
 	case OP_COMPARE_AND_WRITE:
 	case OP_ORWRITE_16:
+	case OP_WRITE_ATOMIC_16:
 	case OP_WRITE_SAME_10:
 	case OP_UNMAP:
+	case OP_SANITIZE:
+	case OP_EXTENDED_COPY:
 	case OP_MODE_SELECT_6:
 	case OP_MODE_SELECT_10:
 	case OP_PR_OUT:
@@ -479,6 +502,11 @@ scsi_exec(struct scsi_cmd *cmd)
 		scsi_invalid_field(cmd, 1, 4);	/* SERVICE ACTION */
 		return;
 	}
+	if (op != NULL && (op->so_flags & SO_SA) && op->so_ok != NULL &&
+	    !op->so_ok(cmd->sc_lun)) {
+		scsi_invalid_field(cmd, 1, 4);	/* not for this LUN */
+		return;
+	}
 	if (op == NULL || (op->so_ok != NULL && !op->so_ok(cmd->sc_lun))) {
 		log_debug(2, "scsi: unsupported opcode 0x%02x", cdb[0]);
 		scsi_sense(cmd, SKEY_ILLEGAL_REQUEST, ASC_INVALID_OPCODE, 0);
@@ -497,7 +525,7 @@ scsi_exec(struct scsi_cmd *cmd)
 	if (!cdb_fields_ok(cmd, op))
 		return;
 	/* SAM-5 5.14 and SPC-4 5.13: unit attention, then reservations. */
-	if (!ua_check(cmd) || !pr_check(cmd))
+	if (!ua_check(cmd) || !pr_check(cmd) || sbc_sanitize_failed(cmd))
 		return;
 	op->so_fn(cmd);
 }

@@ -33,6 +33,7 @@
 #define OP_READ_DEFECT_10	0x37
 #define OP_WRITE_SAME_10	0x41
 #define OP_UNMAP		0x42
+#define OP_SANITIZE		0x48
 #define OP_MODE_SELECT_10	0x55
 #define OP_RESERVE_10		0x56
 #define OP_RELEASE_10		0x57
@@ -48,7 +49,10 @@
 #define OP_PREFETCH_16		0x90
 #define OP_SYNC_CACHE_16	0x91
 #define OP_WRITE_SAME_16	0x93
+#define OP_WRITE_ATOMIC_16	0x9c
 #define OP_SERVICE_ACTION_IN_16	0x9e
+#define OP_EXTENDED_COPY	0x83
+#define OP_RECEIVE_COPY_RES	0x84
 #define OP_REPORT_LUNS		0xa0
 #define OP_MAINTENANCE_IN	0xa3
 #define OP_READ_12		0xa8
@@ -59,8 +63,12 @@
 
 #define SAI_READ_CAPACITY_16	0x10
 #define SAI_GET_LBA_STATUS	0x12
+#define MI_REPORT_TPG		0x0a
 #define MI_REPORT_OPCODES	0x0c
 #define MI_REPORT_TMF		0x0d
+#define SA_SANITIZE_OVERWRITE	0x01
+#define SA_SANITIZE_BLOCK_ERASE	0x02
+#define SA_SANITIZE_EXIT_FAIL	0x1f
 
 /* Additional sense codes (ASCQ 0 for all of them). */
 #define ASC_NONE		0x00
@@ -78,6 +86,8 @@
 #define ASCQ_SOFTWARE_WP	0x02
 #define ASCQ_SPACE_ALLOC_FAILED	0x07
 #define ASC_SAVING_NOT_SUPP	0x39
+#define ASC_MEDIUM_FORMAT	0x31	/* ASCQ 03h: sanitize failed */
+#define ASCQ_SANITIZE_FAILED	0x03
 
 #define FIXED_SENSE_LEN		18
 
@@ -85,6 +95,8 @@
 #define MAX_CAW_BLOCKS		255	/* COMPARE AND WRITE */
 #define MAX_UNMAP_DESC		256	/* UNMAP block descriptors */
 #define MAX_UNMAP_BLOCKS	0xffffffffU	/* per descriptor */
+/* WRITE ATOMIC(16): TRANSFER LENGTH has 16 bits. */
+#define MAX_ATOMIC_BLOCKS(l)	MIN(scsi_max_xfer_blocks(l), 0xffffU)
 
 #define MIN(a, b)		((a) < (b) ? (a) : (b))
 
@@ -105,6 +117,7 @@ void	spc_inquiry(struct scsi_cmd *);
 void	spc_mode_select(struct scsi_cmd *);
 void	spc_mode_sense(struct scsi_cmd *);
 void	spc_report_luns(struct scsi_cmd *);
+void	spc_report_tpg(struct scsi_cmd *);
 
 /* sbc.c: SBC-4 block commands. */
 void	sbc_start_stop_unit(struct scsi_cmd *);
@@ -121,6 +134,13 @@ void	sbc_write_same(struct scsi_cmd *);
 void	sbc_unmap(struct scsi_cmd *);
 void	sbc_compare_and_write(struct scsi_cmd *);
 void	sbc_orwrite(struct scsi_cmd *);
+void	sbc_write_atomic(struct scsi_cmd *);
+void	sbc_sanitize(struct scsi_cmd *);
+bool	sbc_sanitize_failed(struct scsi_cmd *);
+
+/* xcopy.c: the copy manager. */
+void	xcopy_extended_copy(struct scsi_cmd *);
+void	xcopy_receive_copy_results(struct scsi_cmd *);
 
 /* CDB length (6, 10, 12 or 16) from the operation code's group. */
 size_t	scsi_cdb_len(uint8_t);

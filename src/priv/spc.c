@@ -88,6 +88,7 @@ inq_standard(const struct scsi_cmd *cmd, uint8_t *d)
 	d[2] = 0x06;			/* VERSION: SPC-4 */
 	d[3] = 0x10 | 0x02;		/* HISUP, RESPONSE DATA FORMAT 2 */
 	d[4] = INQ_STD_LEN - 5;		/* ADDITIONAL LENGTH */
+	d[5] = 0x10;	/* TPGS 01b: implicit ALUA, REPORT TARGET PORT GROUPS */
 	d[7] = 0x02;			/* CMDQUE */
 	memcpy(d + 8, INQ_VENDOR, 8);
 	memcpy(d + 16, INQ_PRODUCT, 16);
@@ -100,7 +101,9 @@ inq_standard(const struct scsi_cmd *cmd, uint8_t *d)
 	return (INQ_STD_LEN);
 }
 
-static const uint8_t vpd_pages[] = { 0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2 };
+static const uint8_t vpd_pages[] = {
+	0x00, 0x80, 0x83, 0x86, 0xb0, 0xb1, 0xb2
+};
 
 static uint32_t
 vpd_supported(uint8_t *d)
@@ -166,6 +169,22 @@ vpd_devid(const struct scsi_cmd *cmd, uint8_t *d)
 	return (n);
 }
 
+/*
+ * Extended INQUIRY Data (SPC-4 7.8.7): no protection information; SIMPLE
+ * and ORDERED task attributes (io runs commands one at a time, in
+ * order); V_SUP when the LUN has a volatile cache (IOMode=wb), which
+ * SYNCHRONIZE CACHE and FUA flush.
+ */
+static uint32_t
+vpd_ext_inquiry(const struct scsi_cmd *cmd, uint8_t *d)
+{
+	put_be16(d + 2, 0x3c);
+	d[5] = 0x02 | 0x01;		/* ORDSUP, SIMPSUP */
+	if (!cmd->sc_lun->lun_wt)
+		d[6] = 0x01;		/* V_SUP */
+	return (4 + 0x3c);
+}
+
 static uint32_t
 vpd_block_limits(const struct scsi_cmd *cmd, uint8_t *d)
 {
@@ -179,7 +198,6 @@ vpd_block_limits(const struct scsi_cmd *cmd, uint8_t *d)
 	/* MAXIMUM TRANSFER LENGTH, OPTIMAL TRANSFER LENGTH */
 	put_be32(d + 8, scsi_max_xfer_blocks(lun));
 	put_be32(d + 12, scsi_max_xfer_blocks(lun));
-	d[4] = 0x01;		/* WSNZ: WRITE SAME of 0 blocks is refused */
 	d[5] = MAX_CAW_BLOCKS;	/* MAXIMUM COMPARE AND WRITE LENGTH */
 	if (lun->lun_thin) {
 		put_be32(d + 20, MAX_UNMAP_BLOCKS);
@@ -192,6 +210,11 @@ vpd_block_limits(const struct scsi_cmd *cmd, uint8_t *d)
 	 * SAME holds the (single-threaded) io no longer than a WRITE can.
 	 */
 	put_be64(d + 36, scsi_max_xfer_blocks(lun));
+	/*
+	 * WRITE ATOMIC(16): MAXIMUM ATOMIC TRANSFER LENGTH; no alignment,
+	 * granularity or atomic boundary.  See sbc_write_atomic.
+	 */
+	put_be32(d + 44, MAX_ATOMIC_BLOCKS(lun));
 	return (4 + 0x3c);
 }
 
@@ -216,10 +239,14 @@ vpd_lbp(const struct scsi_cmd *cmd, uint8_t *d)
 }
 
 static uint32_t
-vpd_block_dev_char(uint8_t *d)
+vpd_block_dev_char(const struct lun *lun, uint8_t *d)
 {
 	/* MEDIUM ROTATION RATE 0: not reported (we cannot know). */
 	put_be16(d + 2, 0x3c);
+	/* WABEREQ 01b: a read after SANITIZE BLOCK ERASE (thin LUNs
+	 * only) returns GOOD and the deallocated blocks' data. */
+	if (lun->lun_thin)
+		d[7] = 0x40;
 	return (4 + 0x3c);
 }
 
@@ -262,11 +289,14 @@ spc_inquiry(struct scsi_cmd *cmd)
 	case 0x83:
 		len = vpd_devid(cmd, d);
 		break;
+	case 0x86:
+		len = vpd_ext_inquiry(cmd, d);
+		break;
 	case 0xb0:
 		len = vpd_block_limits(cmd, d);
 		break;
 	case 0xb1:
-		len = vpd_block_dev_char(d);
+		len = vpd_block_dev_char(cmd->sc_lun, d);
 		break;
 	case 0xb2:
 		len = vpd_lbp(cmd, d);
@@ -326,14 +356,30 @@ mpage_control(const struct lun *lun, int pc, uint8_t *p)
 	return (MP_CONTROL_LEN);
 }
 
+/*
+ * Informational exceptions control: ietd has no failure prediction, so
+ * no exception is ever reported, whatever the initiator asks for; the
+ * page keeps what MODE SELECT sets (PERF, EWASC, DEXCPT, LOGERR, MRIE,
+ * INTERVAL TIMER, REPORT COUNT) so that it reads back.  TEST, which
+ * would ask for a test exception, is not changeable.
+ */
+#define IEC_CHG_BYTE2	(0x80 | 0x10 | 0x08 | 0x01)
+#define IEC_CHG_MRIE	0x0f
+
 static size_t
-mpage_iec(int pc, uint8_t *p)
+mpage_iec(const struct lun *lun, int pc, uint8_t *p)
 {
 	memset(p, 0, MP_IEC_LEN);
 	p[0] = 0x1c;
 	p[1] = MP_IEC_LEN - 2;
-	if (pc != PC_CHANGEABLE)
-		p[2] = 0x08;	/* DEXCPT: no informational exceptions */
+	if (pc == PC_CHANGEABLE) {
+		p[2] = IEC_CHG_BYTE2;
+		p[3] = IEC_CHG_MRIE;
+		memset(p + 4, 0xff, 8);
+	} else if (pc == PC_DEFAULT)
+		p[2] = 0x08;	/* DEXCPT */
+	else
+		memcpy(p + 2, lun->lun_iec, sizeof(lun->lun_iec));
 	return (MP_IEC_LEN);
 }
 
@@ -348,7 +394,7 @@ mpages(const struct lun *lun, int page, int subpage, int pc, uint8_t *p)
 			return (0);
 		n += mpage_caching(lun, pc, p + n);
 		n += mpage_control(lun, pc, p + n);
-		n += mpage_iec(pc, p + n);
+		n += mpage_iec(lun, pc, p + n);
 		return (n);
 	}
 	if (subpage != 0)
@@ -359,7 +405,7 @@ mpages(const struct lun *lun, int page, int subpage, int pc, uint8_t *p)
 	case 0x0a:
 		return (mpage_control(lun, pc, p));
 	case 0x1c:
-		return (mpage_iec(pc, p));
+		return (mpage_iec(lun, pc, p));
 	default:
 		return (0);
 	}
@@ -456,8 +502,8 @@ mode_select_page(struct scsi_cmd *cmd, const uint8_t *pg, size_t off,
 		mpage_control(nl, PC_CHANGEABLE, chg);
 		break;
 	case 0x1c:
-		len = mpage_iec(PC_CURRENT, cur);
-		mpage_iec(PC_CHANGEABLE, chg);
+		len = mpage_iec(nl, PC_CURRENT, cur);
+		mpage_iec(nl, PC_CHANGEABLE, chg);
 		break;
 	default:
 		scsi_invalid_param(cmd, off, 5);
@@ -483,6 +529,13 @@ mode_select_page(struct scsi_cmd *cmd, const uint8_t *pg, size_t off,
 	case 0x0a:
 		nl->lun_dsense = (pg[2] & 0x04) != 0;
 		nl->lun_swp = (pg[4] & 0x08) != 0;
+		break;
+	case 0x1c:
+		if ((pg[3] & 0x0f) > 6) {	/* MRIE 7h-Fh: reserved */
+			scsi_invalid_param(cmd, off + 3, 3);
+			return (-1);
+		}
+		memcpy(nl->lun_iec, pg + 2, sizeof(nl->lun_iec));
 		break;
 	}
 	return ((int)len);
@@ -557,6 +610,7 @@ spc_mode_select(struct scsi_cmd *cmd)
 	lun->lun_wce = nl.lun_wce;
 	lun->lun_dsense = nl.lun_dsense;
 	lun->lun_swp = nl.lun_swp;
+	memcpy(lun->lun_iec, nl.lun_iec, sizeof(lun->lun_iec));
 	scsi_good(cmd);
 }
 
@@ -622,4 +676,36 @@ spc_report_luns(struct scsi_cmd *cmd)
 		put_clipped(cmd, 8 + i * 8, e, 8);
 	}
 	scsi_good(cmd);
+}
+
+/*
+ * REPORT TARGET PORT GROUPS (MAINTENANCE IN 0Ah): one target port group
+ * (1), active/optimized, the only state supported, holding the one
+ * target port (relative port 1) of VPD page 0x83.  PARAMETER DATA
+ * FORMAT 001b adds the extended header (no implicit transition time).
+ */
+void
+spc_report_tpg(struct scsi_cmd *cmd)
+{
+	const uint8_t	*cdb = cmd->sc_cdb;
+	uint8_t		 d[8 + 8 + 4], *p;
+	bool		 ext;
+
+	if ((cdb[1] >> 5) > 1) {
+		scsi_invalid_field(cmd, 1, 7);
+		return;
+	}
+	ext = (cdb[1] >> 5) == 1;
+	memset(d, 0, sizeof(d));
+	p = d + (ext ? 8 : 4);
+	p[0] = 0x80 | 0x00;		/* PREF; state 0: active/optimized */
+	p[1] = 0x01;			/* AO_SUP */
+	put_be16(p + 2, 1);		/* TARGET PORT GROUP */
+	p[7] = 1;			/* TARGET PORT COUNT */
+	put_be16(p + 10, 1);		/* RELATIVE TARGET PORT IDENTIFIER */
+	p += 12;
+	put_be32(d, (uint32_t)(p - d - 4));
+	if (ext)
+		d[4] = 0x10;		/* FORMAT TYPE 001b */
+	scsi_datain(cmd, d, (uint32_t)(p - d), get_be32(cdb + 6));
 }
