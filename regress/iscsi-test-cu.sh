@@ -11,6 +11,7 @@
 #	nullio		no backing store: writes vanish, reads return zeroes
 #	ro		a file with IOMode=ro
 #	thin		a sparse file of 512-byte blocks, thin provisioned
+#	blockio		a sparse file through O_DIRECT (Type=blockio)
 # and runs the SCSI and iSCSI families of iscsi-test-cu with
 # "--dataloss --allow-sanitize" one suite at a time (e.g. SCSI.Read10),
 # each under a time limit, against each kind in turn.  Every test's
@@ -35,7 +36,7 @@
 # lists only grow; removing a name is a deliberate edit, reviewed like code.
 #
 # Environment:
-#	ITC_KINDS		the kinds to run (default: all five)
+#	ITC_KINDS		the kinds to run (default: all six)
 #	ITC_SUITE_TIMEOUT	seconds per suite (default 60)
 #	ITC_BUDGET		seconds for all suites of all kinds (default 1200)
 #	ITC_EXPECTED		prefix of the lists (default
@@ -59,7 +60,7 @@ SUITE_TIMEOUT=${ITC_SUITE_TIMEOUT:-60}
 BUDGET=${ITC_BUDGET:-1200}
 INIT1=iqn.2026-11.org.ietd:regress-test-cu
 INIT2=iqn.2026-11.org.ietd:regress-test-cu-2
-ALL_KINDS="fileio512 fileio4096 nullio ro thin"
+ALL_KINDS="fileio512 fileio4096 nullio ro thin blockio"
 read -r -a kinds <<<"${ITC_KINDS:-$ALL_KINDS}"
 # The options of every iscsi-test-cu run (more initiators, say, go here).
 ITC_ARGS=(--dataloss --allow-sanitize -i "$INIT1" -I "$INIT2")
@@ -128,6 +129,7 @@ declare -A lunconf=(
 	[nullio]="Type=nullio,Sectors=131072"
 	[ro]="Path=$T/ro.img,Type=fileio,IOMode=ro"
 	[thin]="Path=$T/thin.img,Type=fileio"
+	[blockio]="Path=$T/blockio.img,Type=blockio"
 )
 for k in "${kinds[@]}"; do
 	[ -n "${lunconf[$k]:-}" ] || bail "unknown kind $k (of $ALL_KINDS)"

@@ -370,3 +370,36 @@ EOF
 	assert_output_has '^sense 5/26/00$'
 	stop_daemon
 }
+
+@test "a blockio LUN does direct I/O, and a write shorter than its block keeps the rest" {
+	head -c 1M /dev/urandom >"$T/bio.img"
+	truncate -s 16M "$T/bio.img"
+	write_conf <<EOF
+Target $TARGET
+	Lun 0 Path=$T/bio.img,Type=blockio
+EOF
+	start_daemon
+	u=$(iscsi_url "$TARGET" 0)
+	# io holds the backing file open with O_DIRECT (octal 040000).
+	io=$(io_pid) || fail "no io process"
+	fd=$(find "/proc/$io/fd" -lname "$T/bio.img" -printf '%f\n' |
+	    head -n 1)
+	[ -n "$fd" ] || fail "io does not hold $T/bio.img open"
+	flags=$(awk '/^flags:/ { print $2 }' "/proc/$io/fdinfo/$fd")
+	[ $((8#$flags & 8#40000)) -ne 0 ] || fail "no O_DIRECT: flags $flags"
+	# A 100-byte Data-Out for a one-block WRITE(10) at LBA 3: the first
+	# 100 bytes change, the other 412 bytes of the block stay.
+	dd if="$T/bio.img" of="$T/rest" bs=1 skip=$((3 * 512 + 100)) \
+	    count=412 status=none
+	ab=$(printf 'ab%.0s' $(seq 100))
+	raw -o "$ab" "$u" 2a 00 00000003 00 0001 00
+	raw -r 512 "$u" 28 00 00000003 00 0001 00
+	assert_status 0
+	[ "${output##*data }" = "$ab$(od -An -v -tx1 "$T/rest" | tr -d ' \n')" ] ||
+	    fail "block 3 after a 100-byte write: ${output##*data }"
+	# The file itself has it (no page cache in between).
+	cmp <(dd if="$T/bio.img" bs=512 skip=3 count=1 status=none) \
+	    <(printf '\xab%.0s' $(seq 100); cat "$T/rest") ||
+	    fail "the file differs"
+	stop_daemon
+}

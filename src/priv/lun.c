@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,8 @@ static int	lun_open_backing(const struct conf *, const struct conf_lun *,
 		    struct lun *);
 static void	lun_probe_thin(struct lun *, const struct stat *);
 static void	lun_probe_physical(struct lun *, const struct stat *);
+static int	lun_direct_setup(const struct conf *, const struct conf_lun *,
+		    struct lun *, int);
 static int	lun_naa_derive(const char *, uint32_t, uint8_t *);
 static int	lun_cmp(const void *, const void *);
 static void	lun_target_close(struct lun_target *);
@@ -157,6 +160,7 @@ lun_open(const struct conf *conf, const struct conf_target *ct,
 	lun->lun_fd = -1;
 	lun->lun_id = cl->cl_id;
 	lun->lun_type = cl->cl_type;
+	lun->lun_align = 1;
 	lun->lun_readonly = cl->cl_iomode == IOMODE_RO;
 	lun->lun_wt = cl->cl_iomode == IOMODE_WT;
 	lun->lun_wce = !lun->lun_wt;
@@ -264,6 +268,11 @@ lun_open_backing(const struct conf *conf, const struct conf_lun *cl,
 		close(fd);
 		return (-1);
 	}
+	if (cl->cl_type == LUN_BLOCKIO &&
+	    lun_direct_setup(conf, cl, lun, fd) == -1) {
+		close(fd);
+		return (-1);
+	}
 	lun->lun_fd = fd;
 	lun->lun_nblocks = size / lun->lun_blocksize;
 	lun_probe_physical(lun, &st);
@@ -286,6 +295,45 @@ syserr:
 	if (fd != -1)
 		close(fd);
 	return (-1);
+}
+
+/*
+ * blockio bypasses the page cache: O_DIRECT, with the alignment the
+ * device (BLKSSZGET) or the filesystem (statx STATX_DIOALIGN) asks for.
+ * A LUN whose blocks are smaller than that alignment cannot work.
+ */
+static int
+lun_direct_setup(const struct conf *conf, const struct conf_lun *cl,
+    struct lun *lun, int fd)
+{
+	struct statx	stx;
+	int		ssz = 0, fl;
+	uint32_t	align;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_DIRECT) == -1) {
+		log_warnx("%s:%d: %s: blockio needs O_DIRECT: %s (use "
+		    "Type=fileio)", conf->conf_path, cl->cl_line, cl->cl_path,
+		    strerror(errno));
+		return (-1);
+	}
+	align = lun->lun_blocksize;	/* safe where nothing is known */
+	if (lun->lun_blockdev) {
+		if (ioctl(fd, BLKSSZGET, &ssz) == 0 && ssz > 0)
+			align = (uint32_t)ssz;
+	} else if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+	    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align > 0)
+		align = stx.stx_dio_offset_align > stx.stx_dio_mem_align ?
+		    stx.stx_dio_offset_align : stx.stx_dio_mem_align;
+	if (align > lun->lun_blocksize || (align & (align - 1)) != 0) {
+		log_warnx("%s:%d: %s: BlockSize %u is smaller than the %u "
+		    "bytes direct I/O must be aligned to", conf->conf_path,
+		    cl->cl_line, cl->cl_path, lun->lun_blocksize, align);
+		return (-1);
+	}
+	lun->lun_direct = true;
+	lun->lun_align = align;
+	return (0);
 }
 
 /*
@@ -442,12 +490,65 @@ lun_range_ok(const struct lun *lun, size_t len, uint64_t off)
 	return (off <= size && len <= size - off);
 }
 
+static bool
+lun_aligned(const struct lun *lun, const void *buf, size_t len,
+    uint64_t off)
+{
+	return ((uintptr_t)buf % lun->lun_align == 0 &&
+	    len % lun->lun_align == 0 && off % lun->lun_align == 0);
+}
+
+static int	lun_pread(struct lun *, void *, size_t, uint64_t);
+static int	lun_pwrite(struct lun *, const void *, size_t, uint64_t);
+
+/*
+ * O_DIRECT I/O that is not aligned: through an aligned bounce buffer
+ * covering the whole alignment units, read first (and, for a write,
+ * modified and written back).
+ */
+static int
+lun_bounce(struct lun *lun, void *rbuf, const void *wbuf, size_t len,
+    uint64_t off)
+{
+	void		*b;
+	uint64_t	 start, end;
+	size_t		 n;
+	int		 rv, serrno;
+
+	start = off - off % lun->lun_align;
+	end = off + len;
+	if (end % lun->lun_align != 0)
+		end += lun->lun_align - end % lun->lun_align;
+	n = (size_t)(end - start);
+	if ((errno = posix_memalign(&b, lun->lun_align, n)) != 0)
+		return (-1);
+	/* A write needs the old data only in the units it covers partly. */
+	rv = 0;
+	if (rbuf != NULL)
+		rv = lun_pread(lun, b, n, start);
+	else {
+		if (start != off)
+			rv = lun_pread(lun, b, lun->lun_align, start);
+		if (rv == 0 && end != off + len && (n > lun->lun_align ||
+		    start == off))
+			rv = lun_pread(lun, (uint8_t *)b + n - lun->lun_align,
+			    lun->lun_align, end - lun->lun_align);
+	}
+	if (rv == 0 && rbuf != NULL)
+		memcpy(rbuf, (uint8_t *)b + (off - start), len);
+	else if (rv == 0) {
+		memcpy((uint8_t *)b + (off - start), wbuf, len);
+		rv = lun_pwrite(lun, b, n, start);
+	}
+	serrno = errno;
+	free(b);
+	errno = serrno;
+	return (rv);
+}
+
 int
 lun_read(struct lun *lun, void *buf, size_t len, uint64_t off)
 {
-	uint8_t	*p = buf;
-	ssize_t	 n;
-
 	if (!lun_range_ok(lun, len, off)) {
 		errno = EINVAL;
 		return (-1);
@@ -456,6 +557,17 @@ lun_read(struct lun *lun, void *buf, size_t len, uint64_t off)
 		memset(buf, 0, len);
 		return (0);
 	}
+	if (lun->lun_direct && !lun_aligned(lun, buf, len, off))
+		return (lun_bounce(lun, buf, NULL, len, off));
+	return (lun_pread(lun, buf, len, off));
+}
+
+static int
+lun_pread(struct lun *lun, void *buf, size_t len, uint64_t off)
+{
+	uint8_t	*p = buf;
+	ssize_t	 n;
+
 	while (len > 0) {
 		n = pread(lun->lun_fd, p, len, (off_t)off);
 		if (n == -1) {
@@ -492,8 +604,7 @@ lun_read_datain(struct lun *lun, struct scsi_cmd *cmd, size_t len,
 int
 lun_write(struct lun *lun, const void *buf, size_t len, uint64_t off)
 {
-	const uint8_t	*p = buf;
-	ssize_t		 n;
+	int	rv;
 
 	if (lun->lun_readonly) {
 		errno = EROFS;
@@ -505,6 +616,21 @@ lun_write(struct lun *lun, const void *buf, size_t len, uint64_t off)
 	}
 	if (lun->lun_fd == -1)
 		return (0);
+	if (lun->lun_direct && !lun_aligned(lun, buf, len, off))
+		rv = lun_bounce(lun, NULL, buf, len, off);
+	else
+		rv = lun_pwrite(lun, buf, len, off);
+	if (rv == 0 && (lun->lun_wt || !lun->lun_wce))
+		return (lun_sync(lun));
+	return (rv);
+}
+
+static int
+lun_pwrite(struct lun *lun, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t	*p = buf;
+	ssize_t		 n;
+
 	while (len > 0) {
 		n = pwrite(lun->lun_fd, p, len, (off_t)off);
 		if (n == -1) {
@@ -520,8 +646,6 @@ lun_write(struct lun *lun, const void *buf, size_t len, uint64_t off)
 		len -= (size_t)n;
 		off += (uint64_t)n;
 	}
-	if (lun->lun_wt || !lun->lun_wce)
-		return (lun_sync(lun));
 	return (0);
 }
 

@@ -21,6 +21,14 @@ struct lun {
 	bool		 lun_readonly;		/* IOMode=ro */
 	bool		 lun_wt;		/* IOMode=wt: sync after writes */
 	bool		 lun_blockdev;		/* backing store is a block device */
+	/*
+	 * blockio: O_DIRECT.  Buffers, offsets and lengths of lun_read and
+	 * lun_write that are multiples of lun_align go straight to the
+	 * device; others through an aligned bounce buffer (so a transport
+	 * that allocates with posix_memalign(lun_align) saves a copy).
+	 */
+	bool		 lun_direct;
+	uint32_t	 lun_align;		/* 1 unless lun_direct */
 	uint32_t	 lun_blocksize;
 	uint8_t		 lun_pbexp;		/* physical block: 2^n blocks */
 	uint64_t	 lun_nblocks;
