@@ -244,26 +244,31 @@ EOF
 	stop_daemon
 }
 
-@test "EXTENDED COPY copies blocks between LUNs of different targets and block sizes" {
+@test "EXTENDED COPY copies blocks between LUNs of different block sizes, not to another target" {
 	make_lun "$T/a.img" 16M
 	make_lun "$T/b.img" 16M
+	make_lun "$T/c.img" 16M
 	write_conf <<EOF
 Target $TARGET
 	Lun 0 Path=$T/a.img,Type=fileio
-Target $TARGET2
 	Lun 3 Path=$T/b.img,Type=fileio,BlockSize=4096
+Target $TARGET2
+	Lun 0 Path=$T/c.img,Type=fileio
 EOF
 	head -c 1M /dev/urandom >"$T/pattern"
 	dd if="$T/pattern" of="$T/a.img" bs=1M seek=1 conv=notrunc \
 	    status=none
 	start_daemon
 	ua=$(iscsi_url "$TARGET" 0)
-	ub=$(iscsi_url "$TARGET2" 3)
+	ub=$(iscsi_url "$TARGET" 3)
+	uc=$(iscsi_url "$TARGET2" 0)
 	na=$(naa "$ua") || fail "no NAA designator for $ua"
 	nb=$(naa "$ub") || fail "no NAA designator for $ub"
-	[ "$na" != "$nb" ] || fail "two LUNs share the NAA designator $na"
+	nc=$(naa "$uc") || fail "no NAA designator for $uc"
+	[ "$na" != "$nb" ] && [ "$na" != "$nc" ] ||
+	    fail "two LUNs share an NAA designator: $na $nb $nc"
 	# 2048 blocks of 512 bytes at LBA 2048 of A (1 MiB) to LBA 512 of
-	# B (4096-byte blocks: 2 MiB), sent to B's target.
+	# B (4096-byte blocks: 2 MiB), sent to LUN B.
 	raw -o "$(xcopy_list "$na" "$nb" 2048 2048 512)" "$ub" $(xcopy_cdb)
 	assert_status 0
 	cmp <(dd if="$T/b.img" bs=1M skip=2 count=1 status=none) \
@@ -281,6 +286,13 @@ EOF
 	# Another I_T nexus has no such list.
 	raw -s 8 -r 12 "$ua" 84 00 01 00 00 00 00 00 00 00 0000000c 00 00
 	assert_output_has '^sense 5/24/00$'
+	# Another target's LUN is unreachable, either way; C stays empty.
+	raw -o "$(xcopy_list "$na" "$nc" 2048 2048 0)" "$ua" $(xcopy_cdb)
+	assert_output_has '^sense a/08/04$'
+	raw -o "$(xcopy_list "$nc" "$na" 2048 0 0)" "$uc" $(xcopy_cdb)
+	assert_output_has '^sense a/08/04$'
+	[ "$(du -k "$T/c.img" | cut -f1)" -eq 0 ] ||
+	    fail "the other target's LUN was written"
 	stop_daemon
 }
 

@@ -1,10 +1,13 @@
 /*
  * xcopy.c: EXTENDED COPY (LID1) and RECEIVE COPY RESULTS (SPC-4 6.4,
  * 6.22): the copy manager of io, for copies from block device to block
- * device (segment descriptor 02h) between any LUNs of any targets of the
- * daemon, named by the NAA designator of their VPD page 0x83 in
+ * device (segment descriptor 02h) within and between the LUNs of the
+ * target, named by the NAA designator of their VPD page 0x83 in
  * identification descriptor target descriptors (E4h).  This is what
- * VMware's VAAI "full copy" sends.
+ * VMware's VAAI "full copy" sends.  Copies to or from another target's
+ * LUNs would need proof that the initiator may use that target (a
+ * session to it); until the I_T nexus registry gives that, they are
+ * refused as unreachable.
  *
  * A copy runs to its end before io reads the next command, like every
  * other command, so its segments are atomic against other writers and
@@ -134,16 +137,23 @@ xc_hold(const struct scsi_cmd *cmd, uint8_t list_id, uint8_t status,
 /*
  * The LUN an identification descriptor target descriptor names: an NAA
  * designator (code set binary, association LU) equal to one of ours.
+ * Only LUNs of the target the command came to are reachable: a LUN of
+ * another target may be closed to this initiator (ACLs, CHAP), and a
+ * copy must not read or write past that.
  */
 static struct lun *
-xc_target(const uint8_t *td)
+xc_target(const struct scsi_cmd *cmd, const uint8_t *td)
 {
 	const uint8_t	*dd = td + 4;
+	struct lun	*lun;
 
 	if ((dd[0] & 0x0f) != 0x01 || (dd[1] & 0x30) != 0 ||
 	    (dd[1] & 0x0f) != 0x03 || dd[3] != 8)
 		return (NULL);
-	return (lun_find_naa(dd + 4));
+	if ((lun = lun_find_naa(dd + 4)) == NULL ||
+	    lun_find(cmd->sc_target, lun->lun_id) != lun)
+		return (NULL);
+	return (lun);
 }
 
 /* Read, then write, one segment; in chunks, backwards if it overlaps. */
@@ -191,8 +201,8 @@ xc_segment(struct scsi_cmd *cmd, struct xc_list *xl, const uint8_t *sd)
 	si = get_be16(sd + 4);
 	di = get_be16(sd + 6);
 	if (si >= xl->xl_ntgt || di >= xl->xl_ntgt ||
-	    (src = xc_target(xl->xl_tgt + si * XC_TGT_LEN)) == NULL ||
-	    (dst = xc_target(xl->xl_tgt + di * XC_TGT_LEN)) == NULL) {
+	    (src = xc_target(cmd, xl->xl_tgt + si * XC_TGT_LEN)) == NULL ||
+	    (dst = xc_target(cmd, xl->xl_tgt + di * XC_TGT_LEN)) == NULL) {
 		copy_aborted(cmd, ASC_COPY_TARGET, 0x04);
 		return (-1);
 	}
