@@ -8,8 +8,8 @@
 #   regress         bats --tap regress/*.bats with IETD_BIN=build/ietd
 #   unit-asan       the unit tests of build-asan/
 #   regress-asan    regress/*.bats with IETD_BIN=build-asan/ietd
-#   iscsi-test-cu   libiscsi's conformance suite against the list in
-#                   regress/iscsi-test-cu.expected
+#   iscsi-test-cu   libiscsi's conformance suite against the lists in
+#                   regress/iscsi-test-cu.expected.<kind of LUN>
 #   iscsi-test-cu-asan  the same against build-asan/ietd (a memory error
 #                   or leak the conformance tests provoke fails it)
 #   fuzz            fuzz/run.sh: each libFuzzer harness of build-fuzz/fuzz
