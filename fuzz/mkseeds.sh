@@ -91,6 +91,48 @@ open('pdu/hdigest-ok', 'wb').write(b'\011' + nop[:48] + nop[48:52] +
 PY
 fi
 
+# SCSI commands for fuzz_scsi.c: flags (LUN, 4 = with a nexus), 16-byte
+# CDB, 16-bit transfer length, Data-Out.
+if command -v python3 >/dev/null; then
+	mkdir -p scsi
+	python3 - <<'PY'
+def rec(flags, cdb, length, data=b''):
+    return bytes([flags]) + bytes(cdb).ljust(16, b'\0') + \
+        length.to_bytes(2, 'big') + data
+blk = bytes(range(256)) * 2
+seeds = {
+    'inquiry': rec(0, [0x12, 0, 0, 0, 0xff], 255) + rec(0, [0x12, 1, 0x83, 0, 0xff], 255) +
+        rec(1, [0x12, 1, 0xb0, 0, 0x40], 64) + rec(3, [0x12, 0, 0, 0, 36], 36),
+    'capacity': rec(0, [0x25], 8) + rec(1, [0x9e, 0x10, 0,0,0,0,0,0,0,0, 0,0,0,32], 32) +
+        rec(0, [0xa0, 0, 0, 0, 0, 0, 0, 0, 1, 0], 256),
+    'rw': rec(0, [0x2a, 0, 0, 0, 0, 1, 0, 0, 1, 0], 512, blk) +
+        rec(0, [0x28, 0, 0, 0, 0, 1, 0, 0, 1, 0], 512) +
+        rec(2, [0x8a, 0, 0,0,0,0,0,0,0,2, 0,0,0,1], 512, blk) +
+        rec(0, [0x88, 0, 0,0,0,0,0,0,0,2, 0,0,0,1], 512) +
+        rec(1, [0x08, 0, 0, 1, 1], 512) +
+        rec(8, [0x28, 0, 0, 0, 0, 1, 0, 0, 1, 0], 512),
+    'compare': rec(0, [0x89, 0, 0,0,0,0,0,0,0,1, 0,0,0, 1], 1024, blk + blk),
+    'unmap': rec(0, [0x42, 0, 0,0,0,0,0,0, 0, 24], 24,
+        bytes([0, 22, 0, 16, 0,0,0,0]) + bytes(8) + bytes([0,0,0,8,0,0,0,0])) +
+        rec(0, [0x93, 0x08, 0,0,0,0,0,0,0,4, 0,0,0,4], 512, blk) +
+        rec(0, [0x35], 0),
+    'modes': rec(0, [0x1a, 0, 0x3f, 0, 0xff], 255) + rec(0, [0x5a, 0, 0x08, 0,0,0,0, 0, 0xff], 255) +
+        rec(0, [0x55, 0x10, 0,0,0,0,0, 0, 20], 20, bytes([0,0,0,0,0,0,0,0, 0x08, 0x12, 0x04] + [0]*9)) +
+        rec(0, [0xa3, 0x0c, 0, 0, 0,0, 0,0,0x10,0], 4096) + rec(0, [0x03, 0, 0, 0, 18], 18),
+    'reservations': rec(4, [0x5f, 0x00, 0,0,0,0,0, 0, 24], 24,
+        bytes(8) + (0x1234).to_bytes(8, 'big') + bytes(8)) +
+        rec(4, [0x5f, 0x01, 0x05, 0,0,0,0, 0, 24], 24,
+        (0x1234).to_bytes(8, 'big') + bytes(16)) +
+        rec(4, [0x5e, 0x00, 0,0,0,0,0, 0x10, 0], 4096) +
+        rec(4, [0x5e, 0x01, 0,0,0,0,0, 0x10, 0], 4096) +
+        rec(4, [0x16], 0) + rec(0, [0x2a, 0,0,0,0,0, 0, 0, 1, 0], 512, blk) +
+        rec(4, [0x17], 0) + rec(4, [0x00], 0),
+}
+for name, data in seeds.items():
+    open('scsi/' + name, 'wb').write(data)
+PY
+fi
+
 # Logins by hand: Login Request PDUs (BHS, then the data segment and its
 # padding).  login_pdu flags text: 0x43 (immediate Login), the flags byte
 # (octal: \207 is T=1 CSG=1 NSG=3, \201 T CSG=0 NSG=1, \000 CSG=0),
