@@ -10,15 +10,16 @@
 # its input is kept in build-fuzz/crashes/<name>/ and the line to replay
 # it is printed.
 #
-# Environment: FUZZ_SECONDS (per harness, default 10), FUZZ_BUILD (default
-# build-fuzz), FUZZ_FLAGS (more libFuzzer options, e.g. -jobs=2).
+# Environment: FUZZ_SECONDS (per harness, default 8: about a minute for
+# all of them), FUZZ_BUILD (default build-fuzz), FUZZ_FLAGS (more
+# libFuzzer options).
 
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
 cd "$(dirname "$0")/.." || exit 2
 
 B=${FUZZ_BUILD:-build-fuzz}
-SECONDS_EACH=${FUZZ_SECONDS:-10}
+SECONDS_EACH=${FUZZ_SECONDS:-8}
 if [ $# -gt 0 ]; then
 	names=("$@")
 else

@@ -13,7 +13,7 @@
 #   iscsi-test-cu-asan  the same against build-asan/ietd (a memory error
 #                   or leak the conformance tests provoke fails it)
 #   fuzz            fuzz/run.sh: each libFuzzer harness of build-fuzz/fuzz
-#                   (make fuzz) for FUZZ_SECONDS (default 10) seconds; a
+#                   (make fuzz) for FUZZ_SECONDS (default 8) seconds; a
 #                   crash, leak or sanitizer report fails it
 # Every "not ok" is a failure; so is a part that cannot run, runs out of
 # time, or ends before its plan.  Skipped tests ("ok ... # skip") are
