@@ -66,7 +66,8 @@ for name in "${names[@]}"; do
 	timeout -k 5 $((SECONDS_EACH * 2 + 60)) "$bin" "${opts[@]}" \
 	    ${FUZZ_FLAGS:-} "$work" fuzz/corpus/"$name" >"$log" 2>&1
 	st=$?
-	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" |
+	    tail -n 1)
 	new=$(ls -t "$crashes" | head -n $(($(ls "$crashes" | wc -l) - before)))
 	if [ "$st" -eq 0 ] && [ -z "$new" ]; then
 		echo "ok $i - fuzz_$name: ${runs:-?} inputs in ${SECONDS_EACH}s," \
