@@ -1,10 +1,10 @@
 /*
  * conn.h: what the full feature phase modules of io share (internal to
  * src/priv): session.c (sessions, connections, the CmdSN window, PDU
- * dispatch, NOP-Out, Logout, Reject), wire.c (the PDU reader and the
- * output queue), task.c (SCSI commands and their data), text.c (Text
- * requests) and tmf.c (task management).  Everything else includes
- * session.h.
+ * dispatch, NOP-Out, Logout, Reject), cmdq.c (CmdSN order across
+ * connections), wire.c (the PDU reader and the output queue), task.c
+ * (SCSI commands and their data), text.c (Text requests) and tmf.c (task
+ * management).  Everything else includes session.h.
  */
 #ifndef IETD_CONN_H
 #define IETD_CONN_H
@@ -103,7 +103,10 @@ struct conn {
 	TAILQ_ENTRY(conn)	 conn_sentry;	/* in sess_conns */
 	struct io_reactor	*conn_r;
 	struct session		*conn_sess;
-	const uint32_t		*conn_p;	/* session parameters */
+	const uint32_t		*conn_p;	/* conn_params */
+	uint32_t		 conn_params[P__COUNT]; /* session's, with
+						   this connection's digests
+						   and segment lengths */
 	int			 conn_fd;
 	uint16_t		 conn_cid;
 	uint32_t		 conn_statsn;	/* next StatSN */
@@ -197,6 +200,12 @@ void		 conn_read(struct conn *);
 int		 conn_cmdsn(struct conn *, uint32_t cmdsn, bool immediate);
 void		 conn_pdu(struct conn *);
 void		 conn_reject(struct conn *, uint8_t, const struct iscsi_bhs *);
+
+/* cmdq.c */
+int		 cmdq_defer(struct conn *, uint32_t cmdsn);
+bool		 cmdq_data_out(struct conn *);
+void		 cmdq_drain(struct session *);
+void		 cmdq_purge_conn(struct session *, struct conn *);
 
 /* task.c */
 uint8_t		*conn_data_dest(struct conn *);

@@ -48,6 +48,7 @@ struct io_worker {
 	bool			 w_asked;	/* ADMIT seen (once) */
 	bool			 w_admitted;	/* verdict: admitted */
 	bool			 w_tsih_held;	/* w_tsih is ours */
+	struct session		*w_sess;	/* held: adding a connection */
 	uint8_t			 w_isid[6];
 	uint16_t		 w_tsih;
 	uint16_t		 w_cid;
@@ -111,6 +112,11 @@ static void	io_admit(struct io *, struct io_worker *,
 		    const struct msg_w_admit *);
 static uint32_t	io_admit_judge(struct io *, struct io_worker *,
 		    const struct msg_w_admit *, uint16_t *);
+static uint32_t	io_admit_conn(struct io_worker *, struct io_target *,
+		    const struct msg_w_admit *, uint16_t *);
+static void	io_handoff_conn(struct io *, struct io_worker *,
+		    const struct msg_w_handoff *, int, const uint32_t *,
+		    struct sockaddr_storage *, struct sockaddr_storage *);
 static void	io_auth(struct io *, struct io_worker *, struct ipc_msg *);
 static void	io_access(struct io *, struct io_worker *, struct ipc_msg *);
 static bool	io_access_ok(struct io *, struct io_worker *, const char *,
@@ -360,6 +366,9 @@ io_worker_drop(struct io *io, struct io_worker *w, const char *why)
 	if (w->w_tsih_held)
 		io_tsih_release(&io->io_r, w->w_tsih);
 	w->w_tsih_held = false;
+	if (w->w_sess != NULL)
+		session_release(w->w_sess);
+	w->w_sess = NULL;
 	w->w_admitted = false;
 	auth_clear(&w->w_auth);
 	epoll_ctl(io->io_r.r_epfd, EPOLL_CTL_DEL, w->w_fd, NULL);
@@ -592,23 +601,18 @@ io_admit_judge(struct io *io, struct io_worker *w,
 		    a->target, w->w_addr);
 		return (LOGIN_AUTH_FAILED);
 	}
-	if (a->tsih != 0) {
-		/* Adding a connection: one connection per session for now. */
-		s = session_find_tsih(it, a->tsih);
-		if (s == NULL || strcmp(s->sess_initiator, a->initiator) != 0 ||
-		    memcmp(s->sess_isid, a->isid, sizeof(s->sess_isid)) != 0)
-			return (LOGIN_SESSION_DOES_NOT_EXIST);
-		return (LOGIN_TOO_MANY_CONNECTIONS);
-	}
+	if (a->tsih != 0)
+		return (io_admit_conn(w, it, a, tsih));
+	/* RFC 7143 6.3.5: same initiator and ISID, TSIH 0. */
 	if ((s = session_find(it, a->initiator, a->isid)) != NULL) {
 		log_info("session reinstatement: closing session %#llx",
 		    (unsigned long long)s->sess_id);
 		session_close(s);
 	}
-	/* MaxSessions counts live sessions and admitted logins. */
+	/* MaxSessions counts live sessions and admitted new sessions. */
 	n = it->it_nsessions;
 	TAILQ_FOREACH(o, &io->io_workers, w_entry)
-		if (o->w_admitted && o->w_tid == a->tid)
+		if (o->w_tsih_held && o->w_tid == a->tid)
 			n++;
 	max = it->it_ct->ct_params[P_MAX_SESSIONS];
 	if (max != 0 && n >= max) {
@@ -622,6 +626,47 @@ io_admit_judge(struct io *io, struct io_worker *w,
 		return (LOGIN_OUT_OF_RESOURCES);
 	}
 	w->w_tsih_held = true;
+	return (LOGIN_OK);
+}
+
+/*
+ * A login with a TSIH adds a connection to that session (RFC 7143 6.3.3)
+ * or, with the CID of one of its connections, reinstates that connection
+ * (6.3.4): the old one is closed now, its tasks dropped (ERL 0).  The
+ * session is held until the handoff so that it outlives its last
+ * connection meanwhile.
+ */
+static uint32_t
+io_admit_conn(struct io_worker *w, struct io_target *it,
+    const struct msg_w_admit *a, uint16_t *tsih)
+{
+	struct session	*s;
+	struct conn	*old;
+	uint32_t	 max;
+
+	s = session_find_tsih(it, a->tsih);
+	if (s == NULL || strcmp(s->sess_initiator, a->initiator) != 0 ||
+	    memcmp(s->sess_isid, a->isid, sizeof(s->sess_isid)) != 0) {
+		log_warnx("login by %s failed: no session with TSIH %u and "
+		    "this ISID on %s (from %s)", a->initiator, a->tsih,
+		    a->target, w->w_addr);
+		return (LOGIN_SESSION_DOES_NOT_EXIST);
+	}
+	max = s->sess_params[P_MAX_CONNECTIONS];
+	session_hold(s);
+	if ((old = session_conn_find(s, a->cid)) != NULL) {
+		log_info("connection reinstatement: closing cid %u of session "
+		    "%#llx", a->cid, (unsigned long long)s->sess_id);
+		session_conn_close(old, NULL);
+	} else if (s->sess_nconns + s->sess_hold - 1 >= max) {
+		session_release(s);
+		log_warnx("login by %s failed: session %#llx has its "
+		    "MaxConnections %u (from %s)", a->initiator,
+		    (unsigned long long)s->sess_id, max, w->w_addr);
+		return (LOGIN_TOO_MANY_CONNECTIONS);
+	}
+	w->w_sess = s;
+	*tsih = a->tsih;
 	return (LOGIN_OK);
 }
 
@@ -684,6 +729,11 @@ io_handoff(struct io *io, struct io_worker *w, struct ipc_msg *m)
 		return;
 	}
 	io_params_clamp(it->it_ct->ct_params, h->params, params);
+	if (w->w_sess != NULL) {
+		io_handoff_conn(io, w, h, fd, params, &peer, &local);
+		free(h);
+		return;
+	}
 	/* A session with this name and ISID may have appeared since. */
 	if ((s = session_find(it, h->initiator, h->isid)) != NULL) {
 		log_info("session reinstatement: closing session %#llx",
@@ -699,9 +749,32 @@ io_handoff(struct io *io, struct io_worker *w, struct ipc_msg *m)
 	/* The TSIH now belongs to the session. */
 	w->w_tsih_held = false;
 	w->w_admitted = false;
-	session_conn_add(s, fd, h->cid, h->statsn, &peer, &local);
+	session_conn_add(s, fd, h->cid, h->statsn, params, &peer, &local);
 	free(h);
 	/* Once: the worker has nothing more to say. */
+	io_worker_drop(io, w, NULL);
+}
+
+/* An added or reinstated connection joins the session io admitted. */
+static void
+io_handoff_conn(struct io *io, struct io_worker *w,
+    const struct msg_w_handoff *h, int fd, const uint32_t *params,
+    struct sockaddr_storage *peer, struct sockaddr_storage *local)
+{
+	struct session	*s = w->w_sess;
+	struct conn	*old;
+
+	if (s->sess_ended) {
+		close(fd);
+		io_worker_drop(io, w, "handoff: the session ended during "
+		    "the login");
+		return;
+	}
+	/* Two logins with one CID: the later one wins (6.3.4). */
+	if ((old = session_conn_find(s, h->cid)) != NULL)
+		session_conn_close(old, "reinstated by a later login");
+	session_conn_add(s, fd, h->cid, h->statsn, params, peer, local);
+	/* Releases the session's hold. */
 	io_worker_drop(io, w, NULL);
 }
 

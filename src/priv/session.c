@@ -70,6 +70,7 @@ session_new(struct io_reactor *r, struct io_target *it,
 	memcpy(s->sess_params, params, sizeof(s->sess_params));
 	s->sess_expcmdsn = h->cmdsn;
 	TAILQ_INIT(&s->sess_conns);
+	TAILQ_INIT(&s->sess_cmdq);
 	TAILQ_INSERT_TAIL(&it->it_sessions, s, sess_entry);
 	it->it_nsessions++;
 	scsi_nexus_begin(&s->sess_nexus);
@@ -77,16 +78,27 @@ session_new(struct io_reactor *r, struct io_target *it,
 	return (s);
 }
 
+/* Off the target's list: no login finds it, its TSIH is free again. */
 static void
-session_free(struct io_reactor *r, struct session *s)
+session_end(struct session *s)
 {
 	struct io_target	*it = s->sess_target;
 
+	if (s->sess_ended)
+		return;
+	s->sess_ended = true;
 	log_debug(1, "session_remove: %#llx", (unsigned long long)s->sess_id);
 	TAILQ_REMOVE(&it->it_sessions, s, sess_entry);
 	it->it_nsessions--;
-	io_tsih_release(r, s->sess_tsih);
+	io_tsih_release(s->sess_reactor, s->sess_tsih);
 	scsi_nexus_end(&s->sess_nexus);
+}
+
+static void
+session_free(struct session *s)
+{
+	session_end(s);
+	cmdq_purge_conn(s, NULL);
 	free(s);
 }
 
@@ -95,12 +107,36 @@ session_close(struct session *s)
 {
 	struct conn	*c;
 
-	/* The last connection's close frees the session. */
-	while (s->sess_nconns > 1) {
-		c = TAILQ_FIRST(&s->sess_conns);
+	/* A login adding a connection will find the session ended. */
+	session_hold(s);
+	session_end(s);
+	while ((c = TAILQ_FIRST(&s->sess_conns)) != NULL)
 		session_conn_close(c, NULL);
-	}
-	session_conn_close(TAILQ_FIRST(&s->sess_conns), NULL);
+	session_release(s);
+}
+
+void
+session_hold(struct session *s)
+{
+	s->sess_hold++;
+}
+
+void
+session_release(struct session *s)
+{
+	if (--s->sess_hold == 0 && s->sess_nconns == 0)
+		session_free(s);
+}
+
+struct conn *
+session_conn_find(struct session *s, uint16_t cid)
+{
+	struct conn	*c;
+
+	TAILQ_FOREACH(c, &s->sess_conns, conn_sentry)
+		if (c->conn_cid == cid)
+			return (c);
+	return (NULL);
 }
 
 struct session *
@@ -132,7 +168,8 @@ session_find_tsih(struct io_target *it, uint16_t tsih)
  */
 int
 session_conn_add(struct session *s, int fd, uint16_t cid, uint32_t statsn,
-    const struct sockaddr_storage *peer, const struct sockaddr_storage *local)
+    const uint32_t params[P__COUNT], const struct sockaddr_storage *peer,
+    const struct sockaddr_storage *local)
 {
 	struct epoll_event	 ev;
 	struct conn		*c;
@@ -141,7 +178,7 @@ session_conn_add(struct session *s, int fd, uint16_t cid, uint32_t statsn,
 	int			 one = 1;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->conn_rx_data = malloc(s->sess_params[P_MAX_RECV_DSL] + 3 +
+	    (c->conn_rx_data = malloc(params[P_MAX_RECV_DSL] + 3 +
 	    ISCSI_DIGEST_SIZE)) == NULL) {
 		log_warn("session_conn_add");
 		goto fail;
@@ -149,14 +186,15 @@ session_conn_add(struct session *s, int fd, uint16_t cid, uint32_t statsn,
 	c->conn_kind = IO_CONN;
 	c->conn_r = s->sess_reactor;
 	c->conn_sess = s;
-	c->conn_p = s->sess_params;
-	/*
-	 * Digests are per connection in RFC 7143, but handoffs of added
-	 * connections carry no parameters of their own yet: every
-	 * connection uses what the session's leading connection negotiated.
-	 */
-	c->conn_hdig = s->sess_params[P_HEADER_DIGEST] == PARAM_DIGEST_CRC32C;
-	c->conn_ddig = s->sess_params[P_DATA_DIGEST] == PARAM_DIGEST_CRC32C;
+	/* RFC 7143 13: digests and segment lengths are per connection. */
+	memcpy(c->conn_params, s->sess_params, sizeof(c->conn_params));
+	c->conn_params[P_HEADER_DIGEST] = params[P_HEADER_DIGEST];
+	c->conn_params[P_DATA_DIGEST] = params[P_DATA_DIGEST];
+	c->conn_params[P_MAX_RECV_DSL] = params[P_MAX_RECV_DSL];
+	c->conn_params[P_MAX_XMIT_DSL] = params[P_MAX_XMIT_DSL];
+	c->conn_p = c->conn_params;
+	c->conn_hdig = c->conn_p[P_HEADER_DIGEST] == PARAM_DIGEST_CRC32C;
+	c->conn_ddig = c->conn_p[P_DATA_DIGEST] == PARAM_DIGEST_CRC32C;
 	c->conn_fd = fd;
 	c->conn_cid = cid;
 	c->conn_statsn = statsn;
@@ -201,8 +239,8 @@ fail:
 		free(c->conn_rx_data);
 	free(c);
 	close(fd);
-	if (s->sess_nconns == 0)
-		session_free(s->sess_reactor, s);
+	if (s->sess_nconns == 0 && s->sess_hold == 0)
+		session_free(s);
 	return (-1);
 }
 
@@ -232,6 +270,7 @@ session_conn_close(struct conn *c, const char *why)
 	c->conn_fd = -1;
 	conn_free_tasks(c);
 	textx_clear(&c->conn_textx);
+	cmdq_purge_conn(s, c);
 	while ((tx = TAILQ_FIRST(&c->conn_txq)) != NULL) {
 		TAILQ_REMOVE(&c->conn_txq, tx, tx_entry);
 		iobuf_unref(tx->tx_buf);
@@ -248,8 +287,12 @@ session_conn_close(struct conn *c, const char *why)
 	c->conn_sess = NULL;
 	TAILQ_REMOVE(&r->r_conns, c, conn_entry);
 	TAILQ_INSERT_TAIL(&r->r_dead, c, conn_entry);
-	if (--s->sess_nconns == 0)
-		session_free(r, s);
+	if (--s->sess_nconns == 0 && s->sess_hold == 0)
+		session_free(s);
+	else if (s->sess_nconns > 0 && !s->sess_ended)
+		log_info("session %#llx goes on with %u connection%s",
+		    (unsigned long long)s->sess_id, s->sess_nconns,
+		    s->sess_nconns == 1 ? "" : "s");
 }
 
 void
@@ -351,9 +394,9 @@ conn_cmdsn(struct conn *c, uint32_t cmdsn, bool immediate)
 		    c->conn_tag, cmdsn, s->sess_expcmdsn, conn_maxcmdsn(c));
 		return (0);
 	}
+	/* Ahead of its turn (another connection has the ones before). */
 	if (cmdsn != s->sess_expcmdsn)
-		log_warnx("%s: CmdSN %u, expected %u", c->conn_tag, cmdsn,
-		    s->sess_expcmdsn);
+		return (cmdq_defer(c, cmdsn));
 	s->sess_expcmdsn = cmdsn + 1;
 	return (1);
 }
@@ -435,6 +478,9 @@ conn_pdu(struct conn *c)
 		conn_reject(c, REJECT_CMD_NOT_SUPPORTED, bhs);
 		break;
 	}
+	/* Commands kept for their turn (cmdq.c) may run now. */
+	if (!c->conn_dead && !TAILQ_EMPTY(&c->conn_sess->sess_cmdq))
+		cmdq_drain(c->conn_sess);
 }
 
 void

@@ -27,7 +27,9 @@ enum io_kind { IO_PARENT, IO_WORKER, IO_CONN, IO_TIMER };
 
 struct conn;
 struct session;
+struct queued_cmd;
 TAILQ_HEAD(conn_list, conn);
+TAILQ_HEAD(cmd_queue, queued_cmd);
 TAILQ_HEAD(session_list, session);
 
 /* Per-target state of the io process. */
@@ -63,6 +65,14 @@ struct session {
 	uint32_t		 sess_expcmdsn;
 	struct conn_list	 sess_conns;
 	uint32_t		 sess_nconns;
+	/* Logins adding a connection (io.c holds the session for each). */
+	uint32_t		 sess_hold;
+	bool			 sess_ended;	/* off it_sessions, TSIH freed */
+	/* Commands that came ahead of ExpCmdSN (MC/S), by CmdSN. */
+	struct cmd_queue	 sess_cmdq;
+	uint32_t		 sess_ncmdq;
+	size_t			 sess_cmdq_bytes;
+	bool			 sess_draining;
 };
 
 /* TSIH bookkeeping (io.c). */
@@ -73,15 +83,27 @@ struct session *session_new(struct io_reactor *, struct io_target *,
 	    const struct msg_w_handoff *, const uint32_t params[P__COUNT]);
 /* Close every connection of the session, which frees it. */
 void	session_close(struct session *);
+/*
+ * A login adding a connection holds the session: it outlives the loss of
+ * its last connection (connection reinstatement) until the handoff or
+ * the worker's end releases it.
+ */
+void	session_hold(struct session *);
+void	session_release(struct session *);
+/* The connection of the session with this CID, or NULL. */
+struct conn *session_conn_find(struct session *, uint16_t cid);
 struct session *session_find(struct io_target *, const char *initiator,
 	    const uint8_t isid[6]);
 struct session *session_find_tsih(struct io_target *, uint16_t tsih);
 /*
- * Start the full feature phase on a handed-off socket.  0, or -1 (logged)
- * with the fd closed; a session left without connections is freed.
+ * Start the full feature phase on a handed-off socket; the connection
+ * takes the per-connection keys (digests, data segment lengths) from
+ * `params' and the rest from the session.  0, or -1 (logged) with the fd
+ * closed; a session left without connections is freed.
  */
 int	session_conn_add(struct session *, int fd, uint16_t cid,
-	    uint32_t statsn, const struct sockaddr_storage *peer,
+	    uint32_t statsn, const uint32_t params[P__COUNT],
+	    const struct sockaddr_storage *peer,
 	    const struct sockaddr_storage *local);
 /* An epoll event for a connection. */
 void	session_conn_event(struct conn *, uint32_t events);

@@ -604,6 +604,8 @@ conn_data_out(struct conn *c)
 			    c->conn_tag, be32toh(d->itt));
 			return;
 		}
+		if (cmdq_data_out(c))
+			return;		/* its command waits for its turn */
 		log_warnx("%s: Data-Out for unknown ITT %#x", c->conn_tag,
 		    be32toh(d->itt));
 		conn_reject(c, REJECT_INVALID_PDU_FIELD, &c->conn_rx_bhs);
