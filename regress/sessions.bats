@@ -237,6 +237,30 @@ has() {
 	stop_daemon
 }
 
+@test "ABORT TASK for a command waiting its turn: it never runs, its CmdSN still counts" {
+	conf "MaxConnections 2"
+	start_daemon
+	sess <<-EOF
+	login 0 cid=0 MaxConnections=2
+	login 1 tsih=last cid=1
+	write 1 110 0xf1 +1
+	waitlog $LOG 1 queued until ExpCmdSN
+	abort 0
+	recv 0
+	write 0 111 0xf0 +0
+	recv 0
+	read 0 110 +2
+	recv 0
+	quiet 1 300
+	EOF
+	has 'tmf 0 response=0'
+	assert_log_has 'aborted while waiting'
+	# The block was never written, and CmdSN n + 2 ran.
+	has 'data 0 byte=0x00'
+	has 'quiet 1 yes'
+	stop_daemon
+}
+
 @test "a connection that drops leaves the session and its other connection alive" {
 	conf "MaxConnections 2"
 	start_daemon
@@ -307,5 +331,109 @@ has() {
 	# Reinstatement replaces the session: not a second one.
 	has 'login 2 status=0x0000 tsih=[1-9][0-9]*'
 	assert_log_has 'MaxSessions 1 reached'
+	stop_daemon
+}
+
+@test "ErrorRecoveryLevel and MaxConnections offered above the configuration are negotiated down" {
+	conf "MaxConnections 2" "ErrorRecoveryLevel 1"
+	start_daemon
+	sess <<-EOF
+	login 0 ErrorRecoveryLevel=2 MaxConnections=65535
+	EOF
+	has 'login 0 status=0x0000 tsih=[1-9][0-9]*'
+	has 'key 0 ErrorRecoveryLevel=1'
+	has 'key 0 MaxConnections=2'
+	stop_daemon
+}
+
+@test "unknown keys get NotUnderstood, out-of-range values Reject, and the login goes on" {
+	conf
+	start_daemon
+	sess <<-EOF
+	login 0 X-com.example.thing=1 Frobnicate=Yes MaxBurstLength=511 ImmediateData=Maybe IFMarkInt=2048
+	write 0 5 0x42
+	recv 0
+	EOF
+	has 'key 0 X-com.example.thing=NotUnderstood'
+	has 'key 0 Frobnicate=NotUnderstood'
+	has 'key 0 MaxBurstLength=Reject'
+	has 'key 0 ImmediateData=Reject'
+	has 'key 0 IFMarkInt=Irrelevant'
+	has 'login 0 status=0x0000 tsih=[1-9][0-9]*'
+	# The rejected keys keep their defaults: immediate data still goes.
+	has 'recv 0 op=0x21 itt=[0-9]+ status=0x00 .*'
+	stop_daemon
+}
+
+@test "a reserved constant proposed as a value fails the login with 0x0200" {
+	conf
+	start_daemon
+	sess <<-EOF
+	login 0 MaxBurstLength=Irrelevant
+	EOF
+	has 'login 0 status=0x0200 tsih=0'
+	assert_log_has 'reserved constant proposed as a value'
+	stop_daemon
+}
+
+@test "a key sent twice in one request fails the login with 0x0200" {
+	conf
+	start_daemon
+	sess <<-EOF
+	login 0 MaxBurstLength=65536 MaxBurstLength=65536
+	EOF
+	has 'login 0 status=0x0200 tsih=0'
+	assert_log_has 'duplicate key'
+	stop_daemon
+}
+
+@test "a key negotiated again in a later request fails the login with 0x0200" {
+	conf
+	start_daemon
+	sess <<-EOF
+	login 0 pdus=1 twice MaxBurstLength=65536
+	EOF
+	has 'key 0 MaxBurstLength=65536'
+	has 'login 0 status=0x0200 tsih=0'
+	assert_log_has 'key negotiated twice'
+	stop_daemon
+}
+
+@test "a login phase of more than 32 requests fails with 0x0200" {
+	conf
+	start_daemon
+	sess <<-EOF
+	login 0 pdus=31
+	login 1 isid=801234560002 pdus=40
+	EOF
+	has 'login 0 status=0x0000 tsih=[1-9][0-9]*'
+	has 'login 1 status=0x0200 tsih=0'
+	assert_log_has 'more than 32 login PDUs'
+	stop_daemon
+}
+
+@test "more than 256 keys in a login request fail it with 0x0302 (out of resources)" {
+	conf
+	start_daemon
+	sess <<-EOF
+	login 0 nkeys=250
+	login 1 isid=801234560002 nkeys=300
+	EOF
+	has 'login 0 status=0x0000 tsih=[1-9][0-9]*'
+	has 'login 1 status=0x0302 tsih=0'
+	assert_log_has 'too many keys'
+	stop_daemon
+}
+
+@test "login text over 64 KiB across continuations fails with 0x0302" {
+	conf
+	start_daemon
+	sess <<-EOF
+	login 0 nkeys=100 keylen=255
+	login 1 isid=801234560002 nkeys=250 keylen=255
+	EOF
+	has 'login 0 status=0x0000 tsih=[1-9][0-9]*'
+	has 'login 1 status=0x0302 tsih=0'
+	assert_log_has 'login text over 65536 bytes'
 	stop_daemon
 }

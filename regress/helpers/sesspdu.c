@@ -12,13 +12,14 @@
  * ISID, the TSIH of the last successful login and the next CmdSN.
  *
  *	login <c> [isid=<12 hex>] [tsih=<n>|tsih=last] [cid=<n>]
- *	    [pdus=<n>] [nkeys=<n>] [keylen=<n>] [key=value ...]
+ *	    [pdus=<n>] [nkeys=<n>] [keylen=<n>] [twice] [key=value ...]
  *		connect and log in to the full feature phase, starting in
  *		the operational stage (no authentication).  SessionType
  *		goes only on a leading login (TSIH 0).  pdus=n
  *		first sends n Login Requests that do not ask to transit;
  *		nkeys=n adds n X-ietd-test keys with keylen-byte values
- *		(in C-bit continuations when over 8192 bytes).  Prints
+ *		(in C-bit continuations when over 8192 bytes); twice sends
+ *		the given keys again in the second request.  Prints
  *		"login <c> status=0x<ssss> tsih=<n>" and "key <c> <k>=<v>"
  *		for every key of the answers.
  *	write <c> <lba> <byte> [cmdsn|+k]
@@ -41,6 +42,9 @@
  *		<c> no" (the PDU is left unread).
  *	logout <c> <reason> <cid>
  *		an immediate Logout Request.  Does not wait.
+ *	abort <c>
+ *		an immediate ABORT TASK for the last command sent; its
+ *		answer prints "tmf <c> response=<n>".
  *	close <c>
  *	waitlog <file> <n> <string>
  *		wait (up to -t) until the file has at least n lines with
@@ -84,6 +88,7 @@ static uint32_t		 expstatsn[NSLOTS];
 static uint8_t		 isid[6] = { 0x80, 0x12, 0x34, 0x56, 0x00, 0x01 };
 static uint16_t		 last_tsih;
 static uint32_t		 cmdsn = 1, itt = 0x100;
+static uint32_t		 last_itt, last_cmdsn;	/* of the last command */
 
 static void
 put24(uint8_t dst[3], uint32_t v)
@@ -256,6 +261,8 @@ struct login_opts {
 	unsigned	 pdus;
 	unsigned	 nkeys;
 	unsigned	 keylen;
+	int		 twice;		/* the given keys again in request 2 */
+	size_t		 extra;		/* where the given keys start */
 	char		*text;		/* key=value\0... of the first request */
 	size_t		 len;
 };
@@ -274,7 +281,7 @@ text_add(struct login_opts *o, const char *kv)
 static void
 login_parse(struct login_opts *o, int argc, char **argv)
 {
-	char buf[ISCSI_NAME_MAX + 32], *v;
+	char buf[ISCSI_NAME_MAX + 320], *v;
 	unsigned i, k;
 	int a;
 
@@ -304,6 +311,8 @@ login_parse(struct login_opts *o, int argc, char **argv)
 			o->nkeys = (unsigned)number(argv[a] + 6);
 		else if (strncmp(argv[a], "keylen=", 7) == 0)
 			o->keylen = (unsigned)number(argv[a] + 7);
+		else if (strcmp(argv[a], "twice") == 0)
+			o->twice = 1;
 	}
 	snprintf(buf, sizeof(buf), "InitiatorName=%s", INITIATOR);
 	text_add(o, buf);
@@ -311,6 +320,7 @@ login_parse(struct login_opts *o, int argc, char **argv)
 		text_add(o, "SessionType=Normal");
 	snprintf(buf, sizeof(buf), "TargetName=%s", target);
 	text_add(o, buf);
+	o->extra = o->len;
 	for (a = 0; a < argc; a++)
 		if (strchr(argv[a], '=') != NULL &&
 		    strncmp(argv[a], "isid=", 5) != 0 &&
@@ -398,7 +408,12 @@ cmd_login(int c, int argc, char **argv)
 	r = login_request(c, &o, o.text, o.len, o.pdus > 0 ? stay : go,
 	    &rsp);
 	for (i = 1; r == 0 && rsp.status_class == 0 && i <= o.pdus; i++)
-		r = login_request(c, &o, "", 0, i < o.pdus ? stay : go, &rsp);
+		if (i == 1 && o.twice)
+			r = login_request(c, &o, o.text + o.extra,
+			    o.len - o.extra, i < o.pdus ? stay : go, &rsp);
+		else
+			r = login_request(c, &o, "", 0, i < o.pdus ? stay : go,
+			    &rsp);
 	/* Up to three more rounds until the target transits too. */
 	for (i = 0; r == 0 && rsp.status_class == 0 && i < 3 &&
 	    !((rsp.flags & ISCSI_LOGIN_T) &&
@@ -454,6 +469,8 @@ cmd_rw(int c, int write, int argc, char **argv)
 	cmd.flags = (write == 2 ? 0 : ISCSI_FLAG_FINAL) |
 	    (write ? ISCSI_CMD_WRITE : ISCSI_CMD_READ) | 1 /* simple */;
 	cmd.itt = htobe32(++itt);
+	last_itt = itt;
+	last_cmdsn = sn;
 	cmd.edtl = htobe32(write == 2 ? 2 * BLOCK : BLOCK);
 	cmd.cmdsn = htobe32(sn);
 	cmd.expstatsn = htobe32(expstatsn[c]);
@@ -497,6 +514,8 @@ cmd_recv(int c)
 	    be32toh(bhs.sn28), be32toh(bhs.sn32));
 	if (op == ISCSI_OP_DATA_IN && len > 0)
 		printf("data %d byte=0x%02x\n", c, (uint8_t)data[0]);
+	if (op == ISCSI_OP_TMF_RSP)
+		printf("tmf %d response=%d\n", c, bhs.spec[0]);
 	if (op == ISCSI_OP_LOGOUT_RSP)
 		printf("logout %d response=%d\n", c,
 		    ((struct iscsi_logout_rsp *)&bhs)->response);
@@ -533,6 +552,24 @@ cmd_logout(int c, const char *reason, const char *cid)
 	lo.expstatsn = htobe32(expstatsn[c]);
 	if (send_pdu(fds[c], &lo, NULL, 0) == -1)
 		printf("logout %d closed\n", c);
+}
+
+/* ABORT TASK for the last command, immediate. */
+static void
+cmd_abort(int c)
+{
+	struct iscsi_tmf_req t;
+
+	memset(&t, 0, sizeof(t));
+	t.opcode = ISCSI_OP_TMF_REQ | ISCSI_OP_IMMEDIATE;
+	t.function = ISCSI_FLAG_FINAL | 1;
+	t.itt = htobe32(++itt);
+	t.rtt = htobe32(last_itt);
+	t.cmdsn = htobe32(cmdsn);
+	t.expstatsn = htobe32(expstatsn[c]);
+	t.refcmdsn = htobe32(last_cmdsn);
+	if (send_pdu(fds[c], &t, NULL, 0) == -1)
+		printf("abort %d closed\n", c);
 }
 
 static unsigned
@@ -603,6 +640,8 @@ run(int argc, char **argv)
 		cmd_quiet(slot(argv[1]), argv[2]);
 	else if (strcmp(cmd, "logout") == 0 && argc == 4)
 		cmd_logout(slot(argv[1]), argv[2], argv[3]);
+	else if (strcmp(cmd, "abort") == 0)
+		cmd_abort(slot(argv[1]));
 	else if (strcmp(cmd, "close") == 0) {
 		close(fds[slot(argv[1])]);
 		fds[slot(argv[1])] = -1;

@@ -43,6 +43,7 @@ static void	test_leading(void);
 static void	test_twice(void);
 static void	test_first_burst(void);
 static void	test_open_iscsi(void);
+static void	test_down(void);
 
 static uint32_t	 conf[P__COUNT];
 
@@ -744,6 +745,36 @@ test_open_iscsi(void)
 	CHECK(out->keys_n == 16);
 }
 
+/*
+ * Offers above the configuration are negotiated down to it (Minimum),
+ * never refused; values beyond the key's own range are Reject, and the
+ * key keeps its default while the others of the request go on.
+ */
+static void
+test_down(void)
+{
+	struct param_neg pn;
+
+	conf[P_MAX_CONNECTIONS] = 2;
+	conf[P_ERROR_RECOVERY_LEVEL] = 1;
+	init(&pn, false, true);
+	CHECK(NEG(&pn, "ErrorRecoveryLevel=2\0MaxConnections=65535\0") == 0);
+	CHECK(ans("ErrorRecoveryLevel", "1") && ans("MaxConnections", "2"));
+	CHECK(pn.pn_result[P_ERROR_RECOVERY_LEVEL] == 1);
+	CHECK(pn.pn_result[P_MAX_CONNECTIONS] == 2);
+	init(&pn, false, true);
+	CHECK(NEG(&pn, "MaxConnections=65536\0ErrorRecoveryLevel=1\0"
+	    "MaxBurstLength=8192\0") == 0);
+	CHECK(ans("MaxConnections", "Reject"));
+	CHECK(pn.pn_result[P_MAX_CONNECTIONS] == 1);
+	CHECK(ans("ErrorRecoveryLevel", "1") && ans("MaxBurstLength", "8192"));
+	/* Lower offers are taken as they are. */
+	init(&pn, false, true);
+	CHECK(NEG(&pn, "ErrorRecoveryLevel=0\0MaxConnections=1\0") == 0);
+	CHECK(ans("ErrorRecoveryLevel", "0") && ans("MaxConnections", "1"));
+	param_conf_defaults(conf);
+}
+
 int
 main(void)
 {
@@ -762,6 +793,7 @@ main(void)
 	test_twice();
 	test_first_burst();
 	test_open_iscsi();
+	test_down();
 	keys_free(out);
 	if (failures > 0) {
 		printf("test_param: %d of %d checks failed\n", failures,

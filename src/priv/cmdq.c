@@ -31,6 +31,7 @@ struct queued_cmd {
 	struct iscsi_bhs	 qc_bhs;
 	uint8_t			*qc_data;	/* never NULL */
 	uint32_t		 qc_len;
+	bool			 qc_aborted;	/* by a TMF: only its CmdSN */
 	struct cmd_queue	 qc_data_out;	/* Data-Out that followed */
 };
 
@@ -190,6 +191,13 @@ cmdq_drain(struct session *s)
 		TAILQ_REMOVE(&s->sess_cmdq, q, qc_entry);
 		s->sess_ncmdq--;
 		c = q->qc_conn;
+		if (q->qc_aborted) {
+			/* Aborted while waiting: its CmdSN is taken. */
+			if (q->qc_cmdsn == s->sess_expcmdsn)
+				s->sess_expcmdsn++;
+			cmdq_free_one(s, q);
+			continue;
+		}
 		log_debug(1, "%s: CmdSN %u runs now", c->conn_tag,
 		    q->qc_cmdsn);
 		cmdq_replay(c, q);
@@ -219,4 +227,34 @@ cmdq_purge_conn(struct session *s, struct conn *c)
 		s->sess_ncmdq--;
 		cmdq_free_one(s, q);
 	}
+}
+
+/*
+ * Task management: abort kept SCSI commands, the one with this ITT
+ * (CMDQ_ONE), those for this LUN (CMDQ_LUN) or all (CMDQ_ALL).  An
+ * aborted command never runs, but its CmdSN still counts when its turn
+ * comes, so that the commands after it are not held up.  Returns how
+ * many were aborted.
+ */
+int
+cmdq_abort(struct session *s, uint32_t itt, uint64_t lun, int scope)
+{
+	struct queued_cmd	*q;
+	int			 n = 0;
+
+	TAILQ_FOREACH(q, &s->sess_cmdq, qc_entry) {
+		if (q->qc_aborted ||
+		    pdu_opcode(&q->qc_bhs) != ISCSI_OP_SCSI_CMD)
+			continue;
+		if ((scope == CMDQ_ONE && be32toh(q->qc_bhs.itt) != itt) ||
+		    (scope == CMDQ_LUN &&
+		    pdu_lun_decode(q->qc_bhs.lun) != lun))
+			continue;
+		log_debug(1, "%s: CmdSN %u (itt %#x) aborted while waiting",
+		    q->qc_conn->conn_tag, q->qc_cmdsn,
+		    be32toh(q->qc_bhs.itt));
+		q->qc_aborted = true;
+		n++;
+	}
+	return (n);
 }

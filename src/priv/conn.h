@@ -206,6 +206,11 @@ int		 cmdq_defer(struct conn *, uint32_t cmdsn);
 bool		 cmdq_data_out(struct conn *);
 void		 cmdq_drain(struct session *);
 void		 cmdq_purge_conn(struct session *, struct conn *);
+#define CMDQ_ONE	0
+#define CMDQ_LUN	1
+#define CMDQ_ALL	2
+int		 cmdq_abort(struct session *, uint32_t itt, uint64_t lun,
+		    int scope);
 
 /* task.c */
 uint8_t		*conn_data_dest(struct conn *);

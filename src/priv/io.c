@@ -609,10 +609,15 @@ io_admit_judge(struct io *io, struct io_worker *w,
 		    (unsigned long long)s->sess_id);
 		session_close(s);
 	}
-	/* MaxSessions counts live sessions and admitted new sessions. */
+	/*
+	 * MaxSessions counts live sessions and admitted new sessions, but
+	 * not one with this name and ISID: this login will replace it.
+	 */
 	n = it->it_nsessions;
 	TAILQ_FOREACH(o, &io->io_workers, w_entry)
-		if (o->w_tsih_held && o->w_tid == a->tid)
+		if (o->w_tsih_held && o->w_tid == a->tid &&
+		    (memcmp(o->w_isid, a->isid, sizeof(o->w_isid)) != 0 ||
+		    strcmp(o->w_initiator, a->initiator) != 0))
 			n++;
 	max = it->it_ct->ct_params[P_MAX_SESSIONS];
 	if (max != 0 && n >= max) {

@@ -146,7 +146,9 @@ tmf_abort_scope(struct conn *c, const struct tmf_scope *sc, const char *fn)
 	TAILQ_FOREACH(s, &it->it_sessions, sess_entry) {
 		if (sc->ts_sess != NULL && s != sc->ts_sess)
 			continue;
-		n = 0;
+		/* Commands still waiting their turn (cmdq.c) too. */
+		n = cmdq_abort(s, 0, sc->ts_lun, sc->ts_all_luns ? CMDQ_ALL :
+		    CMDQ_LUN);
 		TAILQ_FOREACH(o, &s->sess_conns, conn_sentry)
 			n += tmf_abort_conn(o, sc, fn);
 		if (n == 0 || s == c->conn_sess)
@@ -180,6 +182,8 @@ tmf_abort_task(struct conn *c, const struct iscsi_tmf_req *req)
 			tmf_abort(o, t, "abort task");
 			return (TMF_RSP_COMPLETE);
 		}
+	if (cmdq_abort(s, rtt, 0, CMDQ_ONE) > 0)
+		return (TMF_RSP_COMPLETE);	/* it was waiting its turn */
 	ref = be32toh(req->refcmdsn);
 	if (!sn_lt(ref, s->sess_expcmdsn) && !sn_gt(ref, conn_maxcmdsn(c)) &&
 	    sn_lt(ref, be32toh(req->cmdsn))) {

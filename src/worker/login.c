@@ -225,8 +225,9 @@ read_joined(struct login *l, struct pdu *req, struct keys *in)
 		return (rv);
 	for (;;) {
 		q = (void *)&req->bhs;
+		/* RFC 7143 11.13.5: more than we take is 0x0302. */
 		if (len + req->data_len > LOGIN_TEXT_MAX) {
-			rv = login_fail(l, req, LOGIN_INITIATOR_ERROR,
+			rv = login_fail(l, req, LOGIN_OUT_OF_RESOURCES,
 			    "login text over %d bytes", LOGIN_TEXT_MAX);
 			goto fail;
 		}
@@ -259,7 +260,8 @@ read_joined(struct login *l, struct pdu *req, struct keys *in)
 		*req = part;
 	}
 	if (keys_load(in, text, len, &errstr) == -1)
-		rv = login_fail(l, req, LOGIN_INITIATOR_ERROR,
+		rv = login_fail(l, req, strcmp(errstr, "too many keys") == 0 ?
+		    LOGIN_OUT_OF_RESOURCES : LOGIN_INITIATOR_ERROR,
 		    "malformed login keys: %s", errstr);
  fail:
 	free(text);
@@ -627,6 +629,26 @@ operational_keys(struct login *l, const struct pdu *req, struct keys *in,
 	return (0);
 }
 
+/*
+ * Many keys we do not know make a long answer (NotUnderstood for each):
+ * one that does not fit into a Login Response is refused, 0x0302.
+ */
+static int
+answer_fits(struct login *l, const struct pdu *req, const struct keys *out)
+{
+	char	*data;
+	size_t	 len;
+
+	if (keys_save(out, &data, &len) == -1)
+		fatal("keys_save");
+	free(data);
+	if (len > ISCSI_LOGIN_DATA_MAX)
+		return (login_fail(l, req, LOGIN_OUT_OF_RESOURCES,
+		    "login response of %zu bytes over %d", len,
+		    ISCSI_LOGIN_DATA_MAX));
+	return (0);
+}
+
 static int
 admit(struct login *l, const struct pdu *req)
 {
@@ -702,6 +724,8 @@ login_step(struct login *l, struct pdu *req, struct keys *in,
 
 	if (transit && nsg == ISCSI_STAGE_FULL && !l->l_discovery &&
 	    admit(l, req) == -1)
+		return (-1);
+	if (answer_fits(l, req, out) == -1)
 		return (-1);
 	rsp_init(l, &rsp, req, transit ?
 	    ISCSI_LOGIN_T | csg << 2 | nsg : csg << 2);
