@@ -160,6 +160,27 @@ has() {
 	stop_daemon
 }
 
+@test "an added connection's Login Response carries the session's command window" {
+	conf "MaxConnections 2"
+	start_daemon
+	sess <<-EOF
+	login 0 cid=0 MaxConnections=2
+	write 0 3 0x01
+	recv 0
+	write 0 4 0x02
+	recv 0
+	login 1 tsih=last cid=1 cmdsn=4000
+	EOF
+	local e0 e1 m1
+	e0=$(sed -n 's/^window 0 expcmdsn=\([0-9]*\) .*/\1/p' <<<"$output")
+	e1=$(sed -n 's/^window 1 expcmdsn=\([0-9]*\) .*/\1/p' <<<"$output")
+	m1=$(sed -n 's/^window 1 .*maxcmdsn=\([0-9]*\)$/\1/p' <<<"$output")
+	[ -n "$e0" ] && [ "$e1" = $((e0 + 2)) ] && [ "$m1" = $((e0 + 2 + 31)) ] ||
+	    fail "expected ExpCmdSN $((e0 + 2)) on the added connection:" \
+	    "$output"
+	stop_daemon
+}
+
 @test "leading-only keys on an added connection fail its login with 0x0200" {
 	conf "MaxConnections 2"
 	start_daemon
@@ -212,6 +233,32 @@ has() {
 	has 'recv 1 op=0x21 itt=[0-9]+ status=0x00 .*'
 	# 0xaa (CmdSN n) was written first, then 0xbb (CmdSN n + 1).
 	has 'data 0 byte=0xbb'
+	stop_daemon
+}
+
+@test "ten writes to one block sent in reverse CmdSN order over two connections end with the last" {
+	local i
+	conf "MaxConnections 2"
+	start_daemon
+	sess < <(
+		echo "login 0 cid=0 MaxConnections=2"
+		echo "login 1 tsih=last cid=1"
+		for i in 9 8 7 6 5 4 3 2 1; do
+			echo "write $((i % 2)) 120 $i +$i"
+		done
+		echo "waitlog $LOG 9 queued until ExpCmdSN"
+		echo "write 0 120 0 +0"
+		for i in 1 2 3 4 5; do
+			echo "recv 0"
+			echo "recv 1"
+		done
+		echo "read 0 120 +10"
+		echo "recv 0"
+	)
+	has 'waitlog ok'
+	[ "$(grep -Ec '^recv [01] op=0x21 .*status=0x00 ' <<<"$output")" -eq 10 ] ||
+	    fail "expected 10 good SCSI responses:" "$output"
+	has 'data 0 byte=0x09'
 	stop_daemon
 }
 

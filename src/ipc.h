@@ -73,6 +73,7 @@ struct msg_i_admit {
 	uint32_t	status;		/* LOGIN_* (0 = admitted) */
 	uint16_t	tsih;		/* assigned when admitted */
 	uint16_t	pad;
+	uint32_t	expcmdsn;	/* added connection: the session's */
 };
 
 struct msg_w_handoff {

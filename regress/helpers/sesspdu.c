@@ -12,7 +12,8 @@
  * ISID, the TSIH of the last successful login and the next CmdSN.
  *
  *	login <c> [isid=<12 hex>] [tsih=<n>|tsih=last] [cid=<n>]
- *	    [pdus=<n>] [nkeys=<n>] [keylen=<n>] [twice] [key=value ...]
+ *	    [cmdsn=<n>] [pdus=<n>] [nkeys=<n>] [keylen=<n>] [twice]
+ *	    [key=value ...]
  *		connect and log in to the full feature phase, starting in
  *		the operational stage (no authentication).  SessionType
  *		goes only on a leading login (TSIH 0).  pdus=n
@@ -21,7 +22,9 @@
  *		(in C-bit continuations when over 8192 bytes); twice sends
  *		the given keys again in the second request.  Prints
  *		"login <c> status=0x<ssss> tsih=<n>" and "key <c> <k>=<v>"
- *		for every key of the answers.
+ *		for every key of the answers, then "window <c>
+ *		expcmdsn=<n> maxcmdsn=<n>" of the last answer.  cmdsn=n
+ *		puts n in the requests' CmdSN instead of the next one.
  *	write <c> <lba> <byte> [cmdsn|+k]
  *		WRITE(10) of one 512-byte block of <byte> as immediate
  *		data; CmdSN is the next one (which advances) unless given,
@@ -88,7 +91,7 @@ static uint32_t		 expstatsn[NSLOTS];
 static uint8_t		 isid[6] = { 0x80, 0x12, 0x34, 0x56, 0x00, 0x01 };
 static uint16_t		 last_tsih;
 static uint32_t		 cmdsn = 1, itt = 0x100;
-static uint32_t		 last_itt, last_cmdsn;	/* of the last command */
+static uint32_t		 last_itt, last_cmdsn;	/* the last command's */
 
 static void
 put24(uint8_t dst[3], uint32_t v)
@@ -258,12 +261,13 @@ number(const char *s)
 struct login_opts {
 	uint16_t	 tsih;
 	uint16_t	 cid;
+	uint32_t	 cmdsn;		/* CmdSN of the requests */
 	unsigned	 pdus;
 	unsigned	 nkeys;
 	unsigned	 keylen;
-	int		 twice;		/* the given keys again in request 2 */
+	int		 twice;		/* given keys again in request 2 */
 	size_t		 extra;		/* where the given keys start */
-	char		*text;		/* key=value\0... of the first request */
+	char		*text;		/* the first request's keys */
 	size_t		 len;
 };
 
@@ -287,6 +291,7 @@ login_parse(struct login_opts *o, int argc, char **argv)
 
 	memset(o, 0, sizeof(*o));
 	o->keylen = 8;
+	o->cmdsn = cmdsn;
 	if ((o->text = malloc(TEXT_MAX)) == NULL)
 		err(1, "malloc");
 	for (a = 0; a < argc; a++) {
@@ -311,6 +316,8 @@ login_parse(struct login_opts *o, int argc, char **argv)
 			o->nkeys = (unsigned)number(argv[a] + 6);
 		else if (strncmp(argv[a], "keylen=", 7) == 0)
 			o->keylen = (unsigned)number(argv[a] + 7);
+		else if (strncmp(argv[a], "cmdsn=", 6) == 0)
+			o->cmdsn = (uint32_t)number(argv[a] + 6);
 		else if (strcmp(argv[a], "twice") == 0)
 			o->twice = 1;
 	}
@@ -328,7 +335,8 @@ login_parse(struct login_opts *o, int argc, char **argv)
 		    strncmp(argv[a], "cid=", 4) != 0 &&
 		    strncmp(argv[a], "pdus=", 5) != 0 &&
 		    strncmp(argv[a], "nkeys=", 6) != 0 &&
-		    strncmp(argv[a], "keylen=", 7) != 0)
+		    strncmp(argv[a], "keylen=", 7) != 0 &&
+		    strncmp(argv[a], "cmdsn=", 6) != 0)
 			text_add(o, argv[a]);
 	for (i = 0; i < o->nkeys; i++) {
 		if (o->keylen > sizeof(buf) - 32)
@@ -367,7 +375,7 @@ login_request(int c, const struct login_opts *o, const char *text,
 		req.tsih = htobe16(o->tsih);
 		req.itt = htobe32(itt);
 		req.cid = htobe16(o->cid);
-		req.cmdsn = htobe32(cmdsn);
+		req.cmdsn = htobe32(o->cmdsn);
 		req.expstatsn = htobe32(expstatsn[c]);
 		if (send_pdu(fds[c], &req, text + off, n) == -1)
 			return (-1);
@@ -427,6 +435,8 @@ cmd_login(int c, int argc, char **argv)
 	if (rsp.status_class == 0) {
 		last_tsih = be16toh(rsp.tsih);
 		cmdsn = be32toh(rsp.expcmdsn);
+		printf("window %d expcmdsn=%u maxcmdsn=%u\n", c, cmdsn,
+		    be32toh(rsp.maxcmdsn));
 	}
 }
 

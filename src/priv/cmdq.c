@@ -8,6 +8,9 @@
  * every command before it has been taken.  The queue is bounded by the
  * window (QueuedCommands) and by CMDQ_BYTES_MAX of copied data.  A
  * connection that closes takes its queued commands with it (ERL 0).
+ * A replay runs on another connection of the session than the one whose
+ * event brought the turn: all connections of a session must be served
+ * by one reactor (thread).
  */
 #include <sys/queue.h>
 
@@ -22,7 +25,7 @@
 #include "priv/session.h"
 #include "priv/conn.h"
 
-#define CMDQ_BYTES_MAX	(16U * 1024 * 1024)	/* copied data, per session */
+#define CMDQ_BYTES_MAX	(16U * 1024 * 1024)	/* kept data, per session */
 
 struct queued_cmd {
 	TAILQ_ENTRY(queued_cmd)	 qc_entry;
@@ -31,8 +34,8 @@ struct queued_cmd {
 	struct iscsi_bhs	 qc_bhs;
 	uint8_t			*qc_data;	/* never NULL */
 	uint32_t		 qc_len;
-	bool			 qc_aborted;	/* by a TMF: only its CmdSN */
-	struct cmd_queue	 qc_data_out;	/* Data-Out that followed */
+	bool			 qc_aborted;	/* by a TMF */
+	struct cmd_queue	 qc_data_out;	/* Data-Out after it */
 };
 
 static size_t	cmdq_bytes(const struct session *);

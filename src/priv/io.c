@@ -560,6 +560,8 @@ io_admit(struct io *io, struct io_worker *w, const struct msg_w_admit *a)
 	memset(&v, 0, sizeof(v));
 	v.status = io_admit_judge(io, w, a, &tsih);
 	v.tsih = tsih;
+	if (v.status == LOGIN_OK && w->w_sess != NULL)
+		v.expcmdsn = w->w_sess->sess_expcmdsn;
 	if (v.status == LOGIN_OK) {
 		w->w_admitted = true;
 		memcpy(w->w_isid, a->isid, sizeof(w->w_isid));

@@ -67,7 +67,7 @@ struct session {
 	uint32_t		 sess_nconns;
 	/* Logins adding a connection (io.c holds the session for each). */
 	uint32_t		 sess_hold;
-	bool			 sess_ended;	/* off it_sessions, TSIH freed */
+	bool			 sess_ended;	/* off the target, TSIH free */
 	/* Commands that came ahead of ExpCmdSN (MC/S), by CmdSN. */
 	struct cmd_queue	 sess_cmdq;
 	uint32_t		 sess_ncmdq;

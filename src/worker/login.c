@@ -677,6 +677,9 @@ admit(struct login *l, const struct pdu *req)
 	if (v.tsih == 0)
 		return (login_fail(l, req, LOGIN_TARGET_ERROR,
 		    "io gave TSIH 0"));
+	/* An added connection answers with the session's command window. */
+	if (l->l_tsih != 0)
+		l->l_cmdsn = v.expcmdsn;
 	l->l_tsih = v.tsih;
 	return (0);
 }
@@ -722,10 +725,11 @@ login_step(struct login *l, struct pdu *req, struct keys *in,
 	    operational_keys(l, req, in, out) == -1)
 		return (-1);
 
+	/* Before admission: a refused answer must not hold a TSIH. */
+	if (answer_fits(l, req, out) == -1)
+		return (-1);
 	if (transit && nsg == ISCSI_STAGE_FULL && !l->l_discovery &&
 	    admit(l, req) == -1)
-		return (-1);
-	if (answer_fits(l, req, out) == -1)
 		return (-1);
 	rsp_init(l, &rsp, req, transit ?
 	    ISCSI_LOGIN_T | csg << 2 | nsg : csg << 2);
