@@ -5,10 +5,11 @@
  * connection they came on.  A command that arrives ahead of ExpCmdSN
  * (inside the window) is copied here, with any unsolicited Data-Out that
  * follows it on its connection, and is replayed through conn_pdu once
- * every command before it has been taken.  The queue is bounded by the
- * window (QueuedCommands) and by CMDQ_BYTES_MAX of copied data.  A
- * connection that closes takes its queued commands with it (ERL 0).
- * A replay runs on another connection of the session than the one whose
+ * every command before it has been taken.  A session with a single
+ * connection keeps nothing (conn_cmdsn): there a gap can only be CmdSNs
+ * the initiator skipped.  The queue is bounded by the window
+ * (QueuedCommands) and by CMDQ_BYTES_MAX of copied data.  A connection
+ * that closes takes its queued commands with it (ERL 0).  A replay runs on another connection of the session than the one whose
  * event brought the turn: all connections of a session must be served
  * by one reactor (thread).
  */

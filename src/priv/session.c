@@ -394,9 +394,18 @@ conn_cmdsn(struct conn *c, uint32_t cmdsn, bool immediate)
 		    c->conn_tag, cmdsn, s->sess_expcmdsn, conn_maxcmdsn(c));
 		return (0);
 	}
-	/* Ahead of its turn (another connection has the ones before). */
-	if (cmdsn != s->sess_expcmdsn)
-		return (cmdq_defer(c, cmdsn));
+	/*
+	 * Ahead of its turn.  With several connections the ones before are
+	 * on their way on another: keep it (cmdq.c).  On a single
+	 * connection nothing can overtake, so the initiator skipped them
+	 * (a PDU we rejected, or a discarded one): it runs now.
+	 */
+	if (cmdsn != s->sess_expcmdsn) {
+		if (s->sess_nconns > 1 || !TAILQ_EMPTY(&s->sess_cmdq))
+			return (cmdq_defer(c, cmdsn));
+		log_warnx("%s: CmdSN %u, expected %u", c->conn_tag, cmdsn,
+		    s->sess_expcmdsn);
+	}
 	s->sess_expcmdsn = cmdsn + 1;
 	return (1);
 }
