@@ -484,3 +484,17 @@ has() {
 	assert_log_has 'login text over 65536 bytes'
 	stop_daemon
 }
+
+@test "an answer longer than one Login Response fails the login with 0x0302" {
+	local p=X-com.example.a-rather-long-key-name-to-fill-the-answer-
+	conf
+	start_daemon
+	sess <<-EOF
+	login 0 nkeys=60 kprefix=$p
+	login 1 isid=801234560002 nkeys=120 kprefix=$p
+	EOF
+	has 'login 0 status=0x0000 tsih=[1-9][0-9]*'
+	has 'login 1 status=0x0302 tsih=0'
+	assert_log_has 'login response of [0-9]+ bytes over 8192'
+	stop_daemon
+}

@@ -12,13 +12,14 @@
  * ISID, the TSIH of the last successful login and the next CmdSN.
  *
  *	login <c> [isid=<12 hex>] [tsih=<n>|tsih=last] [cid=<n>]
- *	    [cmdsn=<n>] [pdus=<n>] [nkeys=<n>] [keylen=<n>] [twice]
- *	    [key=value ...]
+ *	    [cmdsn=<n>] [pdus=<n>] [nkeys=<n>] [keylen=<n>]
+ *	    [kprefix=<name>] [twice] [key=value ...]
  *		connect and log in to the full feature phase, starting in
  *		the operational stage (no authentication).  SessionType
  *		goes only on a leading login (TSIH 0).  pdus=n
  *		first sends n Login Requests that do not ask to transit;
- *		nkeys=n adds n X-ietd-test keys with keylen-byte values
+ *		nkeys=n adds n keys named kprefix (X-ietd-test-) and a
+ *		number, with keylen-byte values
  *		(in C-bit continuations when over 8192 bytes); twice sends
  *		the given keys again in the second request.  Prints
  *		"login <c> status=0x<ssss> tsih=<n>" and "key <c> <k>=<v>"
@@ -265,6 +266,7 @@ struct login_opts {
 	unsigned	 pdus;
 	unsigned	 nkeys;
 	unsigned	 keylen;
+	const char	*kprefix;	/* names of the nkeys keys */
 	int		 twice;		/* given keys again in request 2 */
 	size_t		 extra;		/* where the given keys start */
 	char		*text;		/* the first request's keys */
@@ -291,6 +293,7 @@ login_parse(struct login_opts *o, int argc, char **argv)
 
 	memset(o, 0, sizeof(*o));
 	o->keylen = 8;
+	o->kprefix = "X-ietd-test-";
 	o->cmdsn = cmdsn;
 	if ((o->text = malloc(TEXT_MAX)) == NULL)
 		err(1, "malloc");
@@ -316,6 +319,8 @@ login_parse(struct login_opts *o, int argc, char **argv)
 			o->nkeys = (unsigned)number(argv[a] + 6);
 		else if (strncmp(argv[a], "keylen=", 7) == 0)
 			o->keylen = (unsigned)number(argv[a] + 7);
+		else if (strncmp(argv[a], "kprefix=", 8) == 0)
+			o->kprefix = argv[a] + 8;
 		else if (strncmp(argv[a], "cmdsn=", 6) == 0)
 			o->cmdsn = (uint32_t)number(argv[a] + 6);
 		else if (strcmp(argv[a], "twice") == 0)
@@ -336,12 +341,16 @@ login_parse(struct login_opts *o, int argc, char **argv)
 		    strncmp(argv[a], "pdus=", 5) != 0 &&
 		    strncmp(argv[a], "nkeys=", 6) != 0 &&
 		    strncmp(argv[a], "keylen=", 7) != 0 &&
-		    strncmp(argv[a], "cmdsn=", 6) != 0)
+		    strncmp(argv[a], "cmdsn=", 6) != 0 &&
+		    strncmp(argv[a], "kprefix=", 8) != 0)
 			text_add(o, argv[a]);
 	for (i = 0; i < o->nkeys; i++) {
 		if (o->keylen > sizeof(buf) - 32)
 			errx(2, "keylen too long");
-		k = (unsigned)snprintf(buf, sizeof(buf), "X-ietd-test-%u=", i);
+		if (strlen(o->kprefix) > 56)
+			errx(2, "kprefix too long");
+		k = (unsigned)snprintf(buf, sizeof(buf), "%s%u=", o->kprefix,
+		    i);
 		memset(buf + k, 'v', o->keylen);
 		buf[k + o->keylen] = '\0';
 		text_add(o, buf);
