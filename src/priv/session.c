@@ -395,13 +395,15 @@ conn_cmdsn(struct conn *c, uint32_t cmdsn, bool immediate)
 		return (0);
 	}
 	/*
-	 * Ahead of its turn.  With several connections the ones before are
-	 * on their way on another: keep it (cmdq.c).  On a single
+	 * Ahead of its turn.  With several connections (an admitted one
+	 * on its way from its worker counts: it holds the session) the
+	 * ones before may be on another: keep it (cmdq.c).  On a single
 	 * connection nothing can overtake, so the initiator skipped them
 	 * (a PDU we rejected, or a discarded one): it runs now.
 	 */
 	if (cmdsn != s->sess_expcmdsn) {
-		if (s->sess_nconns > 1 || !TAILQ_EMPTY(&s->sess_cmdq))
+		if (s->sess_nconns + s->sess_hold > 1 ||
+		    !TAILQ_EMPTY(&s->sess_cmdq))
 			return (cmdq_defer(c, cmdsn));
 		log_warnx("%s: CmdSN %u, expected %u", c->conn_tag, cmdsn,
 		    s->sess_expcmdsn);
