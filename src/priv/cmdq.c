@@ -50,13 +50,17 @@ cmdq_bytes(const struct session *s)
 	return (s->sess_cmdq_bytes);
 }
 
-/* A copy of the PDU just read on c. */
+/*
+ * A copy of the PDU just read on c: its data is where the reader put it
+ * (conn_rx_dst, maybe a buffer read in place, which goes back to its
+ * cache once the PDU is handled).
+ */
 static struct queued_cmd *
 cmdq_copy(struct conn *c)
 {
 	struct session		*s = c->conn_sess;
 	struct queued_cmd	*q;
-	uint32_t		 len = pdu_data_len(&c->conn_rx_bhs);
+	uint32_t		 len = c->conn_rx_dlen;
 
 	if (cmdq_bytes(s) + len > CMDQ_BYTES_MAX) {
 		log_warnx("%s: %zu bytes of commands already wait for "
@@ -72,7 +76,8 @@ cmdq_copy(struct conn *c)
 	q->qc_conn = c;
 	q->qc_bhs = c->conn_rx_bhs;
 	q->qc_len = len;
-	memcpy(q->qc_data, c->conn_rx_data, len);
+	if (len > 0)
+		memcpy(q->qc_data, c->conn_rx_dst, len);
 	TAILQ_INIT(&q->qc_data_out);
 	s->sess_cmdq_bytes += len;
 	return (q);
@@ -150,31 +155,53 @@ cmdq_free_one(struct session *s, struct queued_cmd *q)
 	free(q);
 }
 
+/* What the reader of a connection holds of the PDU it is reading. */
+struct cmdq_rx {
+	struct iscsi_bhs	 bhs;
+	uint8_t			*data;
+	uint8_t			*dst;
+	size_t			 dlen;
+	bool			 inplace;
+	struct iobuf		*ib;
+	bool			 bad;
+};
+
 /*
- * Run a kept PDU as if it had just been read on c.  c may be in the
- * middle of reading another PDU: its receive header and buffer are put
- * aside and given back afterwards.
+ * Run a kept PDU as if it had just been read on c, its data in
+ * conn_rx_data (not in place).  c may be in the middle of reading
+ * another PDU: what its reader holds is put aside and given back.
  */
 static void
 cmdq_replay(struct conn *c, struct queued_cmd *q)
 {
-	struct iscsi_bhs	 bhs = c->conn_rx_bhs;
-	uint8_t			*data = c->conn_rx_data;
-	bool			 bad = c->conn_rx_ddig_bad;
+	struct cmdq_rx	 rx = {
+		c->conn_rx_bhs, c->conn_rx_data, c->conn_rx_dst,
+		c->conn_rx_dlen, c->conn_rx_inplace, c->conn_rx_ib,
+		c->conn_rx_ddig_bad
+	};
 
 	c->conn_rx_bhs = q->qc_bhs;
-	c->conn_rx_data = q->qc_data;
+	c->conn_rx_data = c->conn_rx_dst = q->qc_data;
+	c->conn_rx_dlen = q->qc_len;
+	c->conn_rx_inplace = false;
+	c->conn_rx_ib = NULL;
 	c->conn_rx_ddig_bad = false;
 	conn_pdu(c);
 	if (c->conn_dead) {
 		/* session_conn_close freed q's buffer as its own. */
 		q->qc_data = NULL;
-		free(data);
+		free(rx.data);
+		iobuf_unref(rx.ib);
 		return;
 	}
-	c->conn_rx_bhs = bhs;
-	c->conn_rx_data = data;
-	c->conn_rx_ddig_bad = bad;
+	iobuf_unref(c->conn_rx_ib);
+	c->conn_rx_bhs = rx.bhs;
+	c->conn_rx_data = rx.data;
+	c->conn_rx_dst = rx.dst;
+	c->conn_rx_dlen = rx.dlen;
+	c->conn_rx_inplace = rx.inplace;
+	c->conn_rx_ib = rx.ib;
+	c->conn_rx_ddig_bad = rx.bad;
 	/* c may not be the connection with the event: have it write. */
 	conn_events_update(c);
 }
