@@ -296,6 +296,27 @@ plist() {
 	stop_daemon
 }
 
+@test "APTPL: a state that cannot be written is undone and the command fails" {
+	start_daemon
+	pr "register 0 0x11 a"
+	has "1 register: GOOD"
+	rm -rf "$STATE"
+	pr "2:tur" "register 0x11 0x12 a" "2:register 0 0x22 a" "keys" \
+	    "pr-reserve 0x11 1" "resv" "2:tur"
+	has "1 register: sense 5/55/04"
+	has "2 register: sense 5/55/04"
+	has "1 keys: GOOD gen=1 0x11"
+	has "1 pr-reserve: sense 5/55/04"
+	has "1 resv: GOOD gen=1 none"
+	has "2 tur: GOOD"
+	assert_log_has "$STATE/.*\\.pr\\.tmp: No such file or directory"
+	mkdir -m 700 "$STATE"
+	pr "register 0x11 0x12 a" "keys"
+	has "1 keys: GOOD gen=2 0x12"
+	[ -f "$STATEFILE" ] || fail "no $STATEFILE"
+	stop_daemon
+}
+
 @test "a corrupt state file stops ietd with file:line and what is wrong" {
 	mkdir -m 700 "$STATE"
 	printf 'version 1\ngeneration 4\nregister 0x0000000000000011 0 %s\nreservation 9 %s\nend\n' \
