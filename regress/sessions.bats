@@ -67,6 +67,29 @@ has() {
 	stop_daemon
 }
 
+@test "reinstatement aborts the old session's tasks: a write waiting for data never lands" {
+	conf
+	start_daemon
+	sess <<-EOF
+	login 0 isid=801234560001
+	write2r 0 200 0x5e
+	recv 0
+	login 1 isid=801234560001
+	recv 0
+	read 1 200
+	recv 1
+	read 1 201
+	recv 1
+	EOF
+	# The second block is asked for by an R2T that is never answered.
+	has 'recv 0 op=0x31 .*'
+	has 'login 1 status=0x0000 tsih=[1-9][0-9]*'
+	has 'recv 0 closed'
+	[ "$(grep -c '^data 1 byte=0x00$' <<<"$output")" -eq 2 ] ||
+	    fail "the aborted write left data behind:" "$output"
+	stop_daemon
+}
+
 @test "another ISID from the same initiator is another session" {
 	conf
 	start_daemon

@@ -33,6 +33,9 @@
  *	write2 <c> <lba> <byte> [cmdsn|+k]
  *		the same for two blocks: the first as immediate data, the
  *		second in an unsolicited Data-Out.
+ *	write2r <c> <lba> <byte> [cmdsn|+k]
+ *		the same, but the command is final: the second block
+ *		waits for an R2T, which is never answered.
  *	read <c> <lba> [cmdsn|+k]
  *		READ(10) of one block.  Does not wait.
  *	recv <c>
@@ -490,7 +493,7 @@ cmd_rw(int c, int write, int argc, char **argv)
 	cmd.itt = htobe32(++itt);
 	last_itt = itt;
 	last_cmdsn = sn;
-	cmd.edtl = htobe32(write == 2 ? 2 * BLOCK : BLOCK);
+	cmd.edtl = htobe32(write >= 2 ? 2 * BLOCK : BLOCK);
 	cmd.cmdsn = htobe32(sn);
 	cmd.expstatsn = htobe32(expstatsn[c]);
 	cmd.cdb[0] = write ? 0x2a : 0x28;
@@ -498,7 +501,7 @@ cmd_rw(int c, int write, int argc, char **argv)
 	cmd.cdb[3] = lba >> 16;
 	cmd.cdb[4] = lba >> 8;
 	cmd.cdb[5] = lba;
-	cmd.cdb[8] = write == 2 ? 2 : 1;
+	cmd.cdb[8] = write >= 2 ? 2 : 1;
 	if (write) {
 		memset(block, (int)number(argv[1]), sizeof(block));
 		put24(cmd.data_len, BLOCK);
@@ -651,6 +654,8 @@ run(int argc, char **argv)
 		cmd_rw(slot(argv[1]), 1, argc - 2, argv + 2);
 	else if (strcmp(cmd, "write2") == 0)
 		cmd_rw(slot(argv[1]), 2, argc - 2, argv + 2);
+	else if (strcmp(cmd, "write2r") == 0)
+		cmd_rw(slot(argv[1]), 3, argc - 2, argv + 2);
 	else if (strcmp(cmd, "read") == 0)
 		cmd_rw(slot(argv[1]), 0, argc - 2, argv + 2);
 	else if (strcmp(cmd, "recv") == 0)
