@@ -49,6 +49,8 @@ struct io_worker {
 	bool			 w_admitted;	/* verdict: admitted */
 	bool			 w_tsih_held;	/* w_tsih is ours */
 	struct session		*w_sess;	/* held: adding a connection */
+	bool			 w_later;	/* verdict waits for a handoff */
+	struct msg_w_admit	 w_later_a;	/* ... of the session it adds to */
 	uint8_t			 w_isid[6];
 	uint16_t		 w_tsih;
 	uint16_t		 w_cid;
@@ -112,8 +114,15 @@ static void	io_admit(struct io *, struct io_worker *,
 		    const struct msg_w_admit *);
 static uint32_t	io_admit_judge(struct io *, struct io_worker *,
 		    const struct msg_w_admit *, uint16_t *);
-static uint32_t	io_admit_conn(struct io_worker *, struct io_target *,
-		    const struct msg_w_admit *, uint16_t *);
+static uint32_t	io_admit_conn(struct io *, struct io_worker *,
+		    struct io_target *, const struct msg_w_admit *, uint16_t *);
+static struct session *io_admit_find(struct io *, struct io_target *,
+		    const struct msg_w_admit *, bool *);
+static struct io_worker *io_admit_lead(struct io *,
+		    const struct msg_w_admit *);
+static void	io_admit_retry(struct io *, uint16_t);
+
+#define IO_ADMIT_LATER	0xffffffffU	/* no verdict yet (io_admit_find) */
 static void	io_handoff_conn(struct io *, struct io_worker *,
 		    const struct msg_w_handoff *, int, const uint32_t *,
 		    struct sockaddr_storage *, struct sockaddr_storage *);
@@ -363,6 +372,9 @@ io_worker_drop(struct io *io, struct io_worker *w, const char *why)
 	if (why != NULL)
 		log_warnx("worker %u (%s): %s, dropping its channel",
 		    w->w_id, w->w_addr, why);
+	/* An admitted leading login (handed off or not) has w_tsih. */
+	uint16_t	 lead = w->w_sess == NULL ? w->w_tsih : 0;
+
 	if (w->w_tsih_held)
 		io_tsih_release(&io->io_r, w->w_tsih);
 	w->w_tsih_held = false;
@@ -376,6 +388,9 @@ io_worker_drop(struct io *io, struct io_worker *w, const char *why)
 	w->w_fd = -1;
 	TAILQ_REMOVE(&io->io_workers, w, w_entry);
 	TAILQ_INSERT_TAIL(&io->io_dead, w, w_entry);
+	/* Logins adding a connection to its session may be judged now. */
+	if (lead != 0)
+		io_admit_retry(io, lead);
 }
 
 /* Read whatever records the worker left before it exited. */
@@ -559,6 +574,14 @@ io_admit(struct io *io, struct io_worker *w, const struct msg_w_admit *a)
 	}
 	memset(&v, 0, sizeof(v));
 	v.status = io_admit_judge(io, w, a, &tsih);
+	if (v.status == IO_ADMIT_LATER) {
+		w->w_later = true;
+		if (a != &w->w_later_a)
+			memcpy(&w->w_later_a, a, sizeof(w->w_later_a));
+		log_debug(1, "worker %u: admission waits for the handoff of "
+		    "TSIH %u", w->w_id, a->tsih);
+		return;
+	}
 	v.tsih = tsih;
 	if (v.status == LOGIN_OK && w->w_sess != NULL)
 		v.expcmdsn = w->w_sess->sess_expcmdsn;
@@ -604,7 +627,7 @@ io_admit_judge(struct io *io, struct io_worker *w,
 		return (LOGIN_AUTH_FAILED);
 	}
 	if (a->tsih != 0)
-		return (io_admit_conn(w, it, a, tsih));
+		return (io_admit_conn(io, w, it, a, tsih));
 	/* RFC 7143 6.3.5: same initiator and ISID, TSIH 0. */
 	if ((s = session_find(it, a->initiator, a->isid)) != NULL) {
 		log_info("session reinstatement: closing session %#llx",
@@ -643,15 +666,72 @@ io_admit_judge(struct io *io, struct io_worker *w,
  * session is held until the handoff so that it outlives its last
  * connection meanwhile.
  */
+/* The admitted leading login of the session a TSIH names, if pending. */
+static struct io_worker *
+io_admit_lead(struct io *io, const struct msg_w_admit *a)
+{
+	struct io_worker	*o;
+
+	TAILQ_FOREACH(o, &io->io_workers, w_entry)
+		if (o->w_tsih_held && o->w_tsih == a->tsih &&
+		    o->w_tid == a->tid)
+			return (o);
+	return (NULL);
+}
+
+/*
+ * The session a TSIH names.  Its leading login may be admitted with its
+ * handoff still to come (the initiator adds a connection as soon as the
+ * leading Login Response is out): read what that worker sent, and if
+ * the handoff is not there yet, the verdict waits for it (*later).
+ */
+static struct session *
+io_admit_find(struct io *io, struct io_target *it,
+    const struct msg_w_admit *a, bool *later)
+{
+	struct session		*s;
+	struct io_worker	*o;
+
+	*later = false;
+	if ((s = session_find_tsih(it, a->tsih)) != NULL)
+		return (s);
+	if ((o = io_admit_lead(io, a)) == NULL)
+		return (NULL);
+	io_worker_drain(io, o);
+	if ((s = session_find_tsih(it, a->tsih)) != NULL)
+		return (s);
+	*later = io_admit_lead(io, a) != NULL;
+	return (NULL);
+}
+
+/* A leading login has handed off or gone: judge who waited for it. */
+static void
+io_admit_retry(struct io *io, uint16_t tsih)
+{
+	struct io_worker	*x;
+
+ again:
+	TAILQ_FOREACH(x, &io->io_workers, w_entry)
+		if (x->w_later && x->w_later_a.tsih == tsih) {
+			x->w_later = false;
+			x->w_asked = false;
+			io_admit(io, x, &x->w_later_a);
+			goto again;
+		}
+}
+
 static uint32_t
-io_admit_conn(struct io_worker *w, struct io_target *it,
+io_admit_conn(struct io *io, struct io_worker *w, struct io_target *it,
     const struct msg_w_admit *a, uint16_t *tsih)
 {
 	struct session	*s;
 	struct conn	*old;
 	uint32_t	 max;
+	bool		 later;
 
-	s = session_find_tsih(it, a->tsih);
+	s = io_admit_find(io, it, a, &later);
+	if (later)
+		return (IO_ADMIT_LATER);
 	if (s == NULL || strcmp(s->sess_initiator, a->initiator) != 0 ||
 	    memcmp(s->sess_isid, a->isid, sizeof(s->sess_isid)) != 0) {
 		log_warnx("login by %s failed: no session with TSIH %u and "
