@@ -59,8 +59,11 @@ for name in "${names[@]}"; do
 	    -artifact_prefix="$crashes/")
 	d=$(dict_of "$name")
 	[ -n "$d" ] && opts+=(-dict="$d")
-	# ietd.conf lines may be 4096 bytes: let inputs hold a few.
-	[ "$name" = conf ] && opts+=(-max_len=16384)
+	# ietd.conf lines may be 4096 bytes, login requests 8192 with their
+	# text joined up to 64 KiB: let inputs hold a few.
+	case $name in
+	conf|login)	opts+=(-max_len=16384) ;;
+	esac
 	before=$(ls "$crashes" | wc -l)
 	# Beyond its own time limit: the harness hangs outside an input.
 	timeout -k 5 $((SECONDS_EACH * 2 + 60)) "$bin" "${opts[@]}" \
