@@ -337,13 +337,14 @@ EOF
 	stop_daemon
 }
 
-@test "REPORT TARGET PORT GROUPS agrees with INQUIRY and VPD page 0x83" {
+@test "REPORT TARGET PORT GROUPS agrees with INQUIRY and VPD page 0x83; 3PC is set" {
 	start_daemon
 	u=$(iscsi_url "$TARGET" 0)
 	raw -r 96 "$u" 12 00 00 00 60 00			# INQUIRY
 	assert_status 0
 	tpgs=$(sed -n 's/^data .\{10\}\(..\).*/\1/p' <<<"$output")
 	[ $((16#$tpgs & 0x30)) -eq 16 ] || fail "TPGS is not 01b: byte 5 $tpgs"
+	[ $((16#$tpgs & 0x08)) -eq 8 ] || fail "3PC is not set: byte 5 $tpgs"
 	# One group (1), active/optimized, holding relative port 1.
 	raw -r 64 "$u" a3 0a 00 00 00 00 00000040 00 00
 	assert_output_has '^data 0000000c800100010000000100000001$'

@@ -89,6 +89,7 @@ inq_standard(const struct scsi_cmd *cmd, uint8_t *d)
 	d[3] = 0x10 | 0x02;		/* HISUP, RESPONSE DATA FORMAT 2 */
 	d[4] = INQ_STD_LEN - 5;		/* ADDITIONAL LENGTH */
 	d[5] = 0x10;	/* TPGS 01b: implicit ALUA, REPORT TARGET PORT GROUPS */
+	d[5] |= 0x08;	/* 3PC: a copy manager (EXTENDED COPY, xcopy.c) */
 	d[7] = 0x02;			/* CMDQUE */
 	memcpy(d + 8, INQ_VENDOR, 8);
 	memcpy(d + 16, INQ_PRODUCT, 16);
