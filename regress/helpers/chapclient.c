@@ -42,6 +42,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "pdukit.h"
+
 #define INITIATOR	"iqn.2026-11.org.ietd:chapclient"
 #define DATA_MAX	8192
 #define KEYS_MAX	64
@@ -83,43 +85,17 @@ get32(const uint8_t *p)
 }
 
 static void
-xwrite(const void *buf, size_t len)
-{
-	const uint8_t	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		if ((n = write(sock, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			err(1, "write");
-		}
-		p += n;
-		len -= n;
-	}
-}
-
-static void
 xread(void *buf, size_t len)
 {
-	struct pollfd	 pfd = { .fd = sock, .events = POLLIN };
-	uint8_t		*p = buf;
-	ssize_t		 n;
+	int	 r;
 
-	while (len > 0) {
-		if (poll(&pfd, 1, timeout_ms) <= 0)
-			errx(1, "timeout");
-		if ((n = read(sock, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			err(1, "read");
-		}
-		if (n == 0) {
-			printf("closed\n");
-			exit(1);
-		}
-		p += n;
-		len -= n;
+	if ((r = pk_read_ms(sock, buf, len, timeout_ms)) == PK_TIMEOUT)
+		errx(1, "timeout");
+	if (r == PK_CLOSED && errno != 0)
+		err(1, "read");
+	if (r == PK_CLOSED) {
+		printf("closed\n");
+		exit(1);
 	}
 }
 
@@ -127,17 +103,11 @@ xread(void *buf, size_t len)
 static void
 send_pdu(uint8_t *bhs, const char *data, size_t len)
 {
-	static const uint8_t	 pad[4];
-
 	bhs[5] = len >> 16;
 	bhs[6] = len >> 8;
 	bhs[7] = len;
-	xwrite(bhs, 48);
-	if (len > 0) {
-		xwrite(data, len);
-		if (len % 4)
-			xwrite(pad, 4 - len % 4);
-	}
+	if (pk_send_pdu(sock, bhs, data, len) == -1)
+		err(1, "write");
 }
 
 static void
@@ -292,19 +262,12 @@ digest(int alg, uint8_t id, const char *secret, const uint8_t *c,
 static void
 connect_to(const char *host, const char *port)
 {
-	struct sockaddr_in	 sin;
-	int			 on = 1;
+	int	 gai;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(atoi(port));
-	if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
+	if ((sock = pk_dial(host, port, PK_NODELAY, &gai)) == -1 && gai != 0)
 		errx(2, "bad address %s", host);
-	if ((sock = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-		err(2, "socket");
-	if (connect(sock, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+	if (sock == -1)
 		err(2, "connect");
-	setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
 static void

@@ -54,7 +54,7 @@
 
 #include <bsd/stdlib.h>
 
-#include "pdu.h"
+#include "pdukit.h"
 
 #define INITIATOR	"iqn.2026-11.org.ietd:digestpdu"
 #define BLOCK		512
@@ -117,49 +117,6 @@ get_le32(const uint8_t *p)
 	    (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
 }
 
-static int
-dial(const char *host, const char *port)
-{
-	struct addrinfo	 hints, *res, *ai;
-	int		 fd = -1, rcvbuf = 8192;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(host, port, &hints, &res) != 0)
-		return (-1);
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((fd = socket(ai->ai_family, ai->ai_socktype, 0)) == -1)
-			continue;
-		/* Small, so that the target's output queue backs up. */
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
-		    sizeof(rcvbuf));
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return (fd);
-}
-
-static int
-send_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return (-1);
-		p += n;
-		len -= n;
-	}
-	return (0);
-}
-
 /*
  * Send one PDU with the digests in use (login PDUs: none).  corrupt: 1
  * flips a bit of the header digest, 2 of the data digest.
@@ -193,34 +150,7 @@ send_pdu(int fd, struct iscsi_bhs *bhs, const void *data, size_t len,
 		}
 		off += len + pad;
 	}
-	return (send_all(fd, buf, off));
-}
-
-/* Read len bytes within the timeout: 0, or -1 (closed), -2 (timeout). */
-static int
-read_full(int fd, void *buf, size_t len)
-{
-	struct pollfd	 pfd;
-	uint8_t		*p = buf;
-	ssize_t		 n;
-	int		 r;
-
-	while (len > 0) {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if ((r = poll(&pfd, 1, timeout_ms)) == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return (-2);
-		n = read(fd, p, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return (-1);
-		p += n;
-		len -= n;
-	}
-	return (0);
+	return (pk_send_all(fd, buf, off));
 }
 
 /*
@@ -237,13 +167,13 @@ recv_pdu(int fd, struct rx *rx, int login)
 	int		 r;
 
 	memset(rx, 0, sizeof(*rx));
-	if ((r = read_full(fd, &rx->bhs, ISCSI_BHS_SIZE)) != 0)
+	if ((r = pk_read_ms(fd, &rx->bhs, ISCSI_BHS_SIZE, timeout_ms)) != 0)
 		return (r);
 	ahs = rx->bhs.total_ahs_len * 4;
-	if (ahs > 0 && (r = read_full(fd, ahsbuf, ahs)) != 0)
+	if (ahs > 0 && (r = pk_read_ms(fd, ahsbuf, ahs, timeout_ms)) != 0)
 		return (r);
 	if (hdig && !login) {
-		if ((r = read_full(fd, dig, 4)) != 0)
+		if ((r = pk_read_ms(fd, dig, 4, timeout_ms)) != 0)
 			return (r);
 		c = crc_run(0xffffffff, &rx->bhs, ISCSI_BHS_SIZE);
 		c = ~crc_run(c, ahsbuf, ahs);
@@ -262,12 +192,12 @@ recv_pdu(int fd, struct rx *rx, int login)
 	padlen = pdu_padding(rx->len);
 	if ((rx->data = malloc(rx->len + 1)) == NULL)
 		return (-1);
-	if ((r = read_full(fd, rx->data, rx->len)) != 0 ||
-	    (padlen > 0 && (r = read_full(fd, pad, padlen)) != 0))
+	if ((r = pk_read_ms(fd, rx->data, rx->len, timeout_ms)) != 0 ||
+	    (padlen > 0 && (r = pk_read_ms(fd, pad, padlen, timeout_ms)) != 0))
 		return (r);
 	rx->data[rx->len] = '\0';
 	if (ddig && !login) {
-		if ((r = read_full(fd, dig, 4)) != 0)
+		if ((r = pk_read_ms(fd, dig, 4, timeout_ms)) != 0)
 			return (r);
 		c = crc_run(0xffffffff, rx->data, rx->len);
 		c = ~crc_run(c, pad, padlen);
@@ -361,18 +291,7 @@ login(int fd, int discovery)
 			len = kv(keys, len, sizeof(keys), "ErrorRecoveryLevel",
 			    "0");
 		}
-		memset(&q, 0, sizeof(q));
-		q.opcode = ISCSI_OP_LOGIN_REQ | ISCSI_OP_IMMEDIATE;
-		q.flags = ISCSI_LOGIN_T | csg << 2 |
-		    (csg == ISCSI_STAGE_SECURITY ? ISCSI_STAGE_OPERATIONAL :
-		    ISCSI_STAGE_FULL);
-		q.isid[0] = 0x80;
-		q.isid[3] = getpid() >> 8;
-		q.isid[4] = getpid();
-		q.isid[5] = 0x44;
-		q.itt = htobe32(1);
-		q.cmdsn = htobe32(cmdsn);
-		q.expstatsn = htobe32(statsn);
+		pk_login_req(&q, csg, 0x44, 1, cmdsn, statsn);
 		if (send_pdu(fd, (struct iscsi_bhs *)&q, keys, len, 1, 0) ||
 		    recv_pdu(fd, &rx, 1) != 0) {
 			printf("error: login failed\n");
@@ -839,7 +758,7 @@ main(int argc, char *argv[])
 	c = argv[3];
 	crc_init();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if ((fd = dial(argv[0], argv[1])) == -1) {
+	if ((fd = pk_dial(argv[0], argv[1], PK_SMALLRCV, NULL)) == -1) {
 		printf("error: cannot connect\n");
 		return (1);
 	}

@@ -94,7 +94,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pdu.h"
+#include "pdukit.h"
 
 #define INITIATOR	"iqn.2026-11.org.ietd:ffpdu"
 #define BLOCK		512
@@ -178,130 +178,22 @@ hash(const uint8_t *p, size_t len)
 }
 
 static int
-dial(void)
-{
-	struct addrinfo	 hints, *res, *ai;
-	int		 fd = -1;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(host, port, &hints, &res) != 0)
-		return (-1);
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((fd = socket(ai->ai_family, ai->ai_socktype, 0)) == -1)
-			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return (fd);
-}
-
-static int
-send_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return (-1);
-		p += n;
-		len -= n;
-	}
-	return (0);
-}
-
-static int
 send_pdu(struct iscsi_bhs *bhs, const void *data, size_t len)
 {
-	static uint8_t	 zero[4];
-
 	pdu_set_data_len(bhs, len);
-	if (send_all(S->fd, bhs, ISCSI_BHS_SIZE) == -1 ||
-	    (len > 0 && send_all(S->fd, data, len) == -1) ||
-	    send_all(S->fd, zero, pdu_padding(len)) == -1) {
+	if (pk_send_pdu(S->fd, bhs, data, len) == -1) {
 		out("error: send failed");
 		return (-1);
 	}
 	return (0);
 }
 
-/* Read len bytes before the deadline: 0, -1 closed, -2 timed out. */
-static int
-read_full(int fd, void *buf, size_t len, const struct timespec *dl)
-{
-	struct pollfd	 pfd;
-	struct timespec	 now;
-	uint8_t		*p = buf;
-	ssize_t		 n;
-	long		 ms;
-	int		 r;
-
-	while (len > 0) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		ms = (dl->tv_sec - now.tv_sec) * 1000 +
-		    (dl->tv_nsec - now.tv_nsec) / 1000000;
-		if (ms <= 0)
-			return (-2);
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if ((r = poll(&pfd, 1, (int)ms)) == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			continue;
-		n = read(fd, p, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return (-1);
-		p += n;
-		len -= n;
-	}
-	return (0);
-}
-
-static void
-deadline(struct timespec *dl, int ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, dl);
-	dl->tv_sec += ms / 1000;
-	dl->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (dl->tv_nsec >= 1000000000) {
-		dl->tv_sec++;
-		dl->tv_nsec -= 1000000000;
-	}
-}
-
 static int
 recv_pdu(struct rx *rx, const struct timespec *dl)
 {
-	uint8_t		 pad[4], ahs[255 * 4];
-	int		 r;
-
 	memset(rx, 0, sizeof(*rx));
-	if ((r = read_full(S->fd, &rx->bhs, ISCSI_BHS_SIZE, dl)) != 0)
-		return (r);
-	if (rx->bhs.total_ahs_len > 0 && (r = read_full(S->fd, ahs,
-	    rx->bhs.total_ahs_len * 4, dl)) != 0)
-		return (r);
-	rx->len = pdu_data_len(&rx->bhs);
-	if (rx->len > DATA_MAX)
-		return (-1);
-	if ((rx->data = calloc(1, rx->len + 1)) == NULL)
-		return (-1);
-	if ((r = read_full(S->fd, rx->data, rx->len, dl)) != 0 ||
-	    (r = read_full(S->fd, pad, pdu_padding(rx->len), dl)) != 0) {
-		free(rx->data);
-		rx->data = NULL;
-		return (r);
-	}
-	return (0);
+	return (pk_recv_pdu(S->fd, &rx->bhs, &rx->data, &rx->len, DATA_MAX,
+	    dl));
 }
 
 static struct cmd *
@@ -537,7 +429,7 @@ wait_for(int want, uint32_t itt, int ms)
 	struct rx	 rx;
 	int		 r, op;
 
-	deadline(&dl, ms);
+	pk_deadline(&dl, ms);
 	for (;;) {
 		if ((r = recv_pdu(&rx, &dl)) != 0) {
 			if (r == -1)
@@ -637,7 +529,7 @@ login(void)
 	size_t			 len;
 	int			 csg = ISCSI_STAGE_SECURITY, round;
 
-	if ((S->fd = dial()) == -1) {
+	if ((S->fd = pk_dial(host, port, 0, NULL)) == -1) {
 		out("error: cannot connect");
 		return (-1);
 	}
@@ -657,19 +549,9 @@ login(void)
 			len = kv(keys, len, "AuthMethod", "None");
 		} else if (round <= 1)
 			len = op_keys(keys);
-		memset(&q, 0, sizeof(q));
-		q.opcode = ISCSI_OP_LOGIN_REQ | ISCSI_OP_IMMEDIATE;
-		q.flags = ISCSI_LOGIN_T | csg << 2 |
-		    (csg == ISCSI_STAGE_SECURITY ? ISCSI_STAGE_OPERATIONAL :
-		    ISCSI_STAGE_FULL);
-		q.isid[0] = 0x80;
-		q.isid[3] = getpid() >> 8;
-		q.isid[4] = getpid();
-		q.isid[5] = 0x50 + cur;
-		q.itt = htobe32(0x7f000000 + round);
-		q.cmdsn = htobe32(S->cmdsn);
-		q.expstatsn = htobe32(S->statsn);
-		deadline(&dl, timeout_ms);
+		pk_login_req(&q, csg, 0x50 + cur, 0x7f000000 + round, S->cmdsn,
+		    S->statsn);
+		pk_deadline(&dl, timeout_ms);
 		if (send_pdu((struct iscsi_bhs *)&q, keys, len) != 0 ||
 		    recv_pdu(&rx, &dl) != 0) {
 			out("error: login failed");

@@ -59,7 +59,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pdu.h"
+#include "pdukit.h"
 
 #define INITIATOR	"iqn.2026-11.org.ietd:regress-rawpdu"
 #define BIG_DATA_LEN	65536
@@ -67,60 +67,6 @@
 static int timeout_ms = 10000;
 /* normal-login: the TargetName to ask for ("" for none); NULL: discovery. */
 static const char *normal_target;
-
-static int
-dial(const char *host, const char *port)
-{
-	struct addrinfo hints, *res, *ai;
-	int fd = -1, e;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	if ((e = getaddrinfo(host, port, &hints, &res)) != 0)
-		errx(1, "%s:%s: %s", host, port, gai_strerror(e));
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-		if (fd == -1)
-			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd == -1)
-		err(1, "connect to %s:%s", host, port);
-	return (fd);
-}
-
-/* Write all of buf; a failure after the target closed is not an error. */
-static int
-send_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return (-1);
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return (0);
-}
-
-static void
-put24(uint8_t dst[3], uint32_t v)
-{
-	dst[0] = v >> 16;
-	dst[1] = v >> 8;
-	dst[2] = v;
-}
 
 /*
  * Login keys: InitiatorName (unless with_initiator is 0), SessionType,
@@ -162,7 +108,7 @@ login_bhs(struct iscsi_login_req *req, uint32_t data_len)
 	    (ISCSI_STAGE_SECURITY << 2) | ISCSI_STAGE_OPERATIONAL;
 	req->version_max = 0;
 	req->version_min = 0;
-	put24(req->data_len, data_len);
+	pk_put24(req->data_len, data_len);
 	req->isid[0] = 0x80;		/* random ISID format */
 	req->isid[5] = 0x42;
 	req->itt = htobe32(1);
@@ -191,7 +137,7 @@ send_login(int fd, int with_initiator, int drop_nul, uint8_t vmin)
 	memcpy(pdu, &req, sizeof(req));
 	memcpy(pdu + sizeof(req), keys, len);
 	total = sizeof(req) + len + pdu_padding(len);
-	return (send_all(fd, pdu, total));
+	return (pk_send_all(fd, pdu, total));
 }
 
 static int
@@ -207,7 +153,7 @@ send_scsi_cmd(int fd)
 	cmd.cmdsn = htobe32(1);
 	cmd.cdb[0] = 0x28;	/* READ(10) */
 	cmd.cdb[8] = 1;		/* one block at LBA 0 */
-	return (send_all(fd, &cmd, sizeof(cmd)));
+	return (pk_send_all(fd, &cmd, sizeof(cmd)));
 }
 
 static int
@@ -221,7 +167,7 @@ send_bare(int fd, uint8_t opcode)
 	bhs.itt = htobe32(1);
 	bhs.ttt = htobe32(ISCSI_RESERVED_TAG);
 	bhs.sn24 = htobe32(1);
-	return (send_all(fd, &bhs, sizeof(bhs)));
+	return (pk_send_all(fd, &bhs, sizeof(bhs)));
 }
 
 static int
@@ -237,12 +183,12 @@ send_big_login(int fd)
 	len = login_keys((char *)data, BIG_DATA_LEN, 1);
 	(void)len;
 	login_bhs(&req, BIG_DATA_LEN);
-	if (send_all(fd, &req, sizeof(req)) == -1) {
+	if (pk_send_all(fd, &req, sizeof(req)) == -1) {
 		free(data);
 		return (-1);
 	}
 	/* The target may close before reading it all: that is fine. */
-	rc = send_all(fd, data, BIG_DATA_LEN);
+	rc = pk_send_all(fd, data, BIG_DATA_LEN);
 	(void)rc;
 	free(data);
 	return (0);
@@ -254,7 +200,7 @@ send_truncated(int fd)
 	struct iscsi_login_req req;
 
 	login_bhs(&req, 0);
-	if (send_all(fd, &req, 20) == -1)
+	if (pk_send_all(fd, &req, 20) == -1)
 		return (-1);
 	shutdown(fd, SHUT_WR);
 	return (0);
@@ -267,51 +213,7 @@ send_bad_ahs(int fd)
 
 	login_bhs(&req, 0);
 	req.total_ahs_len = 255;
-	return (send_all(fd, &req, sizeof(req)));
-}
-
-/*
- * Read exactly len bytes before the deadline.  Returns 0, 1 on EOF or
- * reset, 2 on timeout.
- */
-static int
-read_full(int fd, void *buf, size_t len, const struct timespec *deadline)
-{
-	struct pollfd pfd;
-	struct timespec now;
-	uint8_t *p = buf;
-	ssize_t n;
-	long ms;
-
-	while (len > 0) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		ms = (deadline->tv_sec - now.tv_sec) * 1000 +
-		    (deadline->tv_nsec - now.tv_nsec) / 1000000;
-		if (ms <= 0)
-			return (2);
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, (int)ms) == -1) {
-			if (errno == EINTR)
-				continue;
-			err(1, "poll");
-		}
-		if (pfd.revents == 0)
-			continue;
-		n = read(fd, p, len);
-		if (n == -1) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			if (errno == ECONNRESET || errno == EPIPE)
-				return (1);
-			err(1, "read");
-		}
-		if (n == 0)
-			return (1);
-		p += n;
-		len -= (size_t)n;
-	}
-	return (0);
+	return (pk_send_all(fd, &req, sizeof(req)));
 }
 
 static void
@@ -362,28 +264,12 @@ static int
 recv_pdu(int fd, struct iscsi_bhs *bhs, char **data, size_t *len,
     const struct timespec *deadline)
 {
-	size_t ahs, dlen, pad;
-	char *buf;
+	uint8_t *d;
 	int rc;
 
-	*data = NULL;
-	*len = 0;
-	if ((rc = read_full(fd, bhs, sizeof(*bhs), deadline)) != 0)
-		return (rc);
-	ahs = (size_t)bhs->total_ahs_len * 4;
-	dlen = pdu_data_len(bhs);
-	pad = pdu_padding(dlen);
-	if ((buf = calloc(1, ahs + dlen + pad + 1)) == NULL)
-		err(1, "calloc");
-	if ((rc = read_full(fd, buf, ahs + dlen + pad, deadline)) != 0) {
-		free(buf);
-		return (rc);
-	}
-	memmove(buf, buf + ahs, dlen);
-	buf[dlen] = '\0';
-	*data = buf;
-	*len = dlen;
-	return (0);
+	rc = pk_recv_pdu(fd, bhs, &d, len, SIZE_MAX, deadline);
+	*data = (char *)d;
+	return (rc == PK_CLOSED ? 1 : rc == PK_TIMEOUT ? 2 : 0);
 }
 
 static void
@@ -426,7 +312,8 @@ discovery(int fd, const char *value)
 		memset(pdu, 0, sizeof(pdu));
 		memcpy(pdu, &req, sizeof(req));
 		memcpy(pdu + sizeof(req), keys, klen);
-		if (send_all(fd, pdu, sizeof(req) + klen + pdu_padding(klen)))
+		if (pk_send_all(fd, pdu,
+		    sizeof(req) + klen + pdu_padding(klen)))
 			return (-1);
 		if (recv_pdu(fd, &bhs, &data, &len, &deadline) != 0)
 			return (-1);
@@ -452,7 +339,7 @@ discovery(int fd, const char *value)
 	memset(&tx, 0, sizeof(tx));
 	tx.opcode = ISCSI_OP_TEXT_REQ | ISCSI_OP_IMMEDIATE;
 	tx.flags = ISCSI_FLAG_FINAL;
-	put24(tx.data_len, (uint32_t)klen);
+	pk_put24(tx.data_len, (uint32_t)klen);
 	tx.itt = htobe32(2);
 	tx.ttt = htobe32(ISCSI_RESERVED_TAG);
 	tx.sn24 = htobe32(cmdsn);
@@ -460,7 +347,7 @@ discovery(int fd, const char *value)
 	memset(pdu, 0, sizeof(pdu));
 	memcpy(pdu, &tx, sizeof(tx));
 	memcpy(pdu + sizeof(tx), keys, klen);
-	if (send_all(fd, pdu, sizeof(tx) + klen + pdu_padding(klen)) == -1)
+	if (pk_send_all(fd, pdu, sizeof(tx) + klen + pdu_padding(klen)) == -1)
 		return (-1);
 	if (recv_pdu(fd, &bhs, &data, &len, &deadline) != 0)
 		return (-1);
@@ -476,7 +363,7 @@ discovery(int fd, const char *value)
 	lo.itt = htobe32(3);
 	lo.cmdsn = htobe32(cmdsn);
 	lo.expstatsn = htobe32(statsn);
-	if (send_all(fd, &lo, sizeof(lo)) == -1)
+	if (pk_send_all(fd, &lo, sizeof(lo)) == -1)
 		return (-1);
 	if (recv_pdu(fd, &bhs, &data, &len, &deadline) != 0)
 		return (-1);
@@ -556,7 +443,7 @@ main(int argc, char *argv[])
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 	c = argv[2];
-	fd = dial(argv[0], argv[1]);
+	fd = pk_xdial(argv[0], argv[1], 0);
 	if (strcmp(c, "sendtargets") == 0) {
 		rc = discovery(fd, argc == 4 ? argv[3] : "All");
 		close(fd);

@@ -80,7 +80,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pdu.h"
+#include "pdukit.h"
 
 #define INITIATOR	"iqn.2026-11.org.ietd:regress-sesspdu"
 #define NSLOTS		8
@@ -97,133 +97,18 @@ static uint16_t		 last_tsih;
 static uint32_t		 cmdsn = 1, itt = 0x100;
 static uint32_t		 last_itt, last_cmdsn;	/* the last command's */
 
-static void
-put24(uint8_t dst[3], uint32_t v)
-{
-	dst[0] = v >> 16;
-	dst[1] = v >> 8;
-	dst[2] = v;
-}
-
-static int
-dial(void)
-{
-	struct addrinfo hints, *res, *ai;
-	int fd = -1, e, one = 1;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	if ((e = getaddrinfo(host, port, &hints, &res)) != 0)
-		errx(1, "%s: %s", host, gai_strerror(e));
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((fd = socket(ai->ai_family, ai->ai_socktype, 0)) == -1)
-			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd == -1)
-		err(1, "connect %s:%s", host, port);
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return (fd);
-}
-
-static int
-send_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return (-1);
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return (0);
-}
-
-/* A PDU: BHS, then data padded to 4 bytes. */
-static int
-send_pdu(int fd, const void *bhs, const void *data, size_t len)
-{
-	static const uint8_t zero[4];
-
-	if (send_all(fd, bhs, ISCSI_BHS_SIZE) == -1 ||
-	    (len > 0 && send_all(fd, data, len) == -1) ||
-	    send_all(fd, zero, pdu_padding(len)) == -1)
-		return (-1);
-	return (0);
-}
-
-/* 0, 1 on EOF or reset, 2 on timeout. */
-static int
-read_full(int fd, void *buf, size_t len, int ms)
-{
-	struct pollfd pfd;
-	uint8_t *p = buf;
-	ssize_t n;
-	int r;
-
-	while (len > 0) {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if ((r = poll(&pfd, 1, ms)) == -1) {
-			if (errno == EINTR)
-				continue;
-			err(1, "poll");
-		}
-		if (r == 0)
-			return (2);
-		n = read(fd, p, len);
-		if (n == -1) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			if (errno == ECONNRESET || errno == EPIPE)
-				return (1);
-			err(1, "read");
-		}
-		if (n == 0)
-			return (1);
-		p += n;
-		len -= (size_t)n;
-	}
-	return (0);
-}
-
-/* One PDU; *data is malloc'd and NUL-terminated. */
+/* One PDU; *data is malloc'd and NUL-terminated.  0, 1 closed, 2 timeout. */
 static int
 recv_pdu(int fd, struct iscsi_bhs *bhs, char **data, size_t *len)
 {
-	size_t ahs, dlen, pad;
-	char *buf;
+	struct timespec dl;
+	uint8_t *d;
 	int rc;
 
-	*data = NULL;
-	*len = 0;
-	if ((rc = read_full(fd, bhs, sizeof(*bhs), timeout_ms)) != 0)
-		return (rc);
-	ahs = (size_t)bhs->total_ahs_len * 4;
-	dlen = pdu_data_len(bhs);
-	pad = pdu_padding(dlen);
-	if ((buf = calloc(1, ahs + dlen + pad + 1)) == NULL)
-		err(1, "calloc");
-	if ((rc = read_full(fd, buf, ahs + dlen + pad, timeout_ms)) != 0) {
-		free(buf);
-		return (rc);
-	}
-	memmove(buf, buf + ahs, dlen);
-	buf[dlen] = '\0';
-	*data = buf;
-	*len = dlen;
-	return (0);
+	pk_deadline(&dl, timeout_ms);
+	rc = pk_recv_pdu(fd, bhs, &d, len, SIZE_MAX, &dl);
+	*data = (char *)d;
+	return (rc == PK_CLOSED ? 1 : rc == PK_TIMEOUT ? 2 : 0);
 }
 
 static void
@@ -382,14 +267,14 @@ login_request(int c, const struct login_opts *o, const char *text,
 		req.opcode = ISCSI_OP_LOGIN_REQ | ISCSI_OP_IMMEDIATE;
 		req.flags = off + n < len ? (flags & 0x0c) | ISCSI_LOGIN_C :
 		    flags;
-		put24(req.data_len, (uint32_t)n);
+		pk_put24(req.data_len, (uint32_t)n);
 		memcpy(req.isid, isid, sizeof(isid));
 		req.tsih = htobe16(o->tsih);
 		req.itt = htobe32(itt);
 		req.cid = htobe16(o->cid);
 		req.cmdsn = htobe32(o->cmdsn);
 		req.expstatsn = htobe32(expstatsn[c]);
-		if (send_pdu(fds[c], &req, text + off, n) == -1)
+		if (pk_send_pdu(fds[c], &req, text + off, n) == -1)
 			return (-1);
 		off += n;
 		if ((rc = recv_pdu(fds[c], &bhs, &data, &dlen)) != 0) {
@@ -421,7 +306,7 @@ cmd_login(int c, int argc, char **argv)
 	login_parse(&o, argc, argv);
 	if (fds[c] != -1)
 		close(fds[c]);
-	fds[c] = dial();
+	fds[c] = pk_xdial(host, port, PK_NODELAY);
 	expstatsn[c] = 0;
 	itt++;
 	memset(&rsp, 0, sizeof(rsp));
@@ -461,12 +346,12 @@ send_data_out(int c, const uint8_t *block)
 	memset(&d, 0, sizeof(d));
 	d.opcode = ISCSI_OP_DATA_OUT;
 	d.flags = ISCSI_FLAG_FINAL;
-	put24(d.data_len, BLOCK);
+	pk_put24(d.data_len, BLOCK);
 	d.itt = htobe32(itt);
 	d.ttt = htobe32(ISCSI_RESERVED_TAG);
 	d.expstatsn = htobe32(expstatsn[c]);
 	d.buffer_offset = htobe32(BLOCK);
-	return (send_pdu(fds[c], &d, block, BLOCK));
+	return (pk_send_pdu(fds[c], &d, block, BLOCK));
 }
 
 /* write = 2: two blocks, the second by unsolicited Data-Out. */
@@ -504,9 +389,9 @@ cmd_rw(int c, int write, int argc, char **argv)
 	cmd.cdb[8] = write >= 2 ? 2 : 1;
 	if (write) {
 		memset(block, (int)number(argv[1]), sizeof(block));
-		put24(cmd.data_len, BLOCK);
+		pk_put24(cmd.data_len, BLOCK);
 	}
-	if (send_pdu(fds[c], &cmd, block, write ? BLOCK : 0) == -1 ||
+	if (pk_send_pdu(fds[c], &cmd, block, write ? BLOCK : 0) == -1 ||
 	    (write == 2 && send_data_out(c, block) == -1))
 		printf("%s %d closed\n", write ? "write" : "read", c);
 	else
@@ -572,7 +457,7 @@ cmd_logout(int c, const char *reason, const char *cid)
 	lo.cid = htobe16((uint16_t)number(cid));
 	lo.cmdsn = htobe32(cmdsn);
 	lo.expstatsn = htobe32(expstatsn[c]);
-	if (send_pdu(fds[c], &lo, NULL, 0) == -1)
+	if (pk_send_pdu(fds[c], &lo, NULL, 0) == -1)
 		printf("logout %d closed\n", c);
 }
 
@@ -590,7 +475,7 @@ cmd_abort(int c)
 	t.cmdsn = htobe32(cmdsn);
 	t.expstatsn = htobe32(expstatsn[c]);
 	t.refcmdsn = htobe32(last_cmdsn);
-	if (send_pdu(fds[c], &t, NULL, 0) == -1)
+	if (pk_send_pdu(fds[c], &t, NULL, 0) == -1)
 		printf("abort %d closed\n", c);
 }
 
