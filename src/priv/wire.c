@@ -460,6 +460,18 @@ conn_rx_ddig_ok(struct conn *c)
 	return (crc == crc32c_get(c->conn_rx_trail + pad));
 }
 
+/* A read that got no bytes (n): 0 would block, else -1 and it closes. */
+static ssize_t
+conn_rx_none(struct conn *c, ssize_t n)
+{
+	if (n == -1 && errno == EAGAIN)
+		return (0);
+	if (n == -1)
+		log_debug(1, "%s: read: %s", c->conn_tag, strerror(errno));
+	session_conn_close(c, NULL);
+	return (-1);
+}
+
 /* Read into conn_rxb: >0 bytes, 0 would block, -1 closed. */
 static ssize_t
 conn_rx_fill(struct conn *c)
@@ -481,12 +493,7 @@ conn_rx_fill(struct conn *c)
 		c->conn_rx_seen = true;
 		return (n);
 	}
-	if (n == -1 && errno == EAGAIN)
-		return (0);
-	if (n == -1)
-		log_debug(1, "%s: read: %s", c->conn_tag, strerror(errno));
-	session_conn_close(c, NULL);
-	return (-1);
+	return (conn_rx_none(c, n));
 }
 
 /* Parse a header: 1 parsed, 0 needs more bytes, -1 connection ends. */
@@ -595,12 +602,7 @@ conn_rx_direct(struct conn *c)
 		}
 		return (n);
 	}
-	if (n == -1 && errno == EAGAIN)
-		return (0);
-	if (n == -1)
-		log_debug(1, "%s: read: %s", c->conn_tag, strerror(errno));
-	session_conn_close(c, NULL);
-	return (-1);
+	return (conn_rx_none(c, n));
 }
 
 /* Gather the data: 1 complete, 0 needs more bytes, -1 connection ends. */
