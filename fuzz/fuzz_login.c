@@ -203,8 +203,9 @@ keep(struct peer *p, const uint8_t *buf, size_t n)
 }
 
 /*
- * The worker's answers: whole Login Responses, keys that load, status 0
- * until the last.  Returns the last BHS (NULL if none).
+ * The worker's answers: whole Login Responses, keys that load (an answer
+ * continued with the C bit is joined first; C never comes with T),
+ * status 0 until the last.  Returns the last BHS (NULL if none).
  */
 static const struct iscsi_login_rsp *
 check_responses(const struct peer *p)
@@ -212,7 +213,8 @@ check_responses(const struct peer *p)
 	const struct iscsi_login_rsp	*r = NULL;
 	struct keys			*k;
 	const char			*errstr;
-	size_t				 off = 0, dlen;
+	char				*text = NULL;
+	size_t				 off = 0, dlen, tlen = 0;
 
 	while (off < p->outlen) {
 		FUZZ_ASSERT(r == NULL || r->status_class == 0);
@@ -220,17 +222,26 @@ check_responses(const struct peer *p)
 		r = (const void *)(p->out + off);
 		FUZZ_ASSERT(r->opcode == ISCSI_OP_LOGIN_RSP);
 		FUZZ_ASSERT(r->total_ahs_len == 0);
+		FUZZ_ASSERT((r->flags & (ISCSI_LOGIN_C | ISCSI_LOGIN_T)) !=
+		    (ISCSI_LOGIN_C | ISCSI_LOGIN_T));
 		dlen = pdu_data_len((const struct iscsi_bhs *)r);
 		FUZZ_ASSERT(dlen <= ISCSI_LOGIN_DATA_MAX);
 		off += sizeof(struct iscsi_bhs);
 		FUZZ_ASSERT(p->outlen - off >= dlen + pdu_padding(dlen));
+		if ((text = realloc(text, tlen + dlen + 1)) == NULL)
+			abort();
+		memcpy(text + tlen, p->out + off, dlen);
+		tlen += dlen;
+		off += dlen + pdu_padding(dlen);
+		if (r->flags & ISCSI_LOGIN_C)
+			continue;
 		if ((k = keys_new()) == NULL)
 			abort();
-		FUZZ_ASSERT(keys_load(k, (const char *)p->out + off, dlen,
-		    &errstr) == 0);
+		FUZZ_ASSERT(keys_load(k, text, tlen, &errstr) == 0);
 		keys_free(k);
-		off += dlen + pdu_padding(dlen);
+		tlen = 0;
 	}
+	free(text);
 	return (r);
 }
 

@@ -250,6 +250,54 @@ login_parse(struct login_opts *o, int argc, char **argv)
  * target answers each but the last with an empty response).  Returns
  * the final answer's BHS, or -1 when the connection ended first.
  */
+/*
+ * The target continues its answer (C bit): ask for each piece with an
+ * empty Login Request, join them, print the keys once, and report how
+ * many pieces came ("login N pieces=K").
+ */
+static int
+login_answer_rest(int c, const struct login_opts *o, uint8_t flags,
+    struct iscsi_login_rsp *rsp, char *text, size_t len)
+{
+	struct iscsi_login_req req;
+	struct iscsi_bhs bhs;
+	char *data;
+	size_t dlen;
+	unsigned pieces = 1;
+	int rc;
+
+	while (rsp->status_class == 0 && (rsp->flags & ISCSI_LOGIN_C)) {
+		memset(&req, 0, sizeof(req));
+		req.opcode = ISCSI_OP_LOGIN_REQ | ISCSI_OP_IMMEDIATE;
+		req.flags = flags;
+		memcpy(req.isid, isid, sizeof(isid));
+		req.tsih = htobe16(o->tsih);
+		req.itt = htobe32(itt);
+		req.cid = htobe16(o->cid);
+		req.cmdsn = htobe32(o->cmdsn);
+		req.expstatsn = htobe32(expstatsn[c]);
+		if (pk_send_pdu(fds[c], &req, "", 0) == -1 ||
+		    (rc = recv_pdu(fds[c], &bhs, &data, &dlen)) != 0) {
+			printf("login %d closed\n", c);
+			free(text);
+			return (-1);
+		}
+		memcpy(rsp, &bhs, sizeof(*rsp));
+		expstatsn[c] = be32toh(rsp->statsn) + 1;
+		if ((text = realloc(text, len + dlen + 1)) == NULL)
+			err(1, "realloc");
+		memcpy(text + len, data, dlen);
+		len += dlen;
+		text[len] = '\0';
+		free(data);
+		pieces++;
+	}
+	printf("login %d pieces=%u\n", c, pieces);
+	print_keys(c, text, len);
+	free(text);
+	return (0);
+}
+
 static int
 login_request(int c, const struct login_opts *o, const char *text,
     size_t len, uint8_t flags, struct iscsi_login_rsp *rsp)
@@ -283,9 +331,14 @@ login_request(int c, const struct login_opts *o, const char *text,
 			return (-1);
 		}
 		memcpy(rsp, &bhs, sizeof(*rsp));
+		expstatsn[c] = be32toh(rsp->statsn) + 1;
+		if ((bhs.opcode & ISCSI_OP_MASK) == ISCSI_OP_LOGIN_RSP &&
+		    rsp->status_class == 0 && off == len &&
+		    (rsp->flags & ISCSI_LOGIN_C))
+			return (login_answer_rest(c, o, flags, rsp, data,
+			    dlen));
 		print_keys(c, data, dlen);
 		free(data);
-		expstatsn[c] = be32toh(rsp->statsn) + 1;
 		if ((bhs.opcode & ISCSI_OP_MASK) != ISCSI_OP_LOGIN_RSP ||
 		    rsp->status_class != 0)
 			return (0);

@@ -135,21 +135,6 @@ login_fail(struct login *l, const struct pdu *req, int status,
 	return (-1);
 }
 
-void
-login_keys_to_pdu(struct login *l, struct pdu *p, const struct keys *k)
-{
-	char	*data;
-	size_t	 len;
-
-	if (keys_save(k, &data, &len) == -1)
-		fatal("keys_save");
-	if (len > ISCSI_LOGIN_DATA_MAX)
-		fatalx("login response of %zu bytes is too long", len);
-	if (pdu_set_data(p, data, len) == -1)
-		fatal("pdu_set_data");
-	free(data);
-}
-
 /* iSCSI names: iqn., eui. or naa. forms, printable, 1-223 bytes. */
 static bool
 valid_name(const char *s)
@@ -642,11 +627,63 @@ answer_fits(struct login *l, const struct pdu *req, const struct keys *out)
 	if (keys_save(out, &data, &len) == -1)
 		fatal("keys_save");
 	free(data);
-	if (len > ISCSI_LOGIN_DATA_MAX)
+	if (len > LOGIN_TEXT_MAX)
 		return (login_fail(l, req, LOGIN_OUT_OF_RESOURCES,
 		    "login response of %zu bytes over %d", len,
-		    ISCSI_LOGIN_DATA_MAX));
+		    LOGIN_TEXT_MAX));
 	return (0);
+}
+
+/*
+ * Send the answer to a request.  Text longer than one Login Response
+ * goes out in pieces with the C bit and T cleared (RFC 7143 11.13.2),
+ * each asked for by an empty Login Request with the same ITT (6.2); the
+ * last piece carries flags.  0, or -1 / LOGIN_CLOSED.
+ */
+static int
+send_answer(struct login *l, const struct pdu *req, uint8_t flags,
+    const struct keys *k)
+{
+	const struct iscsi_login_req	*q = (const void *)&req->bhs;
+	const struct iscsi_login_req	*nq;
+	struct pdu			 rsp, next;
+	char				*data;
+	size_t				 len, off = 0, n;
+	bool				 last;
+	int				 rv = 0;
+
+	if (keys_save(k, &data, &len) == -1)
+		fatal("keys_save");
+	for (;;) {
+		n = len - off > ISCSI_LOGIN_DATA_MAX ? ISCSI_LOGIN_DATA_MAX :
+		    len - off;
+		last = off + n == len;
+		rsp_init(l, &rsp, req, last ? flags :
+		    (flags & 0x0c) | ISCSI_LOGIN_C);
+		if (pdu_set_data(&rsp, data + off, n) == -1)
+			fatal("pdu_set_data");
+		login_send(l, &rsp);
+		pdu_free(&rsp);
+		off += n;
+		if (last)
+			break;
+		log_debug(1, "login response continues after %zu of %zu "
+		    "bytes", off, len);
+		if ((rv = read_request(l, &next)) != 0)
+			break;
+		nq = (const void *)&next.bhs;
+		if (nq->itt != q->itt || next.data_len != 0 ||
+		    (nq->flags & ISCSI_LOGIN_C)) {
+			rv = login_fail(l, &next, LOGIN_INITIATOR_ERROR,
+			    "continuation of a login response asked for "
+			    "with another ITT, data or the C bit");
+			pdu_free(&next);
+			break;
+		}
+		pdu_free(&next);
+	}
+	free(data);
+	return (rv);
 }
 
 static int
@@ -690,7 +727,6 @@ login_step(struct login *l, struct pdu *req, struct keys *in,
     struct keys *out, bool first)
 {
 	struct iscsi_login_req	*q;
-	struct pdu		 rsp;
 	int			 csg, nsg, transit, rv;
 
 	if ((rv = read_joined(l, req, in)) != 0)
@@ -731,11 +767,9 @@ login_step(struct login *l, struct pdu *req, struct keys *in,
 	if (transit && nsg == ISCSI_STAGE_FULL && !l->l_discovery &&
 	    admit(l, req) == -1)
 		return (-1);
-	rsp_init(l, &rsp, req, transit ?
-	    ISCSI_LOGIN_T | csg << 2 | nsg : csg << 2);
-	login_keys_to_pdu(l, &rsp, out);
-	login_send(l, &rsp);
-	pdu_free(&rsp);
+	if ((rv = send_answer(l, req, transit ?
+	    ISCSI_LOGIN_T | csg << 2 | nsg : csg << 2, out)) != 0)
+		return (rv);
 	if (transit)
 		l->l_stage = nsg;
 	return (0);

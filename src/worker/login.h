@@ -62,8 +62,6 @@ int	login_run(struct login *);
 /* Send a Login Response with a failure status, log why; returns -1. */
 int	login_fail(struct login *, const struct pdu *req, int status,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* Answer a keys list into a PDU's data (or exit on failure). */
-void	login_keys_to_pdu(struct login *, struct pdu *, const struct keys *);
 void	login_send(struct login *, struct pdu *);
 
 /* discovery.c: the Full Feature Phase of a discovery session. */
