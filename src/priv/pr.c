@@ -164,10 +164,7 @@ guard_update(struct lun_state *st)
 static void
 conflict(struct scsi_cmd *cmd)
 {
-	cmd->sc_status = SCSI_STATUS_RESERVATION_CONFLICT;
-	cmd->sc_sense_len = 0;
-	cmd->sc_want_len = 0;
-	cmd->sc_xfer_len = 0;
+	scsi_status_only(cmd, SCSI_STATUS_RESERVATION_CONFLICT);
 }
 
 /*

@@ -41,10 +41,39 @@ write_protected(struct scsi_cmd *cmd)
 static void
 busy(struct scsi_cmd *cmd)
 {
-	cmd->sc_status = SCSI_STATUS_BUSY;
-	cmd->sc_sense_len = 0;
-	cmd->sc_want_len = 0;
-	cmd->sc_xfer_len = 0;
+	scsi_status_only(cmd, SCSI_STATUS_BUSY);
+}
+
+/* FUA: make the write durable before status (wt LUNs already are). */
+static int
+fua_sync(struct scsi_cmd *cmd, bool fua)
+{
+	if (fua && !cmd->sc_lun->lun_wt && lun_sync(cmd->sc_lun) == -1) {
+		scsi_write_error(cmd, "fdatasync");
+		return (-1);
+	}
+	return (0);
+}
+
+/* The medium's bytes [off, off + len) in a new buffer, or NULL with the
+ * answer set (BUSY, or MEDIUM ERROR logged as what). */
+static uint8_t *
+read_blocks(struct scsi_cmd *cmd, uint64_t off, uint32_t len,
+    const char *what)
+{
+	uint8_t	*b;
+
+	if ((b = malloc(len)) == NULL) {
+		busy(cmd);
+		return (NULL);
+	}
+	if (lun_read(cmd->sc_lun, b, len, off) == -1) {
+		log_warn("%s: %s", cmd->sc_lun->lun_path, what);
+		free(b);
+		scsi_sense(cmd, SKEY_MEDIUM_ERROR, ASC_READ_ERROR, 0);
+		return (NULL);
+	}
+	return (b);
 }
 
 static void
@@ -224,10 +253,8 @@ sbc_read_write(struct scsi_cmd *cmd)
 		scsi_write_error(cmd, "write");
 		return;
 	}
-	if (rw.fua && !lun->lun_wt && lun_sync(lun) == -1) {
-		scsi_write_error(cmd, "fdatasync");
+	if (fua_sync(cmd, rw.fua) == -1)
 		return;
-	}
 	/* WRITE AND VERIFY, BYTCHK 1: read the medium back and compare. */
 	if (rw.bytchk && cmd->sc_xfer_len > 0 &&
 	    verify_compare(cmd, off, cmd->sc_xfer_len, 1) == -1)
@@ -250,9 +277,7 @@ verify_compare(struct scsi_cmd *cmd, uint64_t off, uint64_t total,
 	uint32_t	 bs = lun->lun_blocksize, i, chunk;
 
 	if ((b = malloc(VERIFY_CHUNK)) == NULL) {
-		cmd->sc_status = SCSI_STATUS_BUSY;
-		cmd->sc_sense_len = 0;
-		cmd->sc_want_len = cmd->sc_xfer_len = 0;
+		busy(cmd);
 		return (-1);
 	}
 	for (done = 0; done < total; done += chunk) {
@@ -647,16 +672,8 @@ sbc_compare_and_write(struct scsi_cmd *cmd)
 		return;
 	}
 	off = lba * lun->lun_blocksize;
-	if ((b = malloc(len)) == NULL) {
-		busy(cmd);
+	if ((b = read_blocks(cmd, off, len, "compare and write")) == NULL)
 		return;
-	}
-	if (lun_read(lun, b, len, off) == -1) {
-		log_warn("%s: compare and write", lun->lun_path);
-		free(b);
-		scsi_sense(cmd, SKEY_MEDIUM_ERROR, ASC_READ_ERROR, 0);
-		return;
-	}
 	for (i = 0; i < len && b[i] == cmd->sc_buf[i]; i++)
 		;
 	free(b);
@@ -669,10 +686,8 @@ sbc_compare_and_write(struct scsi_cmd *cmd)
 		scsi_write_error(cmd, "compare and write");
 		return;
 	}
-	if ((cdb[1] & 0x08) && !lun->lun_wt && lun_sync(lun) == -1) {
-		scsi_write_error(cmd, "fdatasync");
+	if (fua_sync(cmd, cdb[1] & 0x08) == -1)
 		return;
-	}
 	scsi_good(cmd);
 }
 
@@ -708,16 +723,8 @@ sbc_orwrite(struct scsi_cmd *cmd)
 		return;
 	}
 	off = lba * lun->lun_blocksize;
-	if ((b = malloc(len)) == NULL) {
-		busy(cmd);
+	if ((b = read_blocks(cmd, off, len, "orwrite")) == NULL)
 		return;
-	}
-	if (lun_read(lun, b, len, off) == -1) {
-		log_warn("%s: orwrite", lun->lun_path);
-		free(b);
-		scsi_sense(cmd, SKEY_MEDIUM_ERROR, ASC_READ_ERROR, 0);
-		return;
-	}
 	for (i = 0; i < len; i++)
 		b[i] |= cmd->sc_buf[i];
 	if (lun_write(lun, b, len, off) == -1) {
@@ -726,10 +733,8 @@ sbc_orwrite(struct scsi_cmd *cmd)
 		return;
 	}
 	free(b);
-	if ((cdb[1] & 0x08) && !lun->lun_wt && lun_sync(lun) == -1) {
-		scsi_write_error(cmd, "fdatasync");
+	if (fua_sync(cmd, cdb[1] & 0x08) == -1)
 		return;
-	}
 	scsi_good(cmd);
 }
 
@@ -780,10 +785,8 @@ sbc_write_atomic(struct scsi_cmd *cmd)
 		scsi_write_error(cmd, "write atomic");
 		return;
 	}
-	if ((cdb[1] & 0x08) && !lun->lun_wt && lun_sync(lun) == -1) {
-		scsi_write_error(cmd, "fdatasync");
+	if (fua_sync(cmd, cdb[1] & 0x08) == -1)
 		return;
-	}
 	scsi_good(cmd);
 }
 

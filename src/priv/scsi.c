@@ -403,6 +403,17 @@ scsi_good(struct scsi_cmd *cmd)
 	cmd->sc_sense_len = 0;
 }
 
+/* A status that carries neither sense nor data (BUSY, RESERVATION
+ * CONFLICT). */
+void
+scsi_status_only(struct scsi_cmd *cmd, uint8_t status)
+{
+	cmd->sc_status = status;
+	cmd->sc_sense_len = 0;
+	cmd->sc_want_len = 0;
+	cmd->sc_xfer_len = 0;
+}
+
 /* Return len bytes of data, at most alloc (the ALLOCATION LENGTH). */
 void
 scsi_datain(struct scsi_cmd *cmd, const uint8_t *data, uint32_t len,

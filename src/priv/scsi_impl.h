@@ -107,6 +107,7 @@ void	 scsi_invalid_param(struct scsi_cmd *, unsigned int, int);
 void	 scsi_param_list_length(struct scsi_cmd *);
 void	 scsi_write_error(struct scsi_cmd *, const char *);
 void	 scsi_good(struct scsi_cmd *);
+void	 scsi_status_only(struct scsi_cmd *, uint8_t);
 void	 scsi_datain(struct scsi_cmd *, const uint8_t *, uint32_t, uint32_t);
 uint32_t scsi_max_xfer_blocks(const struct lun *);
 
