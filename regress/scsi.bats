@@ -337,7 +337,7 @@ EOF
 	stop_daemon
 }
 
-@test "REPORT TARGET PORT GROUPS agrees with INQUIRY and VPD page 0x83; 3PC is set" {
+@test "REPORT TARGET PORT GROUPS agrees with INQUIRY and VPD page 0x83; 3PC is set, with VPD page 0x8F" {
 	start_daemon
 	u=$(iscsi_url "$TARGET" 0)
 	raw -r 96 "$u" 12 00 00 00 60 00			# INQUIRY
@@ -356,11 +356,26 @@ EOF
 	raw -r 255 "$u" 12 01 83 00 ff 00
 	assert_output_has '5194000400000001'
 	assert_output_has '5195000400000001'
-	# VPD 0x86 is listed and answers.
+	# VPD 0x86 and 0x8F are listed and answer.
 	raw -r 255 "$u" 12 01 00 00 ff 00
-	assert_output_has '^data 0000000700808386b0b1b2$'
+	assert_output_has '^data 00000008008083868fb0b1b2$'
 	raw -r 255 "$u" 12 01 86 00 ff 00
 	assert_output_has '^data 0086003c0003'
+	# 0x8F, decoded by sg3_utils' sg_vpd (an independent reader): the
+	# copy manager's limits, as RECEIVE COPY RESULTS reports them.
+	raw -r 255 "$u" 12 01 8f 00 ff 00
+	assert_status 0
+	sed -n 's/^data //p' <<<"$output" | sed 's/../& /g' >"$T/8f.hex"
+	run sg_vpd --inhex="$T/8f.hex" -p 0x8f
+	assert_status 0
+	assert_output_has '^  Extended copy\(LID1\)$'
+	assert_output_has '^  Receive copy operating parameters$'
+	assert_output_has 'Maximum segment descriptor count: 64$'
+	assert_output_has 'block -> block \[0x2\]$'
+	assert_output_has 'Identification Descriptor \[0xe4\]$'
+	assert_output_has 'Maximum segment length: 33554432$'
+	raw -r 64 "$u" 84 03 00 00 00 00 00 00 00 00 00 00 00 40 00 00
+	assert_output_has '^data 0000002a01000000001000400000090002000000'
 	stop_daemon
 }
 

@@ -142,6 +142,8 @@ bool	sbc_sanitize_failed(struct scsi_cmd *);
 /* xcopy.c: the copy manager. */
 void	xcopy_extended_copy(struct scsi_cmd *);
 void	xcopy_receive_copy_results(struct scsi_cmd *);
+#define XCOPY_VPD_MAX	128
+uint32_t xcopy_vpd(uint8_t *);
 
 /* CDB length (6, 10, 12 or 16) from the operation code's group. */
 size_t	scsi_cdb_len(uint8_t);

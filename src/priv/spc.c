@@ -103,7 +103,7 @@ inq_standard(const struct scsi_cmd *cmd, uint8_t *d)
 }
 
 static const uint8_t vpd_pages[] = {
-	0x00, 0x80, 0x83, 0x86, 0xb0, 0xb1, 0xb2
+	0x00, 0x80, 0x83, 0x86, 0x8f, 0xb0, 0xb1, 0xb2
 };
 
 static uint32_t
@@ -292,6 +292,9 @@ spc_inquiry(struct scsi_cmd *cmd)
 		break;
 	case 0x86:
 		len = vpd_ext_inquiry(cmd, d);
+		break;
+	case 0x8f:
+		len = xcopy_vpd(d);
 		break;
 	case 0xb0:
 		len = vpd_block_limits(cmd, d);

@@ -356,6 +356,59 @@ rcr_op_params(struct scsi_cmd *cmd, uint32_t alloc)
 	scsi_datain(cmd, d, sizeof(d), alloc);
 }
 
+/*
+ * The Third-party Copy VPD page (0x8F, SPC-4 7.8.17), which a device
+ * server with 3PC set shall return: the same limits as OPERATING
+ * PARAMETERS, as descriptors.  Each descriptor is padded to a multiple
+ * of four bytes.  Returns the page's length; d holds at least
+ * XCOPY_VPD_MAX bytes.
+ */
+static uint8_t *
+tpc_desc(uint8_t *p, uint16_t type, uint16_t len)
+{
+	len = (uint16_t)((len + 3) & ~3U);
+	put_be16(p, type);
+	put_be16(p + 2, len);
+	return (p + 4 + len);
+}
+
+uint32_t
+xcopy_vpd(uint8_t *d)
+{
+	static const uint8_t cmds[] = {
+		0x83, 1, 0x00,			/* EXTENDED COPY (LID1) */
+		0x84, 2, RCR_COPY_STATUS, RCR_OP_PARAMS	/* RECEIVE COPY RESULTS */
+	};
+	static const uint8_t descs[] = { XC_SEG_B2B, XC_DESC_IDENT };
+	uint8_t	*p = d + 4;
+
+	memset(d, 0, XCOPY_VPD_MAX);
+	d[1] = 0x8f;
+	/* Supported Commands. */
+	p[4] = sizeof(cmds);
+	memcpy(p + 5, cmds, sizeof(cmds));
+	p = tpc_desc(p, 0x0001, 1 + sizeof(cmds));
+	/* Parameter Data. */
+	put_be16(p + 8, XC_MAX_TGT);
+	put_be16(p + 10, XC_MAX_SEG);
+	put_be32(p + 12, XC_MAX_DESC_LIST);
+	put_be32(p + 16, 0);			/* no inline data */
+	p = tpc_desc(p, 0x0004, 28);
+	/* Supported Descriptors. */
+	p[4] = sizeof(descs);
+	memcpy(p + 5, descs, sizeof(descs));
+	p = tpc_desc(p, 0x0008, 1 + sizeof(descs));
+	/* General Copy Operations. */
+	put_be32(p + 4, 1);			/* TOTAL CONCURRENT COPIES */
+	put_be32(p + 8, 1);		/* MAXIMUM IDENTIFIED CONCURRENT COPIES */
+	put_be32(p + 12, XC_MAX_SEG_BYTES);	/* MAXIMUM SEGMENT LENGTH */
+	p[16] = 9;				/* DATA SEGMENT GRANULARITY */
+	p[17] = 0;				/* INLINE DATA GRANULARITY */
+	p = tpc_desc(p, 0x8001, 32);
+	put_be16(d + 2, (uint16_t)(p - d - 4));
+	return ((uint32_t)(p - d));
+}
+
 /* COPY STATUS of a copy this I_T nexus ran with LIST ID USAGE 00b. */
 static void
 rcr_copy_status(struct scsi_cmd *cmd, uint32_t alloc)
