@@ -29,7 +29,9 @@
  * exactly its own run id and last sequence number.  Any mismatch, SCSI
  * error or lost connection fails the run.
  *
- * Output: one line of key=value pairs on stdout.  Exit status 0 when all
+ * Output: one line of key=value pairs on stdout; client_busy is the
+ * generator's own CPU time over the run in cores (it is one thread, so
+ * near 1.00 it, not the target, sets the pace).  Exit status 0 when all
  * went well, 1 on any error or mismatch, 2 on a usage error, 130 when
  * stopped by SIGINT or SIGTERM.
  */
@@ -579,9 +581,24 @@ load_capacity(struct load_sess *ss)
 		errx(1, "LUN too small");
 }
 
+/* CPU time this process used, in ns (user and system). */
+static uint64_t
+load_self_ns(void)
+{
+	struct timespec	ts;
+
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == -1)
+		err(1, "clock_gettime");
+	return ((uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec);
+}
+
+/*
+ * client_busy is the load generator's own CPU time over the run, in
+ * cores: near 1.00 the client (one thread) is what limits the run.
+ */
 static void
 load_report(const char *label, const char *what, double secs,
-    uint64_t ticks)
+    uint64_t ticks, uint64_t self_ns)
 {
 	const struct load_stats	*st = &L.stats;
 	double			 cpu_us;
@@ -592,12 +609,13 @@ load_report(const char *label, const char *what, double secs,
 	if (L.npids > 0 && st->st_ios > 0 && hz > 0)
 		cpu_us = (double)ticks * 1e6 / (double)hz / (double)st->st_ios;
 	printf("label=%s %s secs=%.2f ios=%" PRIu64 " iops=%.0f mbps=%.1f "
-	    "avg_us=%.1f p99_us=%.1f cpu_us_per_io=%.1f verified=%" PRIu64
-	    " errors=%" PRIu64 " mismatches=%" PRIu64 "\n",
+	    "avg_us=%.1f p99_us=%.1f cpu_us_per_io=%.1f client_busy=%.2f "
+	    "verified=%" PRIu64 " errors=%" PRIu64 " mismatches=%" PRIu64 "\n",
 	    label, what, secs, st->st_ios, (double)st->st_ios / secs,
 	    (double)st->st_bytes / secs / 1e6,
 	    st->st_ios ? (double)st->st_lat_ns / (double)st->st_ios / 1e3 : 0,
-	    (double)load_hist_pct(st, 99.0) / 1e3, cpu_us, L.verified,
+	    (double)load_hist_pct(st, 99.0) / 1e3, cpu_us,
+	    secs > 0 ? (double)self_ns / 1e9 / secs : 0, L.verified,
 	    L.errors, L.mismatches);
 }
 
@@ -816,7 +834,7 @@ load_io(const struct iscsi_url *u, int secs, const char *label)
 {
 	struct iscsi_context	**ctxs;
 	struct pollfd		*pfd;
-	uint64_t		 t0, t1, c0, c1;
+	uint64_t		 t0, t1, c0, c1, self;
 	char			 what[160];
 	int			 s;
 
@@ -831,10 +849,12 @@ load_io(const struct iscsi_url *u, int secs, const char *label)
 	c0 = c1 = 0;
 	if (L.npids > 0 && load_cpu_ticks(&c0) == -1)
 		errx(1, "cannot read /proc/<pid>/stat of -P");
+	self = load_self_ns();
 	t0 = load_now_ns();
 	load_phase(ctxs, pfd, L.mode == M_FILL ? 0 :
 	    t0 + (uint64_t)secs * 1000000000);
 	t1 = load_now_ns();
+	self = load_self_ns() - self;
 	if (L.npids > 0 && load_cpu_ticks(&c1) == -1)
 		errx(1, "cannot read /proc/<pid>/stat of -P");
 	L.measure = false;
@@ -859,7 +879,7 @@ load_io(const struct iscsi_url *u, int secs, const char *label)
 			L.errors++;
 		}
 	}
-	load_report(label, what, (double)(t1 - t0) / 1e9, c1 - c0);
+	load_report(label, what, (double)(t1 - t0) / 1e9, c1 - c0, self);
 	free(pfd);
 	free(ctxs);
 	load_teardown();
@@ -871,7 +891,7 @@ main(int argc, char *argv[])
 	struct iscsi_context	*tmp;
 	struct iscsi_url	*u;
 	const char		*label = "-";
-	uint64_t		 t0, t1, c0, c1;
+	uint64_t		 t0, t1, c0, c1, self;
 	char			 what[64];
 	int			 ch, secs = 5, clients = 0;
 
@@ -959,13 +979,16 @@ main(int argc, char *argv[])
 		c0 = c1 = 0;
 		if (L.npids > 0 && load_cpu_ticks(&c0) == -1)
 			errx(1, "cannot read /proc/<pid>/stat of -P");
+		self = load_self_ns();
 		t0 = load_now_ns();
 		load_logins(clients, u, t0 + (uint64_t)secs * 1000000000);
 		t1 = load_now_ns();
+		self = load_self_ns() - self;
 		if (L.npids > 0 && load_cpu_ticks(&c1) == -1)
 			errx(1, "cannot read /proc/<pid>/stat of -P");
 		snprintf(what, sizeof(what), "mode=login clients=%d", clients);
-		load_report(label, what, (double)(t1 - t0) / 1e9, c1 - c0);
+		load_report(label, what, (double)(t1 - t0) / 1e9, c1 - c0,
+		    self);
 	} else
 		load_io(u, secs, label);
 

@@ -87,6 +87,17 @@ END {
 			    frac(rd[nm, 1], ceil), frac(rd[nm, 2], ceil)
 		}
 	}
+	# The load generator is one thread: near 1.00 core it sets the pace.
+	print "client CPU (ietd-load, one thread), in cores:"
+	for (w = 1; w <= n; w++) {
+		nm = names[w]
+		cb1 = median(nm SUBSEP "ietd" SUBSEP "client_busy")
+		cb2 = median(nm SUBSEP "tgtd" SUBSEP "client_busy")
+		if (cb1 == "" && cb2 == "")
+			continue
+		printf "  %-21s ietd run %s, tgtd run %s\n", nm,
+		    num(cb1, "%.2f"), num(cb2, "%.2f")
+	}
 	if (failnote != "")
 		printf "\nFAILED runs (left out of the medians):\n%s", failnote
 }
