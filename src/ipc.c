@@ -80,6 +80,7 @@ ipc_type_name(uint32_t type)
 		[MSG_P_WORKER] = "P_WORKER",
 		[MSG_P_GONE] = "P_GONE",
 		[MSG_P_SHUTDOWN] = "P_SHUTDOWN",
+		[MSG_P_RELOAD] = "P_RELOAD",
 		[MSG_W_ADMIT] = "W_ADMIT",
 		[MSG_W_HANDOFF] = "W_HANDOFF",
 		[MSG_I_ADMIT] = "I_ADMIT",

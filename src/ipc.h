@@ -23,6 +23,7 @@ enum ipc_type {
 	MSG_P_WORKER,		/* + fd: io's end of a new worker channel */
 	MSG_P_GONE,		/* a worker has exited */
 	MSG_P_SHUTDOWN,		/* stop: log out sessions, flush, exit */
+	MSG_P_RELOAD,		/* SIGHUP: re-read the LUNs (reload.c) */
 	/* worker -> io */
 	MSG_W_ADMIT,		/* may this login become a session? */
 	MSG_W_HANDOFF,		/* + fd: the logged-in connection */

@@ -262,7 +262,7 @@ largest_lun(const struct lun_table *lt)
 
 	for (i = 0; i < lt->lt_ntargets; i++)
 		for (j = 0; j < lt->lt_targets[i].lt_nluns; j++) {
-			const struct lun *l = &lt->lt_targets[i].lt_luns[j];
+			const struct lun *l = lt->lt_targets[i].lt_luns[j];
 
 			if (l->lun_fd == -1)
 				continue;
@@ -271,6 +271,19 @@ largest_lun(const struct lun_table *lt)
 				max = sz;
 		}
 	return (max);
+}
+
+/* io reads the file again on SIGHUP, after daemon(3) went to "/". */
+static void
+conf_path_absolute(struct conf *conf)
+{
+	char	*abs;
+
+	if (conf->conf_path[0] == '/' ||
+	    (abs = realpath(conf->conf_path, NULL)) == NULL)
+		return;
+	free(conf->conf_path);
+	conf->conf_path = abs;
 }
 
 static void
@@ -383,6 +396,7 @@ main(int argc, char **argv)
 	    conf->conf_state_dir : CONF_STATE_DIR) == -1)
 		exit(1);
 	sandbox_chroot_prepare(IETD_CHROOT);
+	conf_path_absolute(conf);
 
 	if (!o.foreground) {
 		if (daemon(0, 0) == -1)

@@ -161,13 +161,47 @@ bound_caps(const cap_value_t *keep, int nkeep)
  * chroot or no write access, no capabilities).
  */
 static void
-limit_fsize(rlim_t value)
+limit_fsize(rlim_t value, rlim_t hard)
 {
 	struct stat	 sb;
+	struct rlimit	 rl;
 
 	if (fstat(STDERR_FILENO, &sb) == 0 && S_ISREG(sb.st_mode))
 		return;
-	set_limit(RLIMIT_FSIZE, value, "FSIZE");
+	rl.rlim_cur = value;
+	rl.rlim_max = hard;
+	if (setrlimit(RLIMIT_FSIZE, &rl) == -1)
+		fatal("setrlimit FSIZE");
+}
+
+/*
+ * io's soft limit is the largest LUN and its hard limit none, so that a
+ * reload can make room for a LUN that grew or was added (io keeps no
+ * capability to raise a hard limit).  The soft limit still stops a
+ * write past every LUN's end.
+ */
+int
+sandbox_io_fsize(uint64_t bytes)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_FSIZE, &rl) == -1) {
+		log_warn("getrlimit FSIZE");
+		return (-1);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= bytes)
+		return (0);
+	if (rl.rlim_max != RLIM_INFINITY && bytes > rl.rlim_max) {
+		log_warnx("FSIZE: %llu bytes are over the hard limit",
+		    (unsigned long long)bytes);
+		return (-1);
+	}
+	rl.rlim_cur = bytes;
+	if (setrlimit(RLIMIT_FSIZE, &rl) == -1) {
+		log_warn("setrlimit FSIZE");
+		return (-1);
+	}
+	return (0);
 }
 
 static void
@@ -190,7 +224,7 @@ sandbox_parent(uid_t uid, gid_t gid, const char *chroot_dir, unsigned nofile)
 	bound_caps(NULL, 0);
 	drop_ids(uid, gid);
 	set_caps(NULL, 0);
-	limit_fsize(0);
+	limit_fsize(0, 0);
 	set_limit(RLIMIT_NOFILE, nofile, "NOFILE");
 	set_limit(RLIMIT_CORE, 0, "CORE");
 	common_tail();
@@ -213,7 +247,7 @@ sandbox_worker(unsigned nofile)
 	cap_free(caps);
 	if (getuid() == 0 || geteuid() == 0)
 		fatalx("worker runs as root");
-	limit_fsize(0);
+	limit_fsize(0, 0);
 	if (!SANITIZER_BUILD)
 		set_limit(RLIMIT_NPROC, 0, "NPROC");
 	/*
@@ -257,7 +291,7 @@ sandbox_io(uid_t uid, gid_t gid, uint64_t max_lun_bytes)
 	 * io never forks (a later issue starts its reactor threads before
 	 * this point).
 	 */
-	limit_fsize(max_lun_bytes > 0 ? max_lun_bytes : 1);
+	limit_fsize(max_lun_bytes > 0 ? max_lun_bytes : 1, RLIM_INFINITY);
 	if (!SANITIZER_BUILD)
 		set_limit(RLIMIT_NPROC, 0, "NPROC");
 	set_limit(RLIMIT_CORE, 0, "CORE");

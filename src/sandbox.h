@@ -19,5 +19,8 @@ void	sandbox_parent(uid_t, gid_t, const char *chroot_dir, unsigned nofile);
 void	sandbox_worker(unsigned nofile);
 /* io: drop to uid/gid keeping only the storage capabilities. */
 void	sandbox_io(uid_t, gid_t, uint64_t max_lun_bytes);
+/* io, on a reload that grows a LUN: raise its FSIZE to at least bytes.
+ * 0, or -1 (logged). */
+int	sandbox_io_fsize(uint64_t bytes);
 
 #endif

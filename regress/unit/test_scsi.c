@@ -200,7 +200,7 @@ test_lun_table(struct conf *conf)
 	CHECK(lun_target_find(tab, 2) == NULL);
 	CHECK(tgt != NULL && tgt->lt_tid == 1 && tgt->lt_nluns == 6);
 	CHECK(strcmp(tgt->lt_name, TNAME) == 0);
-	CHECK(tgt->lt_luns[0].lun_id == 0 && tgt->lt_luns[5].lun_id == 300);
+	CHECK(tgt->lt_luns[0]->lun_id == 0 && tgt->lt_luns[5]->lun_id == 300);
 	CHECK(lun_find(tgt, 5) == NULL && lun_find(tgt, 1ULL << 40) == NULL);
 	l0 = lun_find(tgt, 0);
 	l1 = lun_find(tgt, 1);
@@ -230,9 +230,9 @@ test_lun_table(struct conf *conf)
 	t2 = lun_table_open(conf);
 	CHECK(t2 != NULL);
 	if (t2 != NULL) {
-		CHECK(memcmp(t2->lt_targets[0].lt_luns[0].lun_naa,
+		CHECK(memcmp(t2->lt_targets[0].lt_luns[0]->lun_naa,
 		    l0->lun_naa, 8) == 0);
-		CHECK(strcmp(t2->lt_targets[0].lt_luns[0].lun_scsi_id,
+		CHECK(strcmp(t2->lt_targets[0].lt_luns[0]->lun_scsi_id,
 		    l0->lun_scsi_id) == 0);
 		lun_table_free(t2);
 	}
@@ -243,7 +243,7 @@ test_lun_table(struct conf *conf)
 	    "SN123", SCSI_SN_MAX + 1);
 	t2 = lun_table_open(bad);
 	CHECK(t2 != NULL &&
-	    strcmp(t2->lt_targets[0].lt_luns[0].lun_scsi_sn, "SN123") == 0);
+	    strcmp(t2->lt_targets[0].lt_luns[0]->lun_scsi_sn, "SN123") == 0);
 	lun_table_free(t2);
 	conf_del(bad);
 
@@ -536,9 +536,9 @@ test_read_ref(void)
 	c.sc_ref_ok = true;
 	scsi_exec(&c);
 	CHECK(is_good(&c) && c.sc_ref && c.sc_xfer_len == sizeof(back) &&
-	    c.sc_ref_fd == c.sc_lun->lun_fd && c.sc_ref_off == 30 * 512 &&
+	    c.sc_ref_off == 30 * 512 &&
 	    back[0] == 0xee && back[sizeof(back) - 1] == 0xee);
-	CHECK(pread(c.sc_ref_fd, back, sizeof(back), (off_t)c.sc_ref_off) ==
+	CHECK(pread(c.sc_lun->lun_fd, back, sizeof(back), (off_t)c.sc_ref_off) ==
 	    (ssize_t)sizeof(back) && memcmp(back, pat, sizeof(back)) == 0);
 	/* nullio has no file: the zeroes are in the buffer. */
 	memset(back, 0xee, sizeof(back));

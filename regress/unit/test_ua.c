@@ -142,6 +142,66 @@ test_queue(void)
 	CHECK(atomic_load(&st->ls_ua_pending) == 0);
 }
 
+/* A reload: a LUN added to a target with live nexuses, REPORTED LUNS
+ * DATA HAS CHANGED on each LUN, cleared on all of them by REPORT LUNS. */
+static void
+test_reload(void)
+{
+	static const char	 text[] = "Target " TNAME "\n"
+	    "\tLun 0 Type=nullio,Sectors=2048\n"
+	    "\tLun 7 Type=nullio,Sectors=4096\n";
+	struct conf		*conf;
+	struct lun		*lun0 = lun, *lun7;
+	struct scsi_cmd		 c;
+	uint8_t			 cdb[16];
+
+	conf = conf_parse_buf("ua2.conf", text, strlen(text));
+	CHECK(conf != NULL);
+	if (conf == NULL)
+		return;
+	lun7 = lun_new(conf, TAILQ_FIRST(&conf->conf_targets),
+	    TAILQ_LAST(&TAILQ_FIRST(&conf->conf_targets)->ct_luns, conf_luns));
+	CHECK(lun7 != NULL && lun_target_add(tgt, lun7) == 0);
+	if (lun7 == NULL)
+		goto out;
+	CHECK(lun_find(tgt, 7) == lun7 && tgt->lt_luns[1] == lun7);
+	ua_lun_added(tgt, lun7);
+	ua_post_target(tgt, UA_LUNS_CHANGED);
+	lun = lun7;
+	CHECK(tur(&nx1) == 0x3f0e);
+	CHECK(tur(&nx1) == 0);
+	CHECK(tur(&nx2) == 0x3f0e);
+	CHECK(tur(&nx2) == 0);
+	lun = lun0;
+	CHECK(tur(&nx2) == 0x3f0e);
+	/* REPORT LUNS (on LUN 0) clears it on every LUN of its nexus. */
+	ua_post_target(tgt, UA_LUNS_CHANGED);
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0xa0;
+	cdb[9] = 64;
+	memset(&c, 0, sizeof(c));
+	c.sc_nexus = &nx1;
+	c.sc_target = tgt;
+	c.sc_lun = lun0;
+	c.sc_cdb = cdb;
+	c.sc_buf = buf;
+	c.sc_buf_len = sizeof(buf);
+	scsi_exec(&c);
+	CHECK(c.sc_status == SCSI_STATUS_GOOD && buf[3] == 16 &&
+	    buf[9] == 0 && buf[17] == 7);
+	CHECK(tur(&nx1) == 0);
+	lun = lun7;
+	CHECK(tur(&nx1) == 0);
+	CHECK(tur(&nx2) == 0x3f0e);
+	lun = lun0;
+	CHECK(tur(&nx2) == 0x3f0e);
+	lun_target_remove(tgt, lun7);
+	CHECK(lun_find(tgt, 7) == NULL && tgt->lt_nluns == 1);
+	lun_unref(lun7);
+out:
+	conf_free(conf);
+}
+
 static void
 test_cleared_and_end(void)
 {
@@ -192,6 +252,7 @@ main(void)
 	nexus(&nx2, 2, "iqn.2026-11.org.ietd:two", 2);
 	test_basics();
 	test_queue();
+	test_reload();
 	test_cleared_and_end();
 	lun_table_free(tab);
 	conf_free(conf);

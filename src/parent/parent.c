@@ -242,6 +242,17 @@ stop(struct parent *p)
 		log_warn("ipc to io");
 }
 
+/* The parent cannot read the configuration: io does the reload. */
+static void
+reload(struct parent *p)
+{
+	if (p->p_stopping)
+		return;
+	log_info("SIGHUP: reloading the configuration");
+	if (ipc_send(p->p_cfg->pc_io_fd, MSG_P_RELOAD, 0, NULL, 0, -1) == -1)
+		log_warn("ipc to io");
+}
+
 static void
 handle_signals(struct parent *p)
 {
@@ -257,7 +268,7 @@ handle_signals(struct parent *p)
 			stop(p);
 			break;
 		case SIGHUP:
-			log_warnx("SIGHUP: reload is not supported yet");
+			reload(p);
 			break;
 		}
 	}

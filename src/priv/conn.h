@@ -57,6 +57,7 @@ struct txpdu {
 	uint32_t		 tx_len;
 	struct iobuf		*tx_buf;	/* reference, or NULL */
 	int			 tx_fd;		/* data from a file, or -1 */
+	struct lun		*tx_lun;	/* ... of this LUN (a ref) */
 	uint64_t		 tx_foff;	/* ... at this offset */
 };
 TAILQ_HEAD(txq, txpdu);
@@ -188,8 +189,8 @@ struct txpdu	*conn_tx_new(struct conn *, uint8_t opcode);
 void		 conn_tx_recycle(struct conn *, struct txpdu *);
 void		 conn_tx_queue(struct conn *, struct txpdu *, struct iobuf *,
 		    const uint8_t *, uint32_t, bool status);
-void		 conn_tx_queue_file(struct conn *, struct txpdu *, int fd,
-		    uint64_t off, uint32_t, bool status);
+void		 conn_tx_queue_file(struct conn *, struct txpdu *,
+		    struct lun *, uint64_t off, uint32_t, bool status);
 void		 conn_tx_copy(struct conn *, struct txpdu *, const void *,
 		    uint32_t, bool status);
 int		 conn_write(struct conn *);

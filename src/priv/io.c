@@ -30,6 +30,7 @@
 #include "priv/auth.h"
 #include "priv/io.h"
 #include "priv/lun.h"
+#include "priv/reload.h"
 #include "priv/session.h"
 
 #define IO_MAX_EVENTS		64
@@ -87,6 +88,7 @@ static const struct ipc_rule io_parent_rules[] = {
 	{ MSG_P_GONE, sizeof(struct msg_p_gone), sizeof(struct msg_p_gone),
 	    false },
 	{ MSG_P_SHUTDOWN, 0, 0, false },
+	{ MSG_P_RELOAD, 0, 0, false },
 };
 
 static const struct ipc_rule io_worker_rules[] = {
@@ -329,6 +331,9 @@ io_parent_event(struct io *io)
 	case MSG_P_SHUTDOWN:
 		log_debug(1, "shutdown requested");
 		io->io_stop = true;
+		break;
+	case MSG_P_RELOAD:
+		io_reload(&io->io_r, io->io_conf);
 		break;
 	}
 }

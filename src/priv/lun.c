@@ -2,9 +2,10 @@
  * lun.c: backing stores of the io process (fileio, blockio, nullio).
  *
  * lun_table_open runs once at start-up, as root, and opens every LUN of
- * every configured target.  Afterwards the table is read-only apart from
- * the I/O done through lun_read, lun_write and lun_sync, which are plain
- * synchronous pread/pwrite/fdatasync for now.
+ * every configured target.  Afterwards only a reload (reload.c) changes
+ * the table: it adds and removes LUNs (lun_new, lun_target_add and
+ * lun_target_remove) and updates sizes; see lun.h for who owns a LUN.
+ * The I/O is plain synchronous pread/pwrite/fdatasync.
  */
 
 #include <sys/types.h>
@@ -85,7 +86,7 @@ lun_table_open(const struct conf *conf)
 			nluns++;
 		if (nluns == 0)
 			continue;
-		if ((lt->lt_luns = calloc(nluns, sizeof(struct lun))) ==
+		if ((lt->lt_luns = calloc(nluns, sizeof(*lt->lt_luns))) ==
 		    NULL) {
 			log_warn("lun table");
 			goto fail;
@@ -93,12 +94,13 @@ lun_table_open(const struct conf *conf)
 		/* lt_nluns counts opened LUNs only, so that a failure
 		 * closes exactly what was opened. */
 		TAILQ_FOREACH(cl, &ct->ct_luns, cl_entry) {
-			if (lun_open(conf, ct, cl,
-			    &lt->lt_luns[lt->lt_nluns]) == -1)
+			if ((lt->lt_luns[lt->lt_nluns] = lun_new(conf, ct,
+			    cl)) == NULL)
 				goto fail;
 			lt->lt_nluns++;
 		}
-		qsort(lt->lt_luns, lt->lt_nluns, sizeof(struct lun), lun_cmp);
+		qsort(lt->lt_luns, lt->lt_nluns, sizeof(*lt->lt_luns),
+		    lun_cmp);
 	}
 	lun_table_current = tab;
 	return (tab);
@@ -128,11 +130,8 @@ lun_target_close(struct lun_target *lt)
 {
 	size_t	i;
 
-	for (i = 0; i < lt->lt_nluns; i++) {
-		if (lt->lt_luns[i].lun_fd != -1)
-			close(lt->lt_luns[i].lun_fd);
-		lun_state_free(&lt->lt_luns[i]);
-	}
+	for (i = 0; i < lt->lt_nluns; i++)
+		lun_unref(lt->lt_luns[i]);
 	free(lt->lt_luns);
 	free(lt->lt_name);
 	lt->lt_luns = NULL;
@@ -143,11 +142,108 @@ lun_target_close(struct lun_target *lt)
 static int
 lun_cmp(const void *a, const void *b)
 {
-	const struct lun	*la = a, *lb = b;
+	const struct lun	*la = *(struct lun * const *)a;
+	const struct lun	*lb = *(struct lun * const *)b;
 
 	if (la->lun_id < lb->lun_id)
 		return (-1);
 	return (la->lun_id > lb->lun_id);
+}
+
+struct lun *
+lun_new(const struct conf *conf, const struct conf_target *ct,
+    const struct conf_lun *cl)
+{
+	struct lun	*lun;
+
+	if ((lun = calloc(1, sizeof(*lun))) == NULL) {
+		log_warn("%s:%d: lun %u", conf->conf_path, cl->cl_line,
+		    cl->cl_id);
+		return (NULL);
+	}
+	if (lun_open(conf, ct, cl, lun) == -1) {
+		free(lun);
+		return (NULL);
+	}
+	lun->lun_refs = 1;
+	return (lun);
+}
+
+struct lun *
+lun_ref(struct lun *lun)
+{
+	lun->lun_refs++;
+	return (lun);
+}
+
+void
+lun_unref(struct lun *lun)
+{
+	if (lun == NULL || --lun->lun_refs > 0)
+		return;
+	if (lun->lun_fd != -1)
+		close(lun->lun_fd);
+	lun_state_free(lun);
+	free(lun);
+}
+
+int
+lun_target_add(struct lun_target *lt, struct lun *lun)
+{
+	struct lun	**v;
+	size_t		  i;
+
+	if ((v = reallocarray(lt->lt_luns, lt->lt_nluns + 1,
+	    sizeof(*v))) == NULL)
+		return (-1);
+	lt->lt_luns = v;
+	for (i = lt->lt_nluns; i > 0 && v[i - 1]->lun_id > lun->lun_id; i--)
+		v[i] = v[i - 1];
+	v[i] = lun;
+	lt->lt_nluns++;
+	return (0);
+}
+
+void
+lun_target_remove(struct lun_target *lt, struct lun *lun)
+{
+	size_t	i;
+
+	for (i = 0; i < lt->lt_nluns; i++)
+		if (lt->lt_luns[i] == lun)
+			break;
+	if (i == lt->lt_nluns)
+		return;
+	memmove(&lt->lt_luns[i], &lt->lt_luns[i + 1],
+	    (lt->lt_nluns - i - 1) * sizeof(*lt->lt_luns));
+	lt->lt_nluns--;
+}
+
+int
+lun_size(const struct lun *lun, const struct conf_lun *cl,
+    uint64_t *nblocks)
+{
+	struct stat	st;
+	uint64_t	size;
+
+	if (lun->lun_fd == -1) {
+		*nblocks = cl->cl_sectors != 0 ? cl->cl_sectors :
+		    LUN_NULLIO_DEFAULT_BYTES / lun->lun_blocksize;
+		if (*nblocks > INT64_MAX / lun->lun_blocksize) {
+			errno = EFBIG;
+			return (-1);
+		}
+		return (0);
+	}
+	if (fstat(lun->lun_fd, &st) == -1)
+		return (-1);
+	if (lun->lun_blockdev) {
+		if (ioctl(lun->lun_fd, BLKGETSIZE64, &size) == -1)
+			return (-1);
+	} else
+		size = (uint64_t)st.st_size;
+	*nblocks = size / lun->lun_blocksize;
+	return (0);
 }
 
 static int
@@ -157,6 +253,9 @@ lun_open(const struct conf *conf, const struct conf_target *ct,
 	const char	*what;
 
 	memset(lun, 0, sizeof(*lun));
+	lun->lun_cl = *cl;
+	lun->lun_cl.cl_path = NULL;
+	memset(&lun->lun_cl.cl_entry, 0, sizeof(lun->lun_cl.cl_entry));
 	lun->lun_fd = -1;
 	lun->lun_id = cl->cl_id;
 	lun->lun_type = cl->cl_type;
@@ -453,9 +552,9 @@ lun_find(const struct lun_target *lt, uint64_t id)
 	hi = lt->lt_nluns;
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if (lt->lt_luns[mid].lun_id == id)
-			return (&lt->lt_luns[mid]);
-		if (lt->lt_luns[mid].lun_id < id)
+		if (lt->lt_luns[mid]->lun_id == id)
+			return (lt->lt_luns[mid]);
+		if (lt->lt_luns[mid]->lun_id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -473,10 +572,9 @@ lun_find_naa(const uint8_t *naa)
 		return (NULL);
 	for (i = 0; i < tab->lt_ntargets; i++)
 		for (j = 0; j < tab->lt_targets[i].lt_nluns; j++)
-			if (memcmp(tab->lt_targets[i].lt_luns[j].lun_naa, naa,
-			    sizeof(tab->lt_targets[i].lt_luns[j].lun_naa)) ==
-			    0)
-				return (&tab->lt_targets[i].lt_luns[j]);
+			if (memcmp(tab->lt_targets[i].lt_luns[j]->lun_naa,
+			    naa, 8) == 0)
+				return (tab->lt_targets[i].lt_luns[j]);
 	return (NULL);
 }
 
@@ -594,7 +692,6 @@ lun_read_datain(struct lun *lun, struct scsi_cmd *cmd, size_t len,
 	if (cmd->sc_ref_ok && lun->lun_fd != -1 &&
 	    lun_range_ok(lun, len, off)) {
 		cmd->sc_ref = true;
-		cmd->sc_ref_fd = lun->lun_fd;
 		cmd->sc_ref_off = off;
 		return (0);
 	}
@@ -761,7 +858,7 @@ lun_sync_all(struct lun_table *tab)
 		return (0);
 	for (i = 0; i < tab->lt_ntargets; i++)
 		for (j = 0; j < tab->lt_targets[i].lt_nluns; j++)
-			if (lun_sync(&tab->lt_targets[i].lt_luns[j]) == -1)
+			if (lun_sync(tab->lt_targets[i].lt_luns[j]) == -1)
 				rv = -1;
 	return (rv);
 }

@@ -2,6 +2,20 @@
  * lun.h: backing stores of the io process (fileio, blockio, nullio).
  * lun_table_open runs at start-up, as root, before the roles split; io
  * inherits the table and the parent frees its copy (closing the fds).
+ *
+ * Ownership: each struct lun is allocated alone and counts references
+ * (lun_refs).  Its target's table holds one while the LUN is configured;
+ * whatever outlives the command that found the LUN with lun_find takes
+ * its own with lun_ref: Data-In queued for sendfile(2) from lun_fd (one
+ * per output PDU, wire.c) and background work (which also counts itself
+ * in lun_bg).  A command runs synchronously and needs none.  A reload
+ * (reload.c) that removes a LUN takes it out of lt_luns, so lun_find no
+ * longer finds it, and drops the table's reference; the last lun_unref
+ * closes the fd and frees the LUN and its shared state (unit attentions,
+ * reservations).  A LUN with background work (lun_bg > 0) is not
+ * removed: the reload says so and leaves it configured.  The counts are
+ * plain integers: io runs one thread, and the reload runs in it between
+ * two events.
  */
 #ifndef IETD_LUN_H
 #define IETD_LUN_H
@@ -15,6 +29,8 @@
 struct lun_state;
 
 struct lun {
+	uint32_t	 lun_refs;		/* see above */
+	uint32_t	 lun_bg;		/* background operations */
 	uint32_t	 lun_id;
 	enum lun_type	 lun_type;
 	int		 lun_fd;		/* -1 for nullio */
@@ -49,12 +65,15 @@ struct lun {
 	uint8_t		 lun_iec[10];		/* informational exceptions
 						   page, bytes 2-11 */
 	bool		 lun_sanitize_failed;	/* until EXIT FAILURE MODE */
+	/* Its Lun line as opened (cl_path NULL: see lun_path), which a
+	 * reload compares with the line it reads. */
+	struct conf_lun	 lun_cl;
 };
 
 struct lun_target {
 	uint32_t	 lt_tid;
 	char		*lt_name;
-	struct lun	*lt_luns;		/* sorted by lun_id */
+	struct lun	**lt_luns;		/* sorted by lun_id */
 	size_t		 lt_nluns;
 };
 
@@ -66,7 +85,21 @@ struct lun_table {
 /* Open every LUN of every target.  NULL on error, logged as
  * "file:line: path: reason". */
 struct lun_table *lun_table_open(const struct conf *);
-void	lun_table_free(struct lun_table *);	/* closes every fd */
+void	lun_table_free(struct lun_table *);	/* drops the table's refs */
+/* Open one LUN of a target as start-up does; NULL on error, logged as
+ * "file:line: path: reason".  The caller holds the one reference. */
+struct lun *lun_new(const struct conf *, const struct conf_target *,
+	    const struct conf_lun *);
+struct lun *lun_ref(struct lun *);
+void	lun_unref(struct lun *);	/* the last one closes and frees */
+/* Put lun into lt_luns (taking over the caller's reference) or take it
+ * out (the caller then owns the table's reference).  -1: no memory. */
+int	lun_target_add(struct lun_target *, struct lun *);
+void	lun_target_remove(struct lun_target *, struct lun *);
+/* The size of the backing store now, in blocks of the LUN (nullio: the
+ * configured Sectors).  -1 (errno) if it cannot be read. */
+int	lun_size(const struct lun *, const struct conf_lun *,
+	    uint64_t *nblocks);
 struct lun_target *lun_target_find(const struct lun_table *, uint32_t tid);
 struct lun *lun_find(const struct lun_target *, uint64_t lun_id);
 /* The LUN of any target whose NAA designator (VPD 0x83) is naa[8], in

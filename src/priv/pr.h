@@ -30,6 +30,8 @@
 #define UA_POWER_ON		0x2901	/* POWER ON OCCURRED */
 #define UA_LUN_RESET		0x2903	/* BUS DEVICE RESET FUNCTION OCCURRED */
 #define UA_MODE_CHANGED		0x2a01	/* MODE PARAMETERS CHANGED */
+#define UA_CAPACITY_CHANGED	0x2a09	/* CAPACITY DATA HAS CHANGED */
+#define UA_LUNS_CHANGED		0x3f0e	/* REPORTED LUNS DATA HAS CHANGED */
 #define UA_RES_PREEMPTED	0x2a03	/* RESERVATIONS PREEMPTED */
 #define UA_RES_RELEASED		0x2a04	/* RESERVATIONS RELEASED */
 #define UA_REG_PREEMPTED	0x2a05	/* REGISTRATIONS PREEMPTED */
@@ -102,6 +104,14 @@ bool	ua_take_sense(struct scsi_cmd *, bool desc, uint8_t *d,
 	    uint32_t *len);
 /* MODE SELECT changed the parameters: tell every other nexus. */
 void	ua_mode_changed(struct scsi_cmd *);
+/* A reload: a slot on lun for every live nexus of lt (a LUN just put in
+ * lt); a condition for every nexus of one LUN, or of every LUN of lt. */
+void	ua_lun_added(const struct lun_target *, struct lun *);
+void	ua_post_lun(struct lun *, uint16_t code);
+void	ua_post_target(const struct lun_target *, uint16_t code);
+/* REPORT LUNS: clear REPORTED LUNS DATA HAS CHANGED for its nexus on
+ * every LUN of the target (SPC-4 6.33). */
+void	ua_clear_luns_changed(const struct scsi_cmd *);
 
 /* pr.c */
 bool	pr_check(struct scsi_cmd *);	/* false: RESERVATION CONFLICT */
@@ -117,6 +127,8 @@ bool	pr_nexus_is(const struct pr_reg *, const struct scsi_nexus *);
 /* At start-up, as root: make the directory, load every state file.
  * -1 (logged as "file: what is wrong") if one cannot be loaded. */
 int	pr_file_init(struct lun_table *, const char *dir);
+/* A LUN added by a reload: load its state file as start-up does. */
+int	pr_file_load(const struct lun_target *, struct lun *);
 /* Write the LUN's APTPL state (or remove it); locked by the caller.
  * -1 (logged) if it could not be made durable. */
 int	pr_file_save(struct lun *, struct lun_state *,

@@ -513,6 +513,14 @@ load_lun(const struct lun_target *lt, struct lun *lun)
 	return (0);
 }
 
+int
+pr_file_load(const struct lun_target *lt, struct lun *lun)
+{
+	if (state_dir == NULL)
+		return (0);
+	return (load_lun(lt, lun));
+}
+
 /* mkdir -p, the last component 0700. */
 static int
 make_dir(const char *dir)
@@ -562,7 +570,7 @@ pr_file_init(struct lun_table *tab, const char *dir)
 	for (i = 0; i < tab->lt_ntargets; i++)
 		for (j = 0; j < tab->lt_targets[i].lt_nluns; j++)
 			if (load_lun(&tab->lt_targets[i],
-			    &tab->lt_targets[i].lt_luns[j]) == -1)
+			    tab->lt_targets[i].lt_luns[j]) == -1)
 				return (-1);
 	return (0);
 }

@@ -70,8 +70,7 @@ struct scsi_cmd {
 	uint8_t		 sc_sense[SCSI_SENSE_MAX];
 	uint32_t	 sc_sense_len;	/* 0 if no sense data */
 	bool		 sc_ref;	/* Data-In is [sc_ref_off, +xfer_len)
-					   of sc_ref_fd, not in sc_buf */
-	int		 sc_ref_fd;
+					   of sc_lun's file, not in sc_buf */
 	uint64_t	 sc_ref_off;
 };
 

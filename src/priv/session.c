@@ -274,6 +274,7 @@ session_conn_close(struct conn *c, const char *why)
 	while ((tx = TAILQ_FIRST(&c->conn_txq)) != NULL) {
 		TAILQ_REMOVE(&c->conn_txq, tx, tx_entry);
 		iobuf_unref(tx->tx_buf);
+		lun_unref(tx->tx_lun);
 		free(tx);
 	}
 	while ((tx = TAILQ_FIRST(&c->conn_txfree)) != NULL) {

@@ -668,7 +668,7 @@ spc_report_luns(struct scsi_cmd *cmd)
 	put_be32(e, listlen);
 	put_clipped(cmd, 0, e, 8);
 	for (i = 0; i < n; i++) {
-		id = lt->lt_luns[i].lun_id;
+		id = lt->lt_luns[i]->lun_id;
 		memset(e, 0, sizeof(e));
 		/* Peripheral device addressing below 256, flat above. */
 		if (id < 256) {
@@ -679,6 +679,7 @@ spc_report_luns(struct scsi_cmd *cmd)
 		}
 		put_clipped(cmd, 8 + i * 8, e, 8);
 	}
+	ua_clear_luns_changed(cmd);
 	scsi_good(cmd);
 }
 

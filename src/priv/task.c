@@ -292,7 +292,7 @@ task_data_in(struct conn *c, struct task *t, uint32_t xfer, bool status)
 			din->residual = htobe32(res);
 		}
 		if (t->t_sc.sc_ref)
-			conn_tx_queue_file(c, tx, t->t_sc.sc_ref_fd,
+			conn_tx_queue_file(c, tx, t->t_sc.sc_lun,
 			    t->t_sc.sc_ref_off + off, len, last && status);
 		else
 			conn_tx_queue(c, tx, t->t_buf, t->t_buf->ib_data +

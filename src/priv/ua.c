@@ -9,10 +9,11 @@
  * (UA_INTLCK_CTRL 0: reporting clears it).  A new condition equal to a
  * queued one is not queued twice, and a reset (29h) supersedes and clears
  * everything queued before it: the reset made those changes moot.  With
- * the conditions raised here (one reset, 2Ah/01h, 03h, 04h, 05h and
- * 2Fh/00h) a queue holds at most six, so it cannot overflow; should a
- * future condition overflow it, the oldest condition that is not a reset
- * is dropped, keeping the most recent news and the reset.
+ * the conditions raised here (one reset, 2Ah/01h, 03h, 04h, 05h, 09h,
+ * 2Fh/00h and 3Fh/0Eh) a queue holds at most eight, so it cannot
+ * overflow; should a future condition overflow it, the oldest condition
+ * that is not a reset is dropped, keeping the most recent news and the
+ * reset.
  *
  * A brand-new nexus gets no POWER ON unit attention.  SAM-5 asks for one
  * after power on, but io's "power on" was its start, long before most
@@ -184,14 +185,14 @@ scsi_nexus_begin(const struct scsi_nexus *nx)
 	if (lt == NULL)
 		return;
 	for (i = 0; i < lt->lt_nluns; i++) {
-		if ((st = lun_state_get(&lt->lt_luns[i])) == NULL)
+		if ((st = lun_state_get(lt->lt_luns[i])) == NULL)
 			continue;
 		pthread_mutex_lock(&st->ls_mtx);
 		slots = reallocarray(st->ls_slots, st->ls_nslots + 1,
 		    sizeof(*slots));
 		if (slots == NULL)
 			log_warn("lun %u: unit attention slot",
-			    lt->lt_luns[i].lun_id);
+			    lt->lt_luns[i]->lun_id);
 		else {
 			st->ls_slots = slots;
 			memset(&slots[st->ls_nslots], 0, sizeof(*slots));
@@ -223,7 +224,7 @@ scsi_nexus_end(const struct scsi_nexus *nx)
 	if (lt == NULL)
 		return;
 	for (i = 0; i < lt->lt_nluns; i++) {
-		if ((st = lun_state_peek(&lt->lt_luns[i])) == NULL)
+		if ((st = lun_state_peek(lt->lt_luns[i])) == NULL)
 			continue;
 		pthread_mutex_lock(&st->ls_mtx);
 		if ((us = slot_find(st, nx->nx_id)) != NULL) {
@@ -272,7 +273,7 @@ scsi_target_reset(const struct lun_target *lt, const struct scsi_nexus *by,
 	    cold ? "cold" : "warm",
 	    by != NULL ? (unsigned long long)by->nx_id : 0ULL);
 	for (i = 0; i < lt->lt_nluns; i++)
-		lun_reset(&lt->lt_luns[i], cold ? UA_POWER_ON :
+		lun_reset(lt->lt_luns[i], cold ? UA_POWER_ON :
 		    UA_POWER_ON_RESET);
 }
 
@@ -378,4 +379,100 @@ ua_mode_changed(struct scsi_cmd *cmd)
 	ua_post_all(st, cmd->sc_nexus != NULL ? cmd->sc_nexus->nx_id : 0,
 	    UA_MODE_CHANGED);
 	pthread_mutex_unlock(&st->ls_mtx);
+}
+
+/*
+ * A reload changed the logical units (reload.c).
+ */
+/* A LUN just put into lt: a slot for each live nexus of the target, as
+ * scsi_nexus_begin would have made had the LUN been there. */
+void
+ua_lun_added(const struct lun_target *lt, struct lun *lun)
+{
+	struct lun_state	*st;
+	struct ua_slot		*slots;
+	size_t			 i;
+
+	if ((st = lun_state_get(lun)) == NULL)
+		return;
+	pthread_mutex_lock(&nexus_mtx);
+	pthread_mutex_lock(&st->ls_mtx);
+	for (i = 0; i < nnexuses; i++) {
+		if (nexuses[i].nr_nx->nx_target != lt ||
+		    slot_find(st, nexuses[i].nr_id) != NULL)
+			continue;
+		slots = reallocarray(st->ls_slots, st->ls_nslots + 1,
+		    sizeof(*slots));
+		if (slots == NULL) {
+			log_warn("lun %u: unit attention slot", lun->lun_id);
+			break;
+		}
+		st->ls_slots = slots;
+		memset(&slots[st->ls_nslots], 0, sizeof(*slots));
+		slots[st->ls_nslots++].us_nx = nexuses[i].nr_id;
+	}
+	pthread_mutex_unlock(&st->ls_mtx);
+	pthread_mutex_unlock(&nexus_mtx);
+}
+
+void
+ua_post_lun(struct lun *lun, uint16_t code)
+{
+	struct lun_state	*st;
+
+	if ((st = lun_state_get(lun)) == NULL)
+		return;
+	pthread_mutex_lock(&st->ls_mtx);
+	ua_post_all(st, 0, code);
+	pthread_mutex_unlock(&st->ls_mtx);
+}
+
+/* SAM-5 5.14: REPORTED LUNS DATA HAS CHANGED goes to every logical unit
+ * the nexus can still address, since it cannot be reported on a LUN
+ * that is gone. */
+void
+ua_post_target(const struct lun_target *lt, uint16_t code)
+{
+	size_t	i;
+
+	for (i = 0; i < lt->lt_nluns; i++)
+		ua_post_lun(lt->lt_luns[i], code);
+}
+
+/* Take one condition off a slot's queue, wherever it is. */
+static void
+slot_clear(struct lun_state *st, struct ua_slot *us, uint16_t code)
+{
+	size_t	i;
+
+	for (i = 0; i < us->us_n; i++)
+		if (us->us_q[i] == code) {
+			memmove(&us->us_q[i], &us->us_q[i + 1],
+			    (us->us_n - i - 1) * sizeof(us->us_q[0]));
+			us->us_n--;
+			atomic_fetch_sub(&st->ls_ua_pending, 1);
+			return;
+		}
+}
+
+void
+ua_clear_luns_changed(const struct scsi_cmd *cmd)
+{
+	const struct lun_target	*lt = cmd->sc_target;
+	struct lun_state	*st;
+	struct ua_slot		*us;
+	size_t			 i;
+
+	if (lt == NULL || cmd->sc_nexus == NULL)
+		return;
+	for (i = 0; i < lt->lt_nluns; i++) {
+		if ((st = lun_state_peek(lt->lt_luns[i])) == NULL ||
+		    atomic_load_explicit(&st->ls_ua_pending,
+		    memory_order_relaxed) == 0)
+			continue;
+		pthread_mutex_lock(&st->ls_mtx);
+		if ((us = slot_find(st, cmd->sc_nexus->nx_id)) != NULL)
+			slot_clear(st, us, UA_LUNS_CHANGED);
+		pthread_mutex_unlock(&st->ls_mtx);
+	}
 }

@@ -173,6 +173,7 @@ conn_tx_new(struct conn *c, uint8_t opcode)
 	tx->tx_len = 0;
 	tx->tx_buf = NULL;
 	tx->tx_fd = -1;
+	tx->tx_lun = NULL;
 	return (tx);
 }
 
@@ -181,6 +182,8 @@ conn_tx_recycle(struct conn *c, struct txpdu *tx)
 {
 	iobuf_unref(tx->tx_buf);
 	tx->tx_buf = NULL;
+	lun_unref(tx->tx_lun);
+	tx->tx_lun = NULL;
 	if (c->conn_ntxfree < CONN_TX_CACHE) {
 		TAILQ_INSERT_HEAD(&c->conn_txfree, tx, tx_entry);
 		c->conn_ntxfree++;
@@ -225,15 +228,17 @@ conn_tx_queue(struct conn *c, struct txpdu *tx, struct iobuf *ib,
 }
 
 /*
- * Queue a PDU whose data is [off, off + len) of the file fd, sent with
- * sendfile(2) when its turn comes.  Only without DataDigest: the data
+ * Queue a PDU whose data is [off, off + len) of the LUN's file, sent with
+ * sendfile(2) when its turn comes; the PDU holds a reference to the LUN
+ * until then.  Only without DataDigest: the data
  * never passes through io's memory.
  */
 void
-conn_tx_queue_file(struct conn *c, struct txpdu *tx, int fd, uint64_t off,
-    uint32_t len, bool status)
+conn_tx_queue_file(struct conn *c, struct txpdu *tx, struct lun *lun,
+    uint64_t off, uint32_t len, bool status)
 {
-	tx->tx_fd = fd;
+	tx->tx_lun = lun_ref(lun);	/* a reload may remove the LUN */
+	tx->tx_fd = lun->lun_fd;
 	tx->tx_foff = off;
 	tx->tx_len = len;
 	conn_tx_put(c, tx, status);
