@@ -13,6 +13,7 @@ setup() {
 }
 
 teardown() {
+	[ -z "${LOOPDEV:-}" ] || losetup -d "$LOOPDEV" 2>/dev/null || true
 	common_teardown
 }
 
@@ -292,5 +293,70 @@ tur: sense 6/2a/09
 cap: GOOD blocks=4096 bs=512
 read: GOOD 0000000000000000
 EOF2
+	stop_daemon 0
+}
+
+@test "a blockio LUN on a block device that grew (as lvextend does): CAPACITY DATA HAS CHANGED and the new size" {
+	need_tool losetup blockdev
+	make_lun "$T/disk.img" 16M
+	LOOPDEV=$(losetup -f --show "$T/disk.img" 2>/dev/null) ||
+	    skip "no loop device to attach"
+	write_conf <<EOF
+Target $TARGET
+	Lun 0 Path=$LOOPDEV,Type=blockio
+EOF
+	start_daemon
+	hold a 0 cap wait "$T/w" tur cap write 40000 1 0x3c read 40000 1
+	wait_file "$T/w.ready"
+	truncate -s 32M "$T/disk.img"
+	losetup -c "$LOOPDEV"
+	[ "$(blockdev --getsize64 "$LOOPDEV")" = 33554432 ] ||
+	    fail "$LOOPDEV did not grow"
+	hup
+	touch "$T/w.go"
+	hold_end a
+	expect a <<EOF
+cap: GOOD blocks=32768 bs=512
+wait: GOOD
+tur: sense 6/2a/09
+cap: GOOD blocks=65536 bs=512
+write: GOOD
+read: GOOD 3c3c3c3c3c3c3c3c
+EOF
+	stop_daemon 0
+}
+
+@test "a LUN removed and added again keeps its APTPL registrations; while removed it answers LOGICAL UNIT NOT SUPPORTED" {
+	local pr url
+	pr=$(helper iscsi-pr)
+	url=$(iscsi_url "$TARGET" 1)
+	make_lun "$T/lun0.img" 16M
+	make_lun "$T/lun1.img" 16M
+	write_conf <<EOF
+StateDir $T/state
+Target $TARGET
+	Lun 0 Path=$T/lun0.img,Type=fileio
+	Lun 1 Path=$T/lun1.img,Type=fileio
+EOF
+	start_daemon
+	run_client "$pr" "$url" "register 0 0x11 a" "pr-reserve 0x11 3" "keys"
+	assert_status 0
+	assert_output_has '^1 keys: GOOD gen=1 0x11$'
+	sed -i '/Lun 1/d' "$CONF"
+	hup
+	assert_log_has 'lun 1 removed'
+	# libiscsi's login checks its LUN: reach LUN 1 through LUN 0.
+	hold a 0 lun 1 tur
+	hold_end a
+	expect a <<EOF
+tur: sense 5/25/00
+EOF
+	[ -s "$T/state/$TARGET,1.pr" ] || fail "the state file is gone"
+	echo "	Lun 1 Path=$T/lun1.img,Type=fileio" >>"$CONF"
+	hup
+	assert_log_has "$T/state/$TARGET,1.pr: 1 registration\\(s\\), reserved"
+	run_client "$pr" "$url" "keys" "resv"
+	assert_output_has '^1 keys: GOOD gen=1 0x11$'
+	assert_output_has '^1 resv: GOOD gen=1 type=3 key=0x11$'
 	stop_daemon 0
 }

@@ -395,8 +395,9 @@ ua_lun_added(const struct lun_target *lt, struct lun *lun)
 
 	if ((st = lun_state_get(lun)) == NULL)
 		return;
-	pthread_mutex_lock(&nexus_mtx);
+	/* The order of ua_post_port, whose caller holds ls_mtx. */
 	pthread_mutex_lock(&st->ls_mtx);
+	pthread_mutex_lock(&nexus_mtx);
 	for (i = 0; i < nnexuses; i++) {
 		if (nexuses[i].nr_nx->nx_target != lt ||
 		    slot_find(st, nexuses[i].nr_id) != NULL)
@@ -411,8 +412,8 @@ ua_lun_added(const struct lun_target *lt, struct lun *lun)
 		memset(&slots[st->ls_nslots], 0, sizeof(*slots));
 		slots[st->ls_nslots++].us_nx = nexuses[i].nr_id;
 	}
-	pthread_mutex_unlock(&st->ls_mtx);
 	pthread_mutex_unlock(&nexus_mtx);
+	pthread_mutex_unlock(&st->ls_mtx);
 }
 
 void
