@@ -3,6 +3,8 @@
  * messages of ietd(8) are log_info and always logged; levels 1 and 2 are
  * log_debug and need -d/-l.  Peer text is escaped with vis(3).
  */
+#include <sys/uio.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,6 +59,26 @@ log_getverbose(void)
 	return (log_verbose);
 }
 
+/*
+ * strnvis(3) with VIS_SAFE | VIS_OCTAL keeps printable ASCII but the
+ * backslash as it is: such text (addresses, and the initiator names the
+ * login accepts) is copied without vis's multibyte conversions, which
+ * would be the only users of their code in a worker.
+ */
+static void
+peer_vis(char *dst, size_t size, const char *src)
+{
+	const unsigned char	*p;
+
+	for (p = (const unsigned char *)src; *p != '\0'; p++)
+		if (*p <= ' ' || *p >= 0x7f || *p == '\\')
+			break;
+	if (*p == '\0' && (size_t)((const char *)p - src) < size)
+		memcpy(dst, src, (const char *)p - src + 1);
+	else
+		strnvis(dst, src, size, VIS_SAFE | VIS_OCTAL);
+}
+
 void
 log_setpeer(const char *addr, const char *initiator)
 {
@@ -66,14 +88,43 @@ log_setpeer(const char *addr, const char *initiator)
 		log_peer[0] = '\0';
 		return;
 	}
-	strnvis(vaddr, addr, sizeof(vaddr), VIS_SAFE | VIS_OCTAL);
+	peer_vis(vaddr, sizeof(vaddr), addr);
 	if (initiator != NULL && initiator[0] != '\0') {
-		strnvis(vname, initiator, sizeof(vname), VIS_SAFE | VIS_OCTAL);
+		peer_vis(vname, sizeof(vname), initiator);
 		snprintf(log_peer, sizeof(log_peer), "%s (%s): ", vaddr, vname);
 	} else
 		snprintf(log_peer, sizeof(log_peer), "%s: ", vaddr);
 }
 
+/* All of iov out on fd, as one write when the system allows. */
+static void
+write_all(int fd, struct iovec *iov, int iovcnt)
+{
+	ssize_t	 n;
+
+	while (iovcnt > 0) {
+		if ((n = writev(fd, iov, iovcnt)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
+			n -= iov->iov_len;
+			iov++;
+			iovcnt--;
+		}
+		if (iovcnt > 0) {
+			iov->iov_base = (char *)iov->iov_base + n;
+			iov->iov_len -= n;
+		}
+	}
+}
+
+/*
+ * The foreground line goes out in one writev(2), not through stdio: an
+ * unbuffered stderr would format it again in an 8 KiB stack buffer, and
+ * every worker (a fork of the parent) logs at least one line.
+ */
 static void
 vlog(int pri, const char *fmt, va_list ap)
 {
@@ -84,15 +135,24 @@ vlog(int pri, const char *fmt, va_list ap)
 	if (log_foreground) {
 		struct timespec	 ts;
 		struct tm	 tm;
-		char		 tbuf[32];
+		struct iovec	 iov[4];
+		char		 head[128];
+		int		 n;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		localtime_r(&ts.tv_sec, &tm);
-		strftime(tbuf, sizeof(tbuf), "%H:%M:%S", &tm);
-		fprintf(stderr, "%s.%03ld ietd[%d] %s: %s%s\n", tbuf,
-		    ts.tv_nsec / 1000000, (int)getpid(), log_proc, log_peer,
-		    msg);
-		fflush(stderr);
+		n = snprintf(head, sizeof(head), "%02d:%02d:%02d.%03ld "
+		    "ietd[%d] %s: ", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		    ts.tv_nsec / 1000000, (int)getpid(), log_proc);
+		iov[0].iov_base = head;
+		iov[0].iov_len = n > 0 && (size_t)n < sizeof(head) ? n : 0;
+		iov[1].iov_base = log_peer;
+		iov[1].iov_len = strlen(log_peer);
+		iov[2].iov_base = msg;
+		iov[2].iov_len = strlen(msg);
+		iov[3].iov_base = "\n";
+		iov[3].iov_len = 1;
+		write_all(STDERR_FILENO, iov, 4);
 	} else
 		syslog(pri, "%s: %s%s", log_proc, log_peer, msg);
 	errno = saved;
