@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bsd/string.h>
 #include <bsd/unistd.h>
 
 #include "ipc.h"
@@ -62,9 +63,10 @@ now(void)
 /* In the new child: keep only the client and the channel, then work. */
 static __dead void
 child_start(struct parent *p, int client, int chan,
-    const struct sockaddr_storage *peer)
+    const struct msg_p_worker *mw, const char *addr)
 {
 	struct parent_config	*pc = p->p_cfg;
+	struct worker_conn	 wc;
 	sigset_t		 mask;
 	size_t			 i;
 
@@ -81,8 +83,11 @@ child_start(struct parent *p, int client, int chan,
 	signal(SIGALRM, SIG_DFL);
 	sigemptyset(&mask);
 	sigprocmask(SIG_SETMASK, &mask, NULL);
+	memcpy(&wc.wc_peer, &mw->peer, sizeof(wc.wc_peer));
+	memcpy(&wc.wc_local, &mw->local, sizeof(wc.wc_local));
+	strlcpy(wc.wc_addr, addr, sizeof(wc.wc_addr));
 	worker_main(client, chan, pc->pc_conf, pc->pc_timeout,
-	    pc->pc_inflight, peer);
+	    pc->pc_inflight, &wc);
 }
 
 static void
@@ -141,7 +146,7 @@ accept_one(struct parent *p, int lfd)
 		close(sv[1]);
 		goto fail;
 	case 0:
-		child_start(p, fd, sv[1], &peer);
+		child_start(p, fd, sv[1], &mw, c->c_addr);
 	default:
 		break;
 	}

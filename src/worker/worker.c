@@ -66,10 +66,9 @@ handoff(struct login *l)
 
 __dead void
 worker_main(int client_fd, int chan_fd, const struct conf *conf,
-    unsigned timeout, unsigned nofile, const struct sockaddr_storage *peer)
+    unsigned timeout, unsigned nofile, const struct worker_conn *wc)
 {
 	struct login	 l;
-	socklen_t	 len;
 	int		 on = 1;
 
 	log_set_exit(_exit);
@@ -81,11 +80,9 @@ worker_main(int client_fd, int chan_fd, const struct conf *conf,
 	l.l_chan = WORKER_CHAN_FD;
 	l.l_conf = conf;
 	l.l_window = 1;
-	memcpy(&l.l_peer, peer, sizeof(l.l_peer));
-	addr_str((const struct sockaddr *)peer, 1, l.l_addr, sizeof(l.l_addr));
-	len = sizeof(l.l_local);
-	if (getsockname(l.l_fd, (struct sockaddr *)&l.l_local, &len) == -1)
-		fatal("getsockname");
+	memcpy(&l.l_peer, &wc->wc_peer, sizeof(l.l_peer));
+	memcpy(&l.l_local, &wc->wc_local, sizeof(l.l_local));
+	strlcpy(l.l_addr, wc->wc_addr, sizeof(l.l_addr));
 	(void)setsockopt(l.l_fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	log_setpeer(l.l_addr, NULL);
 
