@@ -2,10 +2,12 @@
  * util.c: allocation that cannot fail (start-up and worker only), socket
  * helpers and address formatting.
  */
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +44,23 @@ xstrdup(const char *s)
 	if ((p = strdup(s)) == NULL)
 		fatal("strdup");
 	return (p);
+}
+
+/*
+ * A worker draws one or two numbers in its life: a getrandom(2) each is
+ * cheaper than arc4random's generator, which a fresh process seeds and
+ * maps pages for.
+ */
+uint32_t
+xrandom32(void)
+{
+	uint32_t	 v;
+	ssize_t		 n;
+
+	while ((n = getrandom(&v, sizeof(v), 0)) != (ssize_t)sizeof(v))
+		if (n != -1 || errno != EINTR)
+			fatal("getrandom");
+	return (v);
 }
 
 int

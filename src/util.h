@@ -14,6 +14,8 @@
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 char	*xstrdup(const char *);
+/* 32 bits from getrandom(2): no generator to seed in each worker. */
+uint32_t xrandom32(void);
 
 int	 set_nonblock(int fd);
 /* "1.2.3.4:3260" or "[::1]:3260" (with_port) / "1.2.3.4" or "::1". */

@@ -18,7 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <bsd/stdlib.h>
 
 #include "acl.h"
 #include "log.h"
@@ -283,7 +282,7 @@ discovery_run(struct login *l)
 	size_t			 max;
 	int			 r;
 
-	textx_init(&ts, arc4random() & 0x7fffffff);
+	textx_init(&ts, xrandom32() & 0x7fffffff);
 	max = l->l_neg.pn_result[P_MAX_RECV_DSL];
 	if (digests(l) != 0)
 		log_debug(1, "digests: header %s, data %s",

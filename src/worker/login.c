@@ -296,7 +296,7 @@ first_request(struct login *l, const struct pdu *req, struct keys *in,
 	l->l_cid = be16toh(q->cid);
 	l->l_itt = q->itt;
 	l->l_cmdsn = be32toh(q->cmdsn);
-	l->l_statsn = arc4random();
+	l->l_statsn = xrandom32();
 	l->l_window = 1;
 	l->l_stage = ISCSI_LOGIN_CSG(q->flags);
 
