@@ -233,18 +233,25 @@ sandbox_parent(uid_t uid, gid_t gid, const char *chroot_dir, unsigned nofile)
 void
 sandbox_worker(unsigned nofile)
 {
-	cap_t	 caps;
-	char	*text;
+	struct __user_cap_header_struct	 hdr;
+	struct __user_cap_data_struct	 d[_LINUX_CAPABILITY_U32S_3];
+	size_t				 i;
 
-	/* Inherited from the parent: ids, chroot, no caps, no_new_privs. */
-	if ((caps = cap_get_proc()) == NULL)
-		fatal("cap_get_proc");
-	if ((text = cap_to_text(caps, NULL)) == NULL)
-		fatal("cap_to_text");
-	if (strcmp(text, "=") != 0)
-		fatalx("worker holds capabilities: %s", text);
-	cap_free(text);
-	cap_free(caps);
+	/*
+	 * Inherited from the parent: ids, chroot, no caps, no_new_privs.
+	 * The capability sets are read with one capget(2), not libcap's
+	 * allocations and text form: every one of their bits must be clear.
+	 */
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.version = _LINUX_CAPABILITY_VERSION_3;
+	if (capget(&hdr, d) == -1)
+		fatal("capget");
+	for (i = 0; i < nitems(d); i++)
+		if (d[i].effective != 0 || d[i].permitted != 0 ||
+		    d[i].inheritable != 0)
+			fatalx("worker holds capabilities: word %zu "
+			    "effective %#x permitted %#x inheritable %#x", i,
+			    d[i].effective, d[i].permitted, d[i].inheritable);
 	if (getuid() == 0 || geteuid() == 0)
 		fatalx("worker runs as root");
 	limit_fsize(0, 0);
