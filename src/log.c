@@ -24,6 +24,10 @@ static int	 log_verbose;
 static char	 log_proc[32] = "ietd";
 static char	 log_peer[1280];
 static void	(*log_exit)(int) = exit;
+/* The UTC offset of [log_tz_from, log_tz_from + LOG_TZ_SPAN). */
+#define LOG_TZ_SPAN	900
+static time_t	 log_tz_from = -1;
+static long	 log_tz_off;
 
 void
 log_init(int foreground, int facility)
@@ -96,6 +100,32 @@ log_setpeer(const char *addr, const char *initiator)
 		snprintf(log_peer, sizeof(log_peer), "%s: ", vaddr);
 }
 
+/*
+ * Seconds since local midnight.  localtime_r takes libc's time zone lock
+ * and rewrites its state at every call: stores that, after each fork,
+ * are copy-on-write faults in the parent and again in the worker.  The
+ * offset from UTC changes only at a transition, and transitions fall on
+ * a quarter hour of UTC (offsets are multiples of 15 minutes), so the
+ * offset found once serves its whole quarter hour; a worker only reads
+ * what the parent found.
+ */
+static long
+log_daysec(time_t t)
+{
+	struct tm	 tm;
+	long		 s;
+
+	if (log_tz_from == -1 || t < log_tz_from ||
+	    t >= log_tz_from + LOG_TZ_SPAN) {
+		localtime_r(&t, &tm);
+		log_tz_off = tm.tm_gmtoff;
+		log_tz_from = t - t % LOG_TZ_SPAN;
+		return (tm.tm_hour * 3600L + tm.tm_min * 60L + tm.tm_sec);
+	}
+	s = (long)((t + log_tz_off) % 86400);
+	return (s < 0 ? s + 86400 : s);
+}
+
 /* All of iov out on fd, as one write when the system allows. */
 static void
 write_all(int fd, struct iovec *iov, int iovcnt)
@@ -134,15 +164,15 @@ vlog(int pri, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_foreground) {
 		struct timespec	 ts;
-		struct tm	 tm;
 		struct iovec	 iov[4];
 		char		 head[128];
+		long		 s;
 		int		 n;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		localtime_r(&ts.tv_sec, &tm);
-		n = snprintf(head, sizeof(head), "%02d:%02d:%02d.%03ld "
-		    "ietd[%d] %s: ", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		s = log_daysec(ts.tv_sec);
+		n = snprintf(head, sizeof(head), "%02ld:%02ld:%02ld.%03ld "
+		    "ietd[%d] %s: ", s / 3600, s / 60 % 60, s % 60,
 		    ts.tv_nsec / 1000000, (int)getpid(), log_proc);
 		iov[0].iov_base = head;
 		iov[0].iov_len = n > 0 && (size_t)n < sizeof(head) ? n : 0;
