@@ -13,6 +13,8 @@
 
 #include "keys.h"
 
+#define KEYS_CAP_MIN	16
+
 static int	name_ok(const char *, size_t);
 static int	keys_append(struct keys *, const char *, size_t,
 		    const char *, size_t);
@@ -31,6 +33,8 @@ keys_free(struct keys *keys)
 	if (keys == NULL)
 		return;
 	keys_truncate(keys, 0);
+	free(keys->keys_name);
+	free(keys->keys_value);
 	free(keys);
 }
 
@@ -41,7 +45,6 @@ keys_truncate(struct keys *keys, size_t n)
 	while (keys->keys_n > n) {
 		keys->keys_n--;
 		free(keys->keys_name[keys->keys_n]);
-		free(keys->keys_value[keys->keys_n]);
 		keys->keys_name[keys->keys_n] = NULL;
 		keys->keys_value[keys->keys_n] = NULL;
 	}
@@ -88,24 +91,48 @@ keys_index(const struct keys *keys, const char *name)
 	return (i);
 }
 
+/* Room for one more pair: the arrays double, up to KEYS_MAX. */
 static int
-keys_append(struct keys *keys, const char *name, size_t nlen,
-    const char *value, size_t vlen)
+keys_grow(struct keys *keys)
 {
-	char	*n, *v;
+	char	**n, **v;
+	size_t	 cap;
 
+	if (keys->keys_n < keys->keys_cap)
+		return (0);
 	if (keys->keys_n >= KEYS_MAX) {
 		errno = E2BIG;
 		return (-1);
 	}
-	if ((n = strndup(name, nlen)) == NULL)
+	cap = keys->keys_cap == 0 ? KEYS_CAP_MIN : keys->keys_cap * 2;
+	if (cap > KEYS_MAX)
+		cap = KEYS_MAX;
+	if ((n = reallocarray(keys->keys_name, cap, sizeof(*n))) == NULL)
 		return (-1);
-	if ((v = strndup(value, vlen)) == NULL) {
-		free(n);
+	keys->keys_name = n;
+	if ((v = reallocarray(keys->keys_value, cap, sizeof(*v))) == NULL)
 		return (-1);
-	}
+	keys->keys_value = v;
+	keys->keys_cap = cap;
+	return (0);
+}
+
+static int
+keys_append(struct keys *keys, const char *name, size_t nlen,
+    const char *value, size_t vlen)
+{
+	char	*n;
+
+	if (keys_grow(keys) == -1)
+		return (-1);
+	if ((n = malloc(nlen + vlen + 2)) == NULL)
+		return (-1);
+	memcpy(n, name, nlen);
+	n[nlen] = '\0';
+	memcpy(n + nlen + 1, value, vlen);
+	n[nlen + 1 + vlen] = '\0';
 	keys->keys_name[keys->keys_n] = n;
-	keys->keys_value[keys->keys_n] = v;
+	keys->keys_value[keys->keys_n] = n + nlen + 1;
 	keys->keys_n++;
 	return (0);
 }
@@ -268,7 +295,6 @@ keys_delete(struct keys *keys, const char *name)
 	for (i = j = 0; i < keys->keys_n; i++) {
 		if (strcmp(keys->keys_name[i], name) == 0) {
 			free(keys->keys_name[i]);
-			free(keys->keys_value[i]);
 			continue;
 		}
 		keys->keys_name[j] = keys->keys_name[i];

@@ -12,10 +12,16 @@
 #define KEY_NAME_MAX	63		/* RFC 7143 6.1: key names <= 63 bytes */
 #define KEY_VALUE_MAX	8192		/* value length (RFC 7143 6.1: 255 text, 8192 binary) */
 
+/*
+ * keys_name[i] is one allocation holding "name\0value\0"; keys_value[i]
+ * points at its value.  The arrays grow with the list (up to KEYS_MAX),
+ * so that a short list stays small: a worker builds several.
+ */
 struct keys {
 	size_t	 keys_n;
-	char	*keys_name[KEYS_MAX];
-	char	*keys_value[KEYS_MAX];
+	size_t	 keys_cap;
+	char	**keys_name;
+	char	**keys_value;
 };
 
 struct keys *keys_new(void);		/* NULL on ENOMEM */
