@@ -6,6 +6,7 @@
  * tells io, and on SIGTERM/SIGINT shuts everything down in order.
  */
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/queue.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -30,6 +31,7 @@
 
 #define KILL_GRACE	5	/* seconds past -t before SIGKILL */
 #define IO_STOP_WAIT	30	/* seconds io may take to shut down */
+#define CHILD_CHUNK	64	/* child table slots mapped at a time */
 
 struct child {
 	LIST_ENTRY(child)	 c_entry;
@@ -43,6 +45,7 @@ struct child {
 struct parent {
 	struct parent_config	*p_cfg;
 	LIST_HEAD(, child)	 p_children;
+	LIST_HEAD(, child)	 p_free;	/* unused child slots */
 	unsigned		 p_nchildren;
 	uint32_t		 p_next_peerid;
 	int			 p_sigfd;
@@ -60,7 +63,46 @@ now(void)
 	return (ts.tv_sec);
 }
 
-/* In the new child: keep only the client and the channel, then work. */
+/*
+ * The child table lives in pages that fork leaves out (MADV_DONTFORK):
+ * no worker needs it, and a page that fork shares is write-protected in
+ * the parent until its next store there faults and copies it.  Slots
+ * come in chunks that stay mapped; released ones wait on p_free.
+ */
+static struct child *
+child_new(struct parent *p)
+{
+	struct child	*c;
+	size_t		 i, len = CHILD_CHUNK * sizeof(*c);
+
+	if (LIST_EMPTY(&p->p_free)) {
+		c = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (c == MAP_FAILED)
+			return (NULL);
+		if (madvise(c, len, MADV_DONTFORK) == -1) {
+			munmap(c, len);
+			return (NULL);
+		}
+		for (i = 0; i < CHILD_CHUNK; i++)
+			LIST_INSERT_HEAD(&p->p_free, &c[i], c_entry);
+	}
+	c = LIST_FIRST(&p->p_free);
+	LIST_REMOVE(c, c_entry);
+	memset(c, 0, sizeof(*c));
+	return (c);
+}
+
+static void
+child_free(struct parent *p, struct child *c)
+{
+	LIST_INSERT_HEAD(&p->p_free, c, c_entry);
+}
+
+/*
+ * In the new child: keep only the client and the channel, then work.
+ * The child table is not mapped here (child_new).
+ */
 static __dead void
 child_start(struct parent *p, int client, int chan,
     const struct msg_p_worker *mw, const char *addr)
@@ -100,6 +142,7 @@ accept_one(struct parent *p, int lfd)
 	socklen_t		 len;
 	pid_t			 pid;
 	int			 fd, sv[2];
+	char			 addr[ADDRSTRLEN];
 
 	len = sizeof(peer);
 	fd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
@@ -117,13 +160,14 @@ accept_one(struct parent *p, int lfd)
 		close(fd);
 		return;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		log_warn("calloc");
+	if ((c = child_new(p)) == NULL) {
+		log_warn("child table");
 		close(fd);
 		return;
 	}
-	addr_str((struct sockaddr *)&peer, 1, c->c_addr, sizeof(c->c_addr));
-	log_info("connection request from %s", c->c_addr);
+	addr_str((struct sockaddr *)&peer, 1, addr, sizeof(addr));
+	strlcpy(c->c_addr, addr, sizeof(c->c_addr));
+	log_info("connection request from %s", addr);
 
 	if (ipc_pair(sv) == -1) {
 		log_warn("socketpair");
@@ -146,7 +190,7 @@ accept_one(struct parent *p, int lfd)
 		close(sv[1]);
 		goto fail;
 	case 0:
-		child_start(p, fd, sv[1], &mw, c->c_addr);
+		child_start(p, fd, sv[1], &mw, addr);
 	default:
 		break;
 	}
@@ -161,7 +205,7 @@ accept_one(struct parent *p, int lfd)
 	return;
 fail:
 	close(fd);
-	free(c);
+	child_free(p, c);
 }
 
 static void
@@ -188,7 +232,7 @@ reap_worker(struct parent *p, struct child *c, int status)
 	    &mg, sizeof(mg), -1) == -1)
 		log_warn("ipc to io");
 	LIST_REMOVE(c, c_entry);
-	free(c);
+	child_free(p, c);
 	p->p_nchildren--;
 }
 
@@ -351,6 +395,7 @@ parent_main(struct parent_config *pc)
 	memset(&p, 0, sizeof(p));
 	p.p_cfg = pc;
 	LIST_INIT(&p.p_children);
+	LIST_INIT(&p.p_free);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGTERM);
