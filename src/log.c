@@ -185,7 +185,9 @@ vlog(int pri, const char *fmt, va_list ap)
 		write_all(STDERR_FILENO, iov, 4);
 	} else
 		syslog(pri, "%s: %s%s", log_proc, log_peer, msg);
-	errno = saved;
+	/* Only if it changed: errno shares a page with what fork shares. */
+	if (errno != saved)
+		errno = saved;
 }
 
 static void

@@ -305,10 +305,19 @@ reload(struct parent *p)
 static void
 handle_signals(struct parent *p)
 {
-	struct signalfd_siginfo	 si;
+	struct signalfd_siginfo	 si[8];
+	ssize_t			 n;
+	size_t			 i;
 
-	while (read(p->p_sigfd, &si, sizeof(si)) == sizeof(si)) {
-		switch (si.ssi_signo) {
+	/*
+	 * One read, for poll said there is something: reading on until
+	 * EAGAIN would store errno, in a page that each fork has shared
+	 * (and so a copy-on-write fault per login).  Signals beyond these
+	 * eight make the next poll return at once.
+	 */
+	n = read(p->p_sigfd, si, sizeof(si));
+	for (i = 0; n > 0 && i < (size_t)n / sizeof(si[0]); i++) {
+		switch (si[i].ssi_signo) {
 		case SIGCHLD:
 			reap(p);
 			break;
