@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <netdb.h>
@@ -196,6 +197,46 @@ resolve_ids(const struct options *o, uid_t *uid, gid_t *gid)
 		fatalx("refusing to run as uid 0: use -u");
 }
 
+/*
+ * The lookups in a child of their own: the NSS modules a lookup loads
+ * (libnss_systemd and its libraries, for a user not in /etc/passwd)
+ * stay mapped for good, and every fork of the parent (one per login)
+ * copies each mapping.  The child writes the two ids back, or says why
+ * not on stderr and exits 1.
+ */
+static void
+resolve_ids_apart(const struct options *o, uid_t *uid, gid_t *gid)
+{
+	uint32_t	 ids[2];
+	ssize_t		 n;
+	pid_t		 pid;
+	int		 fd[2], status;
+
+	if (pipe2(fd, O_CLOEXEC) == -1)
+		fatal("pipe");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid == 0) {
+		close(fd[0]);
+		resolve_ids(o, uid, gid);
+		ids[0] = *uid;
+		ids[1] = *gid;
+		_exit(write(fd[1], ids, sizeof(ids)) == sizeof(ids) ? 0 : 1);
+	}
+	close(fd[1]);
+	do {
+		n = read(fd[0], ids, sizeof(ids));
+	} while (n == -1 && errno == EINTR);
+	close(fd[0]);
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			fatal("waitpid");
+	if (n != sizeof(ids) || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		exit(1);
+	*uid = ids[0];
+	*gid = ids[1];
+}
+
 static int
 listen_one(const struct addrinfo *ai)
 {
@@ -380,7 +421,7 @@ main(int argc, char **argv)
 	}
 	if (geteuid() != 0)
 		fatalx("must be started as root");
-	resolve_ids(&o, &uid, &gid);
+	resolve_ids_apart(&o, &uid, &gid);
 
 	if ((pfh = pidfile_open(o.pidfile, 0644, &otherpid)) == NULL) {
 		if (errno == EEXIST)
