@@ -28,6 +28,8 @@
 #include "util.h"
 #include "worker/login.h"
 
+static int	access_verdict(struct login *, const struct pdu *);
+
 /* Keys the login code answers itself; param_negotiate never sees them. */
 static const char *const declarative_keys[] = {
 	"InitiatorName", "InitiatorAlias", "TargetName", "SessionType",
@@ -122,6 +124,9 @@ login_fail(struct login *l, const struct pdu *req, int status,
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	/* A refusal of access that io has decided comes first. */
+	if (l->l_access_pending && access_verdict(l, req) == -1)
+		return (-1);
 	log_warnx("login by %s failed: %s (status %#06x)",
 	    l->l_initiator[0] != '\0' ? l->l_initiator : "(unknown)", why,
 	    status);
@@ -255,24 +260,39 @@ read_joined(struct login *l, struct pdu *req, struct keys *in)
 	return (rv);
 }
 
-/* May this initiator reach the target?  io judges (acl.c), at once. */
+/*
+ * May this initiator reach the target?  io judges (acl.c) at once; the
+ * worker reads the verdict with access_verdict.  0, or -1 after the
+ * Login reject.
+ */
 static int
-access_ask(struct login *l, const struct pdu *req)
+access_send(struct login *l, const struct pdu *req)
 {
-	static const struct ipc_rule rules[] = {
-		{ MSG_I_ACCESS, sizeof(struct msg_i_access),
-		    sizeof(struct msg_i_access), false },
-	};
 	struct msg_w_access	 a;
-	struct msg_i_access	 v;
-	struct ipc_msg		 m;
 
 	memset(&a, 0, sizeof(a));
 	a.tid = l->l_target->ct_tid;
 	strlcpy(a.initiator, l->l_initiator, sizeof(a.initiator));
 	strlcpy(a.target, l->l_target->ct_name, sizeof(a.target));
-	if (ipc_send(l->l_chan, MSG_W_ACCESS, 0, &a, sizeof(a), -1) == -1 ||
-	    ipc_recv(l->l_chan, rules, nitems(rules), &m) != 1)
+	if (ipc_send(l->l_chan, MSG_W_ACCESS, 0, &a, sizeof(a), -1) == -1)
+		return (login_fail(l, req, LOGIN_TARGET_ERROR,
+		    "no access verdict from io"));
+	l->l_access_pending = true;
+	return (0);
+}
+
+static int
+access_verdict(struct login *l, const struct pdu *req)
+{
+	static const struct ipc_rule rules[] = {
+		{ MSG_I_ACCESS, sizeof(struct msg_i_access),
+		    sizeof(struct msg_i_access), false },
+	};
+	struct msg_i_access	 v;
+	struct ipc_msg		 m;
+
+	l->l_access_pending = false;
+	if (ipc_recv(l->l_chan, rules, nitems(rules), &m) != 1)
 		return (login_fail(l, req, LOGIN_TARGET_ERROR,
 		    "no access verdict from io"));
 	memcpy(&v, m.data, sizeof(v));
@@ -280,6 +300,25 @@ access_ask(struct login *l, const struct pdu *req)
 		return (login_fail(l, req, v.status,
 		    "access to %s refused by io", l->l_target->ct_name));
 	return (0);
+}
+
+/*
+ * A first request that also asks for the Full Feature Phase (libiscsi's
+ * single-PDU login) reads the access verdict only when it asks for
+ * admission, or when it fails before: the worker then waits for io once
+ * instead of twice.  Any other login waits for it here.
+ */
+static int
+access_ask(struct login *l, const struct pdu *req)
+{
+	const struct iscsi_login_req	*q = (const void *)&req->bhs;
+
+	if (access_send(l, req) == -1)
+		return (-1);
+	if ((q->flags & ISCSI_LOGIN_T) &&
+	    ISCSI_LOGIN_NSG(q->flags) == ISCSI_STAGE_FULL)
+		return (0);
+	return (access_verdict(l, req));
 }
 
 /* What the first Login Request must hold: who, which session, which target. */
@@ -704,8 +743,13 @@ admit(struct login *l, const struct pdu *req)
 	a.tid = l->l_target->ct_tid;
 	strlcpy(a.initiator, l->l_initiator, sizeof(a.initiator));
 	strlcpy(a.target, l->l_target->ct_name, sizeof(a.target));
-	if (ipc_send(l->l_chan, MSG_W_ADMIT, 0, &a, sizeof(a), -1) == -1 ||
-	    ipc_recv(l->l_chan, rules, nitems(rules), &m) != 1)
+	if (ipc_send(l->l_chan, MSG_W_ADMIT, 0, &a, sizeof(a), -1) == -1)
+		return (login_fail(l, req, LOGIN_TARGET_ERROR,
+		    "no admission verdict from io"));
+	/* The access verdict, if still unread (access_ask), comes first. */
+	if (l->l_access_pending && access_verdict(l, req) == -1)
+		return (-1);
+	if (ipc_recv(l->l_chan, rules, nitems(rules), &m) != 1)
 		return (login_fail(l, req, LOGIN_TARGET_ERROR,
 		    "no admission verdict from io"));
 	memcpy(&v, m.data, sizeof(v));

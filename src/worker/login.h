@@ -35,6 +35,7 @@ struct login {
 	struct conf_target	*l_target;	/* NULL for discovery */
 	bool			 l_discovery;
 	bool			 l_chap;	/* IncomingUser: CHAP required */
+	bool			 l_access_pending; /* io's verdict unread */
 	enum login_auth		 l_auth;
 	char			 l_chap_user[CHAP_NAME_MAX];
 	char			 l_initiator[ISCSI_NAME_MAX];
