@@ -4,6 +4,7 @@
  * to parse and encode, and regress/unit/test_chap.c to check it.
  */
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -12,9 +13,69 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/opensslv.h>
 #include <openssl/rand.h>
 
 #include "chap.h"
+
+#define CHAP_STR(x)	CHAP_STR2(x)
+#define CHAP_STR2(x)	#x
+#define CHAP_LIBCRYPTO	"libcrypto.so." CHAP_STR(OPENSSL_SHLIB_VERSION)
+
+/*
+ * The OpenSSL functions, from libcrypto loaded at run time: only io
+ * computes CHAP, and a library linked into ietd would be mapped in the
+ * parent too, where each fork for a login copies its mappings (and its
+ * relocated data, some 400 KiB).  Prototypes come from OpenSSL's headers.
+ */
+static struct {
+	bool				 loaded;
+	__typeof__(EVP_md5)		*md5;
+	__typeof__(EVP_sha1)		*sha1;
+	__typeof__(EVP_sha256)		*sha256;
+	__typeof__(EVP_sha3_256)	*sha3_256;
+	__typeof__(EVP_MD_CTX_new)	*ctx_new;
+	__typeof__(EVP_MD_CTX_free)	*ctx_free;
+	__typeof__(EVP_DigestInit_ex)	*init;
+	__typeof__(EVP_DigestUpdate)	*update;
+	__typeof__(EVP_DigestFinal_ex)	*final;
+	__typeof__(RAND_bytes)		*rand_bytes;
+	__typeof__(CRYPTO_memcmp)	*memcmp;
+} crypto;
+
+#define CHAP_SYM(h, field, name)					\
+	((crypto.field = (__typeof__(crypto.field))dlsym((h), (name))) != NULL)
+
+int
+chap_crypto_load(const char **errstr)
+{
+	void	*h;
+
+	if (crypto.loaded)
+		return (0);
+	if ((h = dlopen(CHAP_LIBCRYPTO, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		if (errstr != NULL)
+			*errstr = dlerror();
+		return (-1);
+	}
+	if (!CHAP_SYM(h, md5, "EVP_md5") || !CHAP_SYM(h, sha1, "EVP_sha1") ||
+	    !CHAP_SYM(h, sha256, "EVP_sha256") ||
+	    !CHAP_SYM(h, sha3_256, "EVP_sha3_256") ||
+	    !CHAP_SYM(h, ctx_new, "EVP_MD_CTX_new") ||
+	    !CHAP_SYM(h, ctx_free, "EVP_MD_CTX_free") ||
+	    !CHAP_SYM(h, init, "EVP_DigestInit_ex") ||
+	    !CHAP_SYM(h, update, "EVP_DigestUpdate") ||
+	    !CHAP_SYM(h, final, "EVP_DigestFinal_ex") ||
+	    !CHAP_SYM(h, rand_bytes, "RAND_bytes") ||
+	    !CHAP_SYM(h, memcmp, "CRYPTO_memcmp")) {
+		if (errstr != NULL)
+			*errstr = dlerror();
+		dlclose(h);
+		return (-1);
+	}
+	crypto.loaded = true;
+	return (0);
+}
 
 /* Strongest first: the default choice among what an initiator offers. */
 static const int chap_default_order[] = {
@@ -26,13 +87,13 @@ chap_md(int alg)
 {
 	switch (alg) {
 	case CHAP_MD5:
-		return (EVP_md5());
+		return (crypto.md5());
 	case CHAP_SHA1:
-		return (EVP_sha1());
+		return (crypto.sha1());
 	case CHAP_SHA256:
-		return (EVP_sha256());
+		return (crypto.sha256());
 	case CHAP_SHA3_256:
-		return (EVP_sha3_256());
+		return (crypto.sha3_256());
 	}
 	return (NULL);
 }
@@ -134,23 +195,25 @@ chap_response(int alg, uint8_t id, const char *secret, size_t secretlen,
 	unsigned int	 len;
 	int		 ok;
 
-	if ((md = chap_md(alg)) == NULL || (ctx = EVP_MD_CTX_new()) == NULL)
+	if (chap_crypto_load(NULL) == -1 || (md = chap_md(alg)) == NULL ||
+	    (ctx = crypto.ctx_new()) == NULL)
 		return (-1);
-	ok = EVP_DigestInit_ex(ctx, md, NULL) == 1 &&
-	    EVP_DigestUpdate(ctx, &id, 1) == 1 &&
-	    EVP_DigestUpdate(ctx, secret, secretlen) == 1 &&
-	    EVP_DigestUpdate(ctx, chal, challen) == 1 &&
-	    EVP_DigestFinal_ex(ctx, out, &len) == 1 &&
+	ok = crypto.init(ctx, md, NULL) == 1 &&
+	    crypto.update(ctx, &id, 1) == 1 &&
+	    crypto.update(ctx, secret, secretlen) == 1 &&
+	    crypto.update(ctx, chal, challen) == 1 &&
+	    crypto.final(ctx, out, &len) == 1 &&
 	    len == chap_digest_len(alg);
-	EVP_MD_CTX_free(ctx);
+	crypto.ctx_free(ctx);
 	return (ok ? 0 : -1);
 }
 
 int
 chap_challenge(uint8_t *id, uint8_t *chal, size_t len)
 {
-	if (len > INT_MAX || RAND_bytes(id, 1) != 1 ||
-	    RAND_bytes(chal, (int)len) != 1)
+	if (len > INT_MAX || chap_crypto_load(NULL) == -1 ||
+	    crypto.rand_bytes(id, 1) != 1 ||
+	    crypto.rand_bytes(chal, (int)len) != 1)
 		return (-1);
 	return (0);
 }
@@ -158,7 +221,10 @@ chap_challenge(uint8_t *id, uint8_t *chal, size_t len)
 bool
 chap_equal(const uint8_t *a, const uint8_t *b, size_t len)
 {
-	return (CRYPTO_memcmp(a, b, len) == 0);
+	/* Without libcrypto nothing compares equal: authentication fails. */
+	if (chap_crypto_load(NULL) == -1)
+		return (false);
+	return (crypto.memcmp(a, b, len) == 0);
 }
 
 static int

@@ -24,6 +24,12 @@
 #define CHAP_NAME_MAX		256	/* CHAP_N, NUL included */
 #define CHAP_ALGS_MAX		16	/* entries of a CHAP_A list we keep */
 
+/*
+ * Load libcrypto (dlopen) for the functions below that need it; io calls
+ * it at start-up, before its sandbox, and they call it themselves when
+ * it has not been.  0, or -1 with *errstr (if not NULL) saying why.
+ */
+int	 chap_crypto_load(const char **errstr);
 /* Response (digest) length of an algorithm, 0 if not supported. */
 size_t	 chap_digest_len(int alg);
 /* "MD5", "SHA-1", ... or "unknown". */

@@ -26,6 +26,7 @@
 #include <bsd/stdlib.h>
 #include <bsd/unistd.h>
 
+#include "chap.h"
 #include "conf.h"
 #include "ipc.h"
 #include "log.h"
@@ -340,6 +341,7 @@ start_io(int fd, int *listen, size_t nlisten, struct conf *conf,
     struct lun_table *luns, uid_t uid, gid_t gid)
 {
 	sigset_t	 mask;
+	const char	*errstr;
 	size_t		 i;
 
 	for (i = 0; i < nlisten; i++)
@@ -355,6 +357,9 @@ start_io(int fd, int *listen, size_t nlisten, struct conf *conf,
 	atexit(remove_pidfile);
 	log_procinit("io");
 	setproctitle("io");
+	/* CHAP is io's alone: libcrypto is loaded here, not linked. */
+	if (chap_crypto_load(&errstr) == -1)
+		fatalx("cannot load libcrypto: %s", errstr);
 	/* FSIZE also bounds the APTPL state files (a few KiB each). */
 	sandbox_io(uid, gid, largest_lun(luns) > PR_FILE_MAX ?
 	    largest_lun(luns) : PR_FILE_MAX);

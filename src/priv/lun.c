@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include <bsd/string.h>
-#include <openssl/evp.h>
+#include <sha2.h>
 
 #include "log.h"
 #include "priv/lun.h"
@@ -43,7 +43,7 @@ static void	lun_probe_thin(struct lun *, const struct stat *);
 static void	lun_probe_physical(struct lun *, const struct stat *);
 static int	lun_direct_setup(const struct conf *, const struct conf_lun *,
 		    struct lun *, int);
-static int	lun_naa_derive(const char *, uint32_t, uint8_t *);
+static void	lun_naa_derive(const char *, uint32_t, uint8_t *);
 static int	lun_cmp(const void *, const void *);
 static void	lun_target_close(struct lun_target *);
 
@@ -320,14 +320,7 @@ lun_open(const struct conf *conf, const struct conf_target *ct,
 	else
 		snprintf(lun->lun_scsi_id, sizeof(lun->lun_scsi_id),
 		    "%08x%08x", ct->ct_tid, cl->cl_id);
-	if (lun_naa_derive(ct->ct_name, cl->cl_id, lun->lun_naa) == -1) {
-		log_warnx("%s:%d: %s: cannot derive NAA identifier",
-		    conf->conf_path, cl->cl_line, what);
-		if (lun->lun_fd != -1)
-			close(lun->lun_fd);
-		lun->lun_fd = -1;
-		return (-1);
-	}
+	lun_naa_derive(ct->ct_name, cl->cl_id, lun->lun_naa);
 	return (0);
 }
 
@@ -500,32 +493,27 @@ lun_probe_thin(struct lun *lun, const struct stat *st)
 /*
  * NAA type 3 (locally assigned) designator: the top nibble is 3 and the
  * other 60 bits come from SHA-256("<target name>\0<lun, 4 bytes BE>"), so
- * no IEEE OUI is needed and the value survives restarts.
+ * no IEEE OUI is needed and the value survives restarts.  libmd's
+ * SHA-256 (libbsd's companion, linked into ietd): the LUN table is
+ * opened before the parent forks off, and libcrypto is io's alone
+ * (chap.c).
  */
-static int
+static void
 lun_naa_derive(const char *name, uint32_t id, uint8_t *naa)
 {
-	EVP_MD_CTX	*ctx;
-	uint8_t		 md[EVP_MAX_MD_SIZE], idb[4];
-	unsigned int	 mdlen;
-	int		 ok;
+	SHA2_CTX	 ctx;
+	uint8_t		 md[SHA256_DIGEST_LENGTH], idb[4];
 
 	idb[0] = id >> 24;
 	idb[1] = id >> 16;
 	idb[2] = id >> 8;
 	idb[3] = id;
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		return (-1);
-	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestUpdate(ctx, name, strlen(name) + 1) == 1 &&
-	    EVP_DigestUpdate(ctx, idb, sizeof(idb)) == 1 &&
-	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen >= 8;
-	EVP_MD_CTX_free(ctx);
-	if (!ok)
-		return (-1);
+	SHA256Init(&ctx);
+	SHA256Update(&ctx, (const uint8_t *)name, strlen(name) + 1);
+	SHA256Update(&ctx, idb, sizeof(idb));
+	SHA256Final(md, &ctx);
 	memcpy(naa, md, 8);
 	naa[0] = 0x30 | (naa[0] & 0x0f);
-	return (0);
 }
 
 struct lun_target *
