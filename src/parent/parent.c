@@ -33,6 +33,11 @@
 #define IO_STOP_WAIT	30	/* seconds io may take to shut down */
 #define CHILD_CHUNK	64	/* child table slots mapped at a time */
 
+/* Signals a worker takes at their default action. */
+static const int worker_signals[] = {
+	SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGALRM,
+};
+
 struct child {
 	LIST_ENTRY(child)	 c_entry;
 	pid_t			 c_pid;
@@ -51,6 +56,7 @@ struct parent {
 	int			 p_sigfd;
 	int			 p_full_logged;
 	int			 p_stopping;
+	sigset_t		 p_sigreset;	/* not at SIG_DFL here */
 	time_t			 p_stop_deadline;
 };
 
@@ -118,11 +124,9 @@ child_start(struct parent *p, int client, int chan,
 	close(p->p_sigfd);
 	if (pc->pc_pidfile_fd != -1)
 		close(pc->pc_pidfile_fd);
-	signal(SIGCHLD, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
-	signal(SIGALRM, SIG_DFL);
+	for (i = 0; i < nitems(worker_signals); i++)
+		if (sigismember(&p->p_sigreset, worker_signals[i]))
+			signal(worker_signals[i], SIG_DFL);
 	sigemptyset(&mask);
 	sigprocmask(SIG_SETMASK, &mask, NULL);
 	memcpy(&wc.wc_peer, &mw->peer, sizeof(wc.wc_peer));
@@ -386,6 +390,24 @@ wait_io_ready(struct parent *p)
 	fatalx("io process failed to start");
 }
 
+/*
+ * The dispositions a worker must put back (child_start), found once:
+ * the parent never changes them (it takes signals from its signalfd),
+ * and most are at the default already, so most workers skip the calls.
+ */
+static void
+sigreset_init(struct parent *p)
+{
+	struct sigaction	 sa;
+	size_t			 i;
+
+	sigemptyset(&p->p_sigreset);
+	for (i = 0; i < nitems(worker_signals); i++)
+		if (sigaction(worker_signals[i], NULL, &sa) == -1 ||
+		    sa.sa_handler != SIG_DFL)
+			sigaddset(&p->p_sigreset, worker_signals[i]);
+}
+
 __dead void
 parent_main(struct parent_config *pc)
 {
@@ -405,6 +427,7 @@ parent_main(struct parent_config *pc)
 	p.p_cfg = pc;
 	LIST_INIT(&p.p_children);
 	LIST_INIT(&p.p_free);
+	sigreset_init(&p);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGTERM);

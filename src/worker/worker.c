@@ -22,21 +22,29 @@
 #include "worker/login.h"
 #include "worker/worker.h"
 
-/* Move the two descriptors to fixed numbers, whatever they were. */
+/*
+ * Move the two descriptors to fixed numbers, whatever they were: the
+ * channel out of the client's way first if it sits there, then each to
+ * its place (two calls each, when they are elsewhere, as they are).
+ */
 static void
 fixed_fds(int client, int chan)
 {
-	int	 c, h;
-
-	if ((c = fcntl(client, F_DUPFD_CLOEXEC, 10)) == -1 ||
-	    (h = fcntl(chan, F_DUPFD_CLOEXEC, 10)) == -1)
-		fatal("fcntl");
-	close(client);
-	close(chan);
-	if (dup2(c, WORKER_CLIENT_FD) == -1 || dup2(h, WORKER_CHAN_FD) == -1)
-		fatal("dup2");
-	close(c);
-	close(h);
+	if (chan == WORKER_CLIENT_FD) {
+		if ((chan = fcntl(chan, F_DUPFD_CLOEXEC, 10)) == -1)
+			fatal("fcntl");
+		close(WORKER_CLIENT_FD);
+	}
+	if (client != WORKER_CLIENT_FD) {
+		if (dup2(client, WORKER_CLIENT_FD) == -1)
+			fatal("dup2");
+		close(client);
+	}
+	if (chan != WORKER_CHAN_FD) {
+		if (dup2(chan, WORKER_CHAN_FD) == -1)
+			fatal("dup2");
+		close(chan);
+	}
 }
 
 static __dead void
