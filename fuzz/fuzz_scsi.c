@@ -87,7 +87,7 @@ check(const struct scsi_cmd *c)
 	if (c->sc_status == SCSI_STATUS_GOOD)
 		FUZZ_ASSERT(c->sc_xfer_len == (c->sc_want_len <
 		    c->sc_buf_len ? c->sc_want_len : c->sc_buf_len));
-	FUZZ_ASSERT(!c->sc_ref || (c->sc_ref_ok && c->sc_ref_fd >= 0 &&
+	FUZZ_ASSERT(!c->sc_ref || (c->sc_ref_ok && c->sc_lun->lun_fd >= 0 &&
 	    c->sc_ref_off + c->sc_xfer_len <= LUN0_SIZE));
 }
 
