@@ -31,6 +31,7 @@
 #include "acl.h"
 #include "chap.h"
 #include "conf.h"
+#include "conf_lun.h"
 #include "log.h"
 #include "param.h"
 #include "util.h"
@@ -130,7 +131,7 @@ static void	conf_warn(struct parse *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 
 /* Messages quote the file: escape what a terminal would interpret. */
-static void
+void
 conf_vlog(const char *name, int line, int error, const char *fmt, va_list ap)
 {
 	char	 raw[512], msg[4 * sizeof(raw) + 1];
@@ -335,7 +336,7 @@ conf_name_check(char *name, bool *folded, char *why, size_t whylen)
 	return (NULL);
 }
 
-static bool
+bool
 conf_printable(const char *s)
 {
 	for (; *s != '\0'; s++)
@@ -567,189 +568,24 @@ kw_chap_algs(struct parse *ps, const struct keyword *kw,
 	return (0);
 }
 
-/*
- * Lun <n> Path=<path>,Type=fileio|blockio|nullio[,IOMode=wb|wt|ro]
- *     [,BlockSize=512|4096][,ScsiId=<id>][,ScsiSN=<sn>][,Sectors=<n>]
- *     [,Thin=auto|yes|no]
- * Parameters are separated by commas; IET allowed no blanks, ietd also
- * takes blanks as separators.
- */
-
-#define LP_PATH		0x01
-#define LP_TYPE		0x02
-#define LP_IOMODE	0x04
-#define LP_BLOCKSIZE	0x08
-#define LP_SCSIID	0x10
-#define LP_SCSISN	0x20
-#define LP_SECTORS	0x40
-#define LP_THIN		0x80
-
-static const struct {
-	const char	*lp_name;
-	int		 lp_flag;
-} lun_params[] = {
-	{ "Path", LP_PATH },
-	{ "Type", LP_TYPE },
-	{ "IOMode", LP_IOMODE },
-	{ "BlockSize", LP_BLOCKSIZE },
-	{ "ScsiId", LP_SCSIID },
-	{ "ScsiSN", LP_SCSISN },
-	{ "Sectors", LP_SECTORS },
-	{ "Thin", LP_THIN },
-};
-
-static int
-lun_param(struct parse *ps, struct conf_lun *cl, int *seen, char *item)
-{
-	const char	*errstr, *pname;
-	char		*val;
-	size_t		 i;
-	int		 flag;
-
-	if ((val = strchr(item, '=')) == NULL) {
-		conf_err(ps, ps->ps_line, "Lun %u: %s: expected "
-		    "<parameter>=<value>", cl->cl_id, item);
-		return (0);
-	}
-	*val++ = '\0';
-	for (i = 0; i < nitems(lun_params); i++)
-		if (strcasecmp(item, lun_params[i].lp_name) == 0)
-			break;
-	if (i == nitems(lun_params)) {
-		conf_err(ps, ps->ps_line, "Lun %u: unknown parameter %s",
-		    cl->cl_id, item);
-		return (0);
-	}
-	flag = lun_params[i].lp_flag;
-	pname = lun_params[i].lp_name;
-	if (*seen & flag) {
-		conf_err(ps, ps->ps_line, "Lun %u: %s given twice",
-		    cl->cl_id, pname);
-		return (0);
-	}
-	*seen |= flag;
-	if (*val == '\0') {
-		conf_err(ps, ps->ps_line, "Lun %u: %s: empty value",
-		    cl->cl_id, pname);
-		return (0);
-	}
-
-	switch (flag) {
-	case LP_PATH:
-		if (*val != '/')
-			conf_err(ps, ps->ps_line, "Lun %u: Path %s: not an "
-			    "absolute path", cl->cl_id, val);
-		else if (strlen(val) >= PATH_MAX)
-			conf_err(ps, ps->ps_line, "Lun %u: Path is too long",
-			    cl->cl_id);
-		else if ((cl->cl_path = strdup(val)) == NULL)
-			return (-1);
-		break;
-	case LP_TYPE:
-		if (strcasecmp(val, "fileio") == 0)
-			cl->cl_type = LUN_FILEIO;
-		else if (strcasecmp(val, "blockio") == 0)
-			cl->cl_type = LUN_BLOCKIO;
-		else if (strcasecmp(val, "nullio") == 0)
-			cl->cl_type = LUN_NULLIO;
-		else
-			conf_err(ps, ps->ps_line, "Lun %u: Type %s: expected "
-			    "fileio, blockio or nullio", cl->cl_id, val);
-		break;
-	case LP_IOMODE:
-		if (strcasecmp(val, "wb") == 0)
-			cl->cl_iomode = IOMODE_WB;
-		else if (strcasecmp(val, "wt") == 0)
-			cl->cl_iomode = IOMODE_WT;
-		else if (strcasecmp(val, "ro") == 0)
-			cl->cl_iomode = IOMODE_RO;
-		else
-			conf_err(ps, ps->ps_line, "Lun %u: IOMode %s: expected "
-			    "wb, wt or ro", cl->cl_id, val);
-		break;
-	case LP_BLOCKSIZE:
-		if (strcmp(val, "512") == 0)
-			cl->cl_blocksize = 512;
-		else if (strcmp(val, "4096") == 0)
-			cl->cl_blocksize = 4096;
-		else
-			conf_err(ps, ps->ps_line, "Lun %u: BlockSize %s: "
-			    "expected 512 or 4096", cl->cl_id, val);
-		break;
-	case LP_SCSIID:
-	case LP_SCSISN:
-		if (strlen(val) > (flag == LP_SCSIID ? SCSI_ID_MAX :
-		    SCSI_SN_MAX))
-			conf_err(ps, ps->ps_line, "Lun %u: %s is too long "
-			    "(at most %d characters)", cl->cl_id, pname,
-			    flag == LP_SCSIID ? SCSI_ID_MAX : SCSI_SN_MAX);
-		else if (!conf_printable(val))
-			conf_err(ps, ps->ps_line, "Lun %u: %s contains a "
-			    "control character", cl->cl_id, pname);
-		else if (flag == LP_SCSIID)
-			(void)strlcpy(cl->cl_scsi_id, val,
-			    sizeof(cl->cl_scsi_id));
-		else
-			(void)strlcpy(cl->cl_scsi_sn, val,
-			    sizeof(cl->cl_scsi_sn));
-		break;
-	case LP_SECTORS:
-		/* Keep sectors * 4096 within an off_t. */
-		cl->cl_sectors = strtonum(val, 1, LLONG_MAX / 4096, &errstr);
-		if (errstr != NULL)
-			conf_err(ps, ps->ps_line, "Lun %u: Sectors %s is %s",
-			    cl->cl_id, val, errstr);
-		break;
-	case LP_THIN:
-		if (strcasecmp(val, "auto") == 0)
-			cl->cl_thin = THIN_AUTO;
-		else if (strcasecmp(val, "yes") == 0)
-			cl->cl_thin = THIN_YES;
-		else if (strcasecmp(val, "no") == 0)
-			cl->cl_thin = THIN_NO;
-		else
-			conf_err(ps, ps->ps_line, "Lun %u: Thin %s: expected "
-			    "auto, yes or no", cl->cl_id, val);
-		break;
-	}
-	return (0);
-}
-
 static int
 kw_lun(struct parse *ps, const struct keyword *kw, const struct words *w)
 {
 	struct conf_lun	*cl;
 	const char	*errstr;
-	char		*item, *list;
-	int		 i, seen = 0;
 
 	if ((cl = calloc(1, sizeof(*cl))) == NULL)
 		return (-1);
 	cl->cl_line = ps->ps_line;
-	cl->cl_type = LUN_FILEIO;		/* IET's default */
-	cl->cl_iomode = IOMODE_WB;	/* IET's was wt; see ietd.conf(5) */
-	cl->cl_blocksize = 512;
 	TAILQ_INSERT_TAIL(&ps->ps_target->ct_luns, cl, cl_entry);
-
 	cl->cl_id = strtonum(w->w_argv[1], 0, CONF_LUN_MAX - 1, &errstr);
 	if (errstr != NULL) {
 		conf_err(ps, ps->ps_line, "Lun %s: LUN number is %s "
 		    "(0-%d)", w->w_argv[1], errstr, CONF_LUN_MAX - 1);
 		return (0);
 	}
-	for (i = 2; i < w->w_argc; i++) {
-		list = w->w_argv[i];
-		while ((item = strsep(&list, ",")) != NULL) {
-			if (*item == '\0')
-				continue;
-			if (lun_param(ps, cl, &seen, item) == -1)
-				return (-1);
-		}
-	}
-	if ((seen & LP_SECTORS) && cl->cl_type != LUN_NULLIO)
-		conf_err(ps, ps->ps_line, "Lun %u: Sectors is only valid "
-		    "with Type=nullio", cl->cl_id);
-	return (0);
+	return (conf_lun_params(cl, w->w_argv + 2, w->w_argc - 2,
+	    ps->ps_name, ps->ps_line, &ps->ps_errors));
 }
 
 /*
