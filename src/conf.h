@@ -14,6 +14,7 @@
 #include "param.h"
 
 #define CONF_LUN_MAX	16384		/* LUN numbers 0..16383 */
+#define CONF_SANITIZE_RATE_MAX 1048576	/* SanitizeRate: MiB/s */
 #define SCSI_ID_MAX	24		/* ScsiId: up to 24 characters */
 #define SCSI_SN_MAX	16		/* ScsiSN: up to 16 characters */
 #define CONF_CHAP_ALGS	4		/* CHAPAlgorithms: MD5 .. SHA3-256 */
@@ -40,6 +41,7 @@ struct conf_lun {
 	char			*cl_path;	/* NULL for nullio */
 	uint32_t		 cl_blocksize;	/* 512 (default) or 4096 */
 	uint64_t		 cl_sectors;	/* nullio size; 0 = default */
+	uint32_t		 cl_sanitize_rate; /* MiB/s; 0 = unpaced */
 	char			 cl_scsi_id[SCSI_ID_MAX + 1];	/* "" = derive */
 	char			 cl_scsi_sn[SCSI_SN_MAX + 1];	/* "" = derive */
 	int			 cl_line;

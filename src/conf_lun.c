@@ -44,7 +44,7 @@ lun_err(struct lun_ctx *lx, const char *fmt, ...)
 /*
  * Lun <n> Path=<path>,Type=fileio|blockio|nullio[,IOMode=wb|wt|ro]
  *     [,BlockSize=512|4096][,ScsiId=<id>][,ScsiSN=<sn>][,Sectors=<n>]
- *     [,Thin=auto|yes|no]
+ *     [,Thin=auto|yes|no][,SanitizeRate=<MiB/s>]
  * Parameters are separated by commas; IET allowed no blanks, ietd also
  * takes blanks as separators.
  */
@@ -57,6 +57,7 @@ lun_err(struct lun_ctx *lx, const char *fmt, ...)
 #define LP_SCSISN	0x20
 #define LP_SECTORS	0x40
 #define LP_THIN		0x80
+#define LP_SANITIZE_RATE 0x100
 
 static const struct {
 	const char	*lp_name;
@@ -70,6 +71,7 @@ static const struct {
 	{ "ScsiSN", LP_SCSISN },
 	{ "Sectors", LP_SECTORS },
 	{ "Thin", LP_THIN },
+	{ "SanitizeRate", LP_SANITIZE_RATE },
 };
 
 static int
@@ -184,6 +186,14 @@ lun_param(struct lun_ctx *lx, struct conf_lun *cl, int *seen, char *item)
 		else
 			lun_err(lx, "Lun %u: Thin %s: expected "
 			    "auto, yes or no", cl->cl_id, val);
+		break;
+	case LP_SANITIZE_RATE:
+		cl->cl_sanitize_rate = strtonum(val, 0,
+		    CONF_SANITIZE_RATE_MAX, &errstr);
+		if (errstr != NULL)
+			lun_err(lx, "Lun %u: SanitizeRate %s is %s (0-%d "
+			    "MiB per second)", cl->cl_id, val, errstr,
+			    CONF_SANITIZE_RATE_MAX);
 		break;
 	}
 	return (0);

@@ -71,9 +71,12 @@ struct r2t {
 	uint32_t	 r_datasn;	/* next DataSN expected */
 };
 
-/* A SCSI command waiting for its Data-Out data. */
+/* A SCSI command waiting for its Data-Out data, or for its end
+ * (t_pending: scsi_exec will call back, see task_complete). */
 struct task {
 	TAILQ_ENTRY(task)	 t_entry;
+	struct conn		*t_conn;	/* while t_pending */
+	bool			 t_pending;
 	uint32_t		 t_itt;
 	uint8_t			 t_lun[8];
 	uint64_t		 t_lun_id;

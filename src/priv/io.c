@@ -253,7 +253,8 @@ io_loop(struct io *io)
 	int			 i, n;
 
 	while (!io->io_stop) {
-		n = epoll_wait(io->io_r.r_epfd, evs, IO_MAX_EVENTS, -1);
+		n = epoll_wait(io->io_r.r_epfd, evs, IO_MAX_EVENTS,
+		    scsi_bg_timeout());
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -278,6 +279,8 @@ io_loop(struct io *io)
 				break;
 			}
 		}
+		if (!io->io_stop)
+			scsi_bg_run();	/* a sanitize's next chunk */
 		io_reap(io);
 	}
 }
@@ -1095,6 +1098,7 @@ io_shutdown(struct io *io)
 	while ((c = TAILQ_FIRST(&r->r_conns)) != NULL)
 		session_conn_close(c, NULL);
 	io_reap(io);
+	scsi_bg_stop();
 	close(r->r_epfd);
 	close(io->io_timer.t_fd);
 	close(io->io_parent.p_fd);

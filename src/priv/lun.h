@@ -27,6 +27,7 @@
 #include "conf.h"
 
 struct lun_state;
+struct sanitize_job;
 
 struct lun {
 	uint32_t	 lun_refs;		/* see above */
@@ -68,6 +69,7 @@ struct lun {
 	/* Its Lun line as opened (cl_path NULL: see lun_path), which a
 	 * reload compares with the line it reads. */
 	struct conf_lun	 lun_cl;
+	struct sanitize_job *lun_sanitize;	/* running (sanitize.c) */
 };
 
 struct lun_target {

@@ -291,6 +291,8 @@ reload_target(struct io_target *it, const struct conf *nc,
 			    "BlockSize, ScsiId or ScsiSN changed: " RESTART,
 			    nc->conf_path, cl->cl_line, lt->lt_name,
 			    lun->lun_id);
+		/* SanitizeRate: for the next SANITIZE (sanitize.c). */
+		lun->lun_cl.cl_sanitize_rate = cl->cl_sanitize_rate;
 		n += reload_resize(lt, lun, cl, nc->conf_path);
 	}
 	TAILQ_FOREACH(cl, &nct->ct_luns, cl_entry)

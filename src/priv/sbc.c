@@ -793,56 +793,37 @@ sbc_write_atomic(struct scsi_cmd *cmd)
 /*
  * SANITIZE (SBC-4 5.30).  OVERWRITE writes the initialization pattern to
  * every block, OVERWRITE COUNT times (inverted on every other pass with
- * INVERT), then flushes; BLOCK ERASE, offered on thin LUNs only,
- * deallocates every block (holes read as zeroes, WABEREQ 01b).  There is
- * no CRYPTOGRAPHIC ERASE: ietd encrypts nothing, so there is no key to
- * change.  The sanitize runs to its end before io reads the next command,
- * so nobody sees it in progress, and IMMED changes nothing.  If it
- * fails, medium access commands fail with SANITIZE COMMAND FAILED until a
- * sanitize succeeds or EXIT FAILURE MODE is sent.
+ * INVERT), then flushes: a background job of the LUN (sanitize.c), which
+ * answers the command when it ends, or at once with IMMED.  BLOCK
+ * ERASE, offered on thin LUNs only, deallocates every block (holes read
+ * as zeroes, WABEREQ 01b) with one hole punch or discard, before status.
+ * There is no CRYPTOGRAPHIC ERASE: ietd encrypts nothing, so there is no
+ * key to change.  If a sanitize fails, medium access commands fail with
+ * SANITIZE COMMAND FAILED until a sanitize succeeds or EXIT FAILURE MODE
+ * is sent.
  */
-static int
+static void
 sanitize_overwrite(struct scsi_cmd *cmd, uint32_t plen)
 {
-	struct lun	*lun = cmd->sc_lun;
 	const uint8_t	*d = cmd->sc_buf;
-	uint8_t		*blk;
-	uint32_t	 bs = lun->lun_blocksize, ipl, i, pass, count;
-	int		 rv = 0;
+	uint32_t	 ipl, count;
 
 	count = d[0] & 0x1f;
 	if (d[0] & 0x60) {			/* TEST */
 		scsi_invalid_param(cmd, 0, 6);
-		return (-1);
+		return;
 	}
 	if (count == 0) {
 		scsi_invalid_param(cmd, 0, 4);
-		return (-1);
+		return;
 	}
 	ipl = get_be16(d + 2);
-	if (ipl == 0 || ipl > bs || ipl > plen - 4) {
+	if (ipl == 0 || ipl > cmd->sc_lun->lun_blocksize || ipl > plen - 4) {
 		scsi_invalid_param(cmd, 2, -1);
-		return (-1);
+		return;
 	}
-	if ((blk = malloc(bs)) == NULL) {
-		busy(cmd);
-		return (-1);
-	}
-	for (pass = 0; pass < count && rv == 0; pass++) {
-		for (i = 0; i < bs; i++)
-			blk[i] = d[4 + i % ipl] ^
-			    ((d[0] & 0x80) && (pass & 1) ? 0xff : 0);
-		rv = write_repeated(lun, blk, 0,
-		    lun->lun_nblocks * (uint64_t)bs);
-	}
-	free(blk);
-	if (rv == 0)
-		rv = lun_sync(lun);
-	if (rv == -1) {
-		lun->lun_sanitize_failed = true;
-		scsi_write_error(cmd, "sanitize overwrite");
-	}
-	return (rv);
+	sanitize_start(cmd, d + 4, ipl, count, (d[0] & 0x80) != 0,
+	    (cmd->sc_cdb[1] & 0x80) != 0);
 }
 
 void
@@ -873,17 +854,17 @@ sbc_sanitize(struct scsi_cmd *cmd)
 		return;
 	}
 	if (sa == SA_SANITIZE_OVERWRITE) {
-		if (sanitize_overwrite(cmd, plen) == -1)
-			return;
-	} else if (lun_unmap(lun, 0, lun->lun_nblocks *
+		sanitize_overwrite(cmd, plen);
+		return;
+	}
+	if (lun_unmap(lun, 0, lun->lun_nblocks *
 	    (uint64_t)lun->lun_blocksize) == -1) {
 		lun->lun_sanitize_failed = true;
 		scsi_write_error(cmd, "sanitize block erase");
 		return;
 	}
-	log_info("%s: sanitized (%s)", lun->lun_path[0] != '\0' ?
-	    lun->lun_path : "nullio", sa == SA_SANITIZE_OVERWRITE ?
-	    "overwrite" : "block erase");
+	log_info("%s: sanitized (block erase)", lun->lun_path[0] != '\0' ?
+	    lun->lun_path : "nullio");
 	lun->lun_sanitize_failed = false;
 	scsi_good(cmd);
 }

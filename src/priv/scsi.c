@@ -497,6 +497,7 @@ scsi_exec(struct scsi_cmd *cmd)
 	cmd->sc_want_len = 0;
 	cmd->sc_xfer_len = 0;
 	cmd->sc_ref = false;
+	cmd->sc_pending = false;
 
 	op = op_find(cdb[0], cdb[1] & 0x1f, &known);
 	/*
@@ -536,7 +537,8 @@ scsi_exec(struct scsi_cmd *cmd)
 	if (!cdb_fields_ok(cmd, op))
 		return;
 	/* SAM-5 5.14 and SPC-4 5.13: unit attention, then reservations. */
-	if (!ua_check(cmd) || !pr_check(cmd) || sbc_sanitize_failed(cmd))
+	if (!ua_check(cmd) || !pr_check(cmd) || sbc_sanitize_busy(cmd) ||
+	    sbc_sanitize_failed(cmd))
 		return;
 	op->so_fn(cmd);
 }

@@ -62,6 +62,10 @@ struct scsi_cmd {
 	uint32_t	 sc_buf_len;	/* Expected Data Transfer Length */
 	bool		 sc_ref_ok;	/* Data-In may stay in the backing
 					   store (lun_read_datain) */
+	/* A command may end later (sc_pending): then this is called with
+	 * the outputs set.  NULL: the caller cannot wait, and scsi_exec
+	 * finishes every command before it returns. */
+	void		(*sc_done)(struct scsi_cmd *);
 	/* out */
 	uint32_t	 sc_want_len;	/* bytes the command would move with an
 					   unlimited buffer (residual math) */
@@ -72,12 +76,28 @@ struct scsi_cmd {
 	bool		 sc_ref;	/* Data-In is [sc_ref_off, +xfer_len)
 					   of sc_lun's file, not in sc_buf */
 	uint64_t	 sc_ref_off;
+	bool		 sc_pending;	/* answer comes through sc_done */
 };
 
 /* Direction implied by a CDB opcode (used to sanity-check R/W bits). */
 enum scsi_dir scsi_cdb_dir(const uint8_t *cdb);
-/* Execute one command synchronously; always sets status (and sense). */
+/*
+ * Execute one command: sets status (and sense), or sc_pending when the
+ * command ends later (SANITIZE without IMMED) and sc_done will be called.
+ * The caller must keep cmd until then, or scsi_cmd_cancel it (abort, lost
+ * session): the command then never completes; the work it started goes
+ * on.
+ */
 void	scsi_exec(struct scsi_cmd *);
+void	scsi_cmd_cancel(struct scsi_cmd *);
+/*
+ * Background work of the logical units (a sanitize): how many ms the
+ * reactor may sleep before it calls scsi_bg_run (-1: no work), and, when
+ * io stops, scsi_bg_stop ends what is unfinished.
+ */
+int	scsi_bg_timeout(void);
+void	scsi_bg_run(void);
+void	scsi_bg_stop(void);
 /*
  * I_T nexus life (called by the transport when a session begins and
  * ends): per-nexus state such as pending unit attentions is set up and

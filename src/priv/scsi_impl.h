@@ -139,6 +139,13 @@ void	sbc_write_atomic(struct scsi_cmd *);
 void	sbc_sanitize(struct scsi_cmd *);
 bool	sbc_sanitize_failed(struct scsi_cmd *);
 
+/* sanitize.c: the sanitize operation, in the background. */
+void	 sanitize_start(struct scsi_cmd *, const uint8_t *pat, uint32_t ipl,
+	    uint32_t passes, bool invert, bool immed);
+uint16_t sanitize_progress(const struct lun *);
+uint32_t sanitize_sense(const struct lun *, bool desc, uint8_t *);
+bool	 sbc_sanitize_busy(struct scsi_cmd *);
+
 /* xcopy.c: the copy manager. */
 void	xcopy_extended_copy(struct scsi_cmd *);
 void	xcopy_receive_copy_results(struct scsi_cmd *);

@@ -57,6 +57,12 @@ spc_request_sense(struct scsi_cmd *cmd)
 		scsi_datain(cmd, d, len, cdb[4]);
 		return;
 	}
+	if (cmd->sc_lun != NULL && cmd->sc_lun->lun_sanitize != NULL) {
+		/* SANITIZE IN PROGRESS, with how far it is (SBC-4 4.11.2) */
+		len = sanitize_sense(cmd->sc_lun, cdb[1] & 0x01, d);
+		scsi_datain(cmd, d, len, cdb[4]);
+		return;
+	}
 	if (cmd->sc_lun == NULL) {
 		key = SKEY_ILLEGAL_REQUEST;
 		asc = ASC_LUN_NOT_SUPPORTED;

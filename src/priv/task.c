@@ -1,7 +1,11 @@
 /*
  * task.c: SCSI commands in the full feature phase: Data-In, immediate and
  * unsolicited data, R2Ts and Data-Out checks, residuals and the SCSI
- * Response.  SCSI execution (scsi_exec) is synchronous for now.
+ * Response.  SCSI execution (scsi_exec) is synchronous, except for a
+ * command that ends later (SANITIZE without IMMED): its task stays on
+ * the connection's list, without a buffer, until scsi_exec's layer calls
+ * task_complete; dropping it before (abort, connection closed) cancels
+ * it there, so neither side keeps a pointer to the other.
  */
 #include <sys/epoll.h>
 #include <sys/queue.h>
@@ -16,6 +20,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +43,7 @@ static void	task_r2t_send(struct conn *, struct task *);
 static void	task_done(struct conn *, struct task *);
 static void	task_respond(struct conn *, struct task *, uint32_t);
 static void	task_buf_drop(struct conn *, struct task *);
+static void	task_complete(struct scsi_cmd *);
 
 /*
  * Freed tasks wait here for the next command (per reactor thread,
@@ -100,6 +106,8 @@ task_buf_drop(struct conn *c, struct task *t)
 void
 task_free(struct conn *c, struct task *t)
 {
+	if (t->t_pending)
+		scsi_cmd_cancel(&t->t_sc);
 	TAILQ_REMOVE(&c->conn_tasks, t, t_entry);
 	c->conn_ntasks--;
 	task_buf_drop(c, t);
@@ -342,7 +350,14 @@ task_done(struct conn *c, struct task *t)
 		sc->sc_buf = t->t_buf != NULL ? t->t_buf->ib_data : NULL;
 		sc->sc_buf_len = t->t_edtl;
 		sc->sc_ref_ok = task_ref_ok(c, t);
+		sc->sc_done = task_complete;
 		scsi_exec(sc);
+		if (sc->sc_pending) {
+			t->t_pending = true;
+			t->t_conn = c;
+			task_buf_drop(c, t);
+			return;
+		}
 		xfer = sc->sc_xfer_len;
 		if (xfer > t->t_edtl)
 			xfer = t->t_edtl;
@@ -357,6 +372,23 @@ task_done(struct conn *c, struct task *t)
 		task_respond(c, t, t->t_r2tsn);
 	if (!c->conn_dead)
 		task_free(c, t);
+}
+
+/* A pending command ended (it moves no Data-In): answer, free it. */
+static void
+task_complete(struct scsi_cmd *sc)
+{
+	struct task	*t = (struct task *)(void *)((char *)sc -
+			    offsetof(struct task, t_sc));
+	struct conn	*c = t->t_conn;
+
+	t->t_pending = false;
+	task_respond(c, t, t->t_r2tsn);
+	if (c->conn_dead)
+		return;			/* the close freed the task */
+	task_free(c, t);
+	if (conn_write(c) == 0)
+		conn_events_update(c);
 }
 
 void

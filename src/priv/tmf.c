@@ -12,10 +12,13 @@
  * Ordering (RFC 7143 4.2.3.5): an aborted task never gets a SCSI
  * Response, and the TMF response goes out after every response queued
  * before it.  SCSI execution is synchronous, so the tasks on a
- * connection's list all wait for Data-Out and none has anything queued:
- * freeing them is the whole abort.  A data path that runs tasks
- * asynchronously must instead mark a running task aborted, drop its
- * response when it completes, and hold the TMF response until then.
+ * connection's list wait for Data-Out and none has anything queued:
+ * freeing them is the whole abort.  The one exception, a pending
+ * SANITIZE (task.c), has nothing queued either: freeing it cancels it
+ * (scsi_cmd_cancel) and the sanitize goes on without a command, as
+ * SBC-4 wants.  A data path that runs other tasks asynchronously must
+ * instead mark a running task aborted, drop its response when it
+ * completes, and hold the TMF response until then.
  */
 #include <sys/epoll.h>
 #include <sys/queue.h>

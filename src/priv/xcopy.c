@@ -139,7 +139,8 @@ xc_hold(const struct scsi_cmd *cmd, uint8_t list_id, uint8_t status,
  * designator (code set binary, association LU) equal to one of ours.
  * Only LUNs of the target the command came to are reachable: a LUN of
  * another target may be closed to this initiator (ACLs, CHAP), and a
- * copy must not read or write past that.
+ * copy must not read or write past that.  A LUN being sanitized is not
+ * ready, so not reachable either.
  */
 static struct lun *
 xc_target(const struct scsi_cmd *cmd, const uint8_t *td)
@@ -151,7 +152,8 @@ xc_target(const struct scsi_cmd *cmd, const uint8_t *td)
 	    (dd[1] & 0x0f) != 0x03 || dd[3] != 8)
 		return (NULL);
 	if ((lun = lun_find_naa(dd + 4)) == NULL ||
-	    lun_find(cmd->sc_target, lun->lun_id) != lun)
+	    lun_find(cmd->sc_target, lun->lun_id) != lun ||
+	    lun->lun_sanitize != NULL)
 		return (NULL);
 	return (lun);
 }
