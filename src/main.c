@@ -34,6 +34,7 @@
 #include "util.h"
 #include "parent/parent.h"
 #include "priv/io.h"
+#include "priv/iopool.h"
 #include "priv/lun.h"
 #include "priv/pr.h"
 
@@ -362,7 +363,7 @@ start_io(int fd, int *listen, size_t nlisten, struct conf *conf,
 		fatalx("cannot load libcrypto: %s", errstr);
 	/* FSIZE also bounds the APTPL state files (a few KiB each). */
 	sandbox_io(uid, gid, largest_lun(luns) > PR_FILE_MAX ?
-	    largest_lun(luns) : PR_FILE_MAX);
+	    largest_lun(luns) : PR_FILE_MAX, iopool_start);
 	io_main(fd, conf, luns);
 }
 

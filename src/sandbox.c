@@ -269,7 +269,7 @@ sandbox_worker(unsigned nofile)
 }
 
 void
-sandbox_io(uid_t uid, gid_t gid, uint64_t max_lun_bytes)
+sandbox_io(uid_t uid, gid_t gid, uint64_t max_lun_bytes, void (*threads)(void))
 {
 	static const cap_value_t keep[] = {
 		CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_NET_BIND_SERVICE
@@ -294,13 +294,16 @@ sandbox_io(uid_t uid, gid_t gid, uint64_t max_lun_bytes)
 		fatal("PR_SET_KEEPCAPS");
 	set_caps(keep, nitems(keep));
 	/*
-	 * FSIZE caps the write offset: at least the largest LUN.  NPROC 0:
-	 * io never forks (a later issue starts its reactor threads before
-	 * this point).
+	 * FSIZE caps the write offset: at least the largest LUN.  Threads
+	 * start after the per-thread steps (credentials and no_new_privs
+	 * are per thread in Linux); rlimits are per process, so NPROC 0
+	 * then stops io and its threads from making any more tasks.
 	 */
 	limit_fsize(max_lun_bytes > 0 ? max_lun_bytes : 1, RLIM_INFINITY);
-	if (!SANITIZER_BUILD)
-		set_limit(RLIMIT_NPROC, 0, "NPROC");
 	set_limit(RLIMIT_CORE, 0, "CORE");
 	common_tail();
+	if (threads != NULL)
+		threads();
+	if (!SANITIZER_BUILD)
+		set_limit(RLIMIT_NPROC, 0, "NPROC");
 }

@@ -29,6 +29,7 @@
 #include "util.h"
 #include "priv/auth.h"
 #include "priv/io.h"
+#include "priv/iopool.h"
 #include "priv/lun.h"
 #include "priv/reload.h"
 #include "priv/session.h"
@@ -72,10 +73,16 @@ struct io_timer {
 	int			 t_fd;
 };
 
+/* The eventfd of the I/O threads (iopool.h): jobs are done. */
+struct io_pool {
+	enum io_kind		 po_kind;	/* IO_POOL: first */
+};
+
 struct io {
 	struct io_reactor	 io_r;
 	struct io_parent	 io_parent;
 	struct io_timer		 io_timer;
+	struct io_pool		 io_pool;
 	struct io_workers	 io_workers;
 	struct io_workers	 io_dead;	/* freed after each batch */
 	struct conf		*io_conf;
@@ -205,6 +212,14 @@ io_init(struct io *io, int parent_fd, struct conf *conf,
 	if (epoll_ctl(r->r_epfd, EPOLL_CTL_ADD, parent_fd, &ev) == -1)
 		fatal("io: epoll_ctl parent");
 	io_timer_init(io);
+	io->io_pool.po_kind = IO_POOL;
+	if (iopool_fd() != -1) {
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.ptr = &io->io_pool;
+		if (epoll_ctl(r->r_epfd, EPOLL_CTL_ADD, iopool_fd(), &ev) == -1)
+			fatal("io: epoll_ctl I/O threads");
+	}
 }
 
 static void
@@ -276,6 +291,9 @@ io_loop(struct io *io)
 				break;
 			case IO_TIMER:
 				io_tick(io);
+				break;
+			case IO_POOL:
+				iopool_reap();
 				break;
 			}
 		}
@@ -1046,6 +1064,8 @@ io_logout_all(struct io *io)
 				    evs[i].events);
 			else if (*kind == IO_TIMER)
 				io_tick(io);
+			else if (*kind == IO_POOL)
+				iopool_reap();
 		}
 		io_reap(io);
 	}
@@ -1099,6 +1119,8 @@ io_shutdown(struct io *io)
 		session_conn_close(c, NULL);
 	io_reap(io);
 	scsi_bg_stop();
+	/* Jobs still running hold a LUN's descriptor: let them end. */
+	iopool_drain();
 	close(r->r_epfd);
 	close(io->io_timer.t_fd);
 	close(io->io_parent.p_fd);

@@ -23,10 +23,12 @@
 
 /* What an epoll event's data.ptr points at: every such struct starts
  * with this tag. */
-enum io_kind { IO_PARENT, IO_WORKER, IO_CONN, IO_TIMER };
+enum io_kind { IO_PARENT, IO_WORKER, IO_CONN, IO_TIMER, IO_POOL };
 
 struct conn;
 struct session;
+struct task;
+TAILQ_HEAD(task_hold, task);
 struct queued_cmd;
 TAILQ_HEAD(conn_list, conn);
 TAILQ_HEAD(cmd_queue, queued_cmd);
@@ -48,6 +50,8 @@ struct io_reactor {
 	size_t			 r_ntargets;
 	struct conn_list	 r_conns;	/* every live connection */
 	struct conn_list	 r_dead;	/* freed after a batch */
+	bool			 r_release;	/* a session's held tasks
+						   may run (task_release_held) */
 	uint8_t			 r_tsih_used[65536 / 8];
 	uint16_t		 r_tsih_next;
 };
@@ -73,6 +77,11 @@ struct session {
 	uint32_t		 sess_ncmdq;
 	size_t			 sess_cmdq_bytes;
 	bool			 sess_draining;
+	/* Commands that end later, and those task attributes hold behind
+	 * them (task.c). */
+	uint32_t		 sess_npending;
+	uint32_t		 sess_nordered;	/* ORDERED ones among them */
+	struct task_hold	 sess_held;
 };
 
 /* TSIH bookkeeping (io.c). */

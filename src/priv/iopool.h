@@ -1,0 +1,49 @@
+/*
+ * iopool.h: a few threads of io that run the backing-store calls that
+ * can block for long (fdatasync of a big dirty cache, a slow NFS server
+ * or array), so that the reactor keeps serving every other command,
+ * LUN and session meanwhile.
+ *
+ * The threads only make the system call: a job is handed over with
+ * iopool_submit and its iop_done runs later on the reactor's thread,
+ * from iopool_reap, when the pool's eventfd (iopool_fd) is readable.
+ * Nothing else is shared between the threads and the reactor.  Without
+ * a pool (iopool_start not called, or it failed) iopool_submit runs the
+ * call at once and iop_done before it returns.
+ */
+#ifndef IETD_IOPOOL_H
+#define IETD_IOPOOL_H
+
+#include <sys/queue.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum iop_op {
+	IOP_FDATASYNC,
+};
+
+struct iopool_job {
+	TAILQ_ENTRY(iopool_job)	 iop_entry;
+	enum iop_op		 iop_op;
+	int			 iop_fd;
+	int			 iop_err;	/* out: 0 or errno */
+	void			(*iop_done)(struct iopool_job *);
+	void			*iop_arg;	/* the submitter's */
+};
+
+#define IOPOOL_THREADS	4
+
+/* Start the threads (io calls this from its sandbox, see sandbox_io). */
+void	iopool_start(void);
+/* The eventfd to poll for completions, or -1 without a pool. */
+int	iopool_fd(void);
+void	iopool_submit(struct iopool_job *);
+/* Run the iop_done of every finished job. */
+void	iopool_reap(void);
+/* Jobs submitted and not yet reaped. */
+unsigned iopool_busy(void);
+/* Wait for every job submitted and reap it (io's shutdown). */
+void	iopool_drain(void);
+
+#endif
