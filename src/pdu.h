@@ -73,6 +73,8 @@
 #define ISCSI_CMD_READ		0x40
 #define ISCSI_CMD_WRITE		0x20
 #define ISCSI_CMD_ATTR_MASK	0x07
+#define ISCSI_ATTR_ORDERED	2
+#define ISCSI_ATTR_HEAD		3
 
 /* SCSI Response / Data-In flags (byte 1). */
 #define ISCSI_RSP_BIDI_OVERFLOW	0x10

@@ -25,6 +25,9 @@
  *	skip			a CmdSN is used up without sending anything (a
  *				command lost on the way)
  *	lun:N			LUN of the next commands (default 0)
+ *	attr:N			task attribute of the next commands (default
+ *				1, SIMPLE; 2 ORDERED, 3 HEAD OF QUEUE)
+ *	sync:ITT		SYNCHRONIZE CACHE(10) of the whole LUN
  *	read:ITT:LBA:N[:EDTL]	READ(10) of N 512-byte blocks, Expected Data
  *				Transfer Length EDTL (default N * 512)
  *	write:ITT:LBA:N[:IMM]	WRITE(10) of N blocks with IMM bytes of
@@ -149,6 +152,7 @@ static int		 nkopts;
 static int		 next_imm, cmdsn_delta_set, silent;
 static int32_t		 cmdsn_delta;
 static uint8_t		 cur_lun;
+static uint8_t		 cur_attr = 1;	/* SIMPLE */
 
 static void
 out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -631,7 +635,7 @@ scsi_rw(int write, uint32_t itt, uint32_t lba, uint32_t n, uint32_t imm,
 	memset(&q, 0, sizeof(q));
 	q.opcode = ISCSI_OP_SCSI_CMD;
 	q.flags = ISCSI_FLAG_FINAL | (write ? ISCSI_CMD_WRITE :
-	    ISCSI_CMD_READ) | 1;
+	    ISCSI_CMD_READ) | cur_attr;
 	q.lun[1] = cur_lun;
 	q.itt = htobe32(itt);
 	q.edtl = htobe32(len);
@@ -650,6 +654,26 @@ scsi_rw(int write, uint32_t itt, uint32_t lba, uint32_t n, uint32_t imm,
 		out("writedata itt=0x%x hash=%08x", itt, hash(c->buf, len));
 	}
 	return (send_pdu((struct iscsi_bhs *)&q, c->buf, write ? imm : 0));
+}
+
+/* SYNCHRONIZE CACHE(10) of the whole LUN: no data either way. */
+static int
+sync_cache(uint32_t itt)
+{
+	struct iscsi_scsi_cmd	 q;
+	struct cmd		*c;
+
+	c = cmd_new(itt);
+	memset(&q, 0, sizeof(q));
+	q.opcode = ISCSI_OP_SCSI_CMD;
+	q.flags = ISCSI_FLAG_FINAL | cur_attr;
+	q.lun[1] = cur_lun;
+	q.itt = htobe32(itt);
+	c->cmdsn = take_cmdsn(&q.opcode);
+	q.cmdsn = htobe32(c->cmdsn);
+	q.expstatsn = htobe32(S->statsn);
+	q.cdb[0] = 0x35;
+	return (send_pdu((struct iscsi_bhs *)&q, NULL, 0));
 }
 
 static int
@@ -916,6 +940,10 @@ step(char *st)
 		S->cmdsn++;
 	else if (strcmp(f[0], "lun") == 0)
 		cur_lun = num(f[1]);
+	else if (strcmp(f[0], "attr") == 0 && n >= 2)
+		cur_attr = num(f[1]) & 0x07;
+	else if (strcmp(f[0], "sync") == 0 && n >= 2)
+		rc = sync_cache(num(f[1]));
 	else if (strcmp(f[0], "read") == 0 && n >= 4)
 		rc = scsi_rw(0, num(f[1]), num(f[2]), num(f[3]), 0,
 		    num(f[4]));

@@ -60,6 +60,7 @@ run(uint64_t lunid, const uint8_t *cdb16, uint8_t *data, uint32_t len)
 	c.sc_buf = data;
 	c.sc_buf_len = len;
 	c.sc_ref_ok = false;
+	c.sc_done = NULL;	/* cannot wait: scsi_exec finishes */
 	scsi_exec(&c);
 	return (c);
 }

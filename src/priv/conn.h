@@ -75,8 +75,12 @@ struct r2t {
  * (t_pending: scsi_exec will call back, see task_complete). */
 struct task {
 	TAILQ_ENTRY(task)	 t_entry;
-	struct conn		*t_conn;	/* while t_pending */
+	struct conn		*t_conn;	/* while t_pending or t_held */
 	bool			 t_pending;
+	bool			 t_held;	/* on sess_held */
+	bool			 t_orphan;	/* cancelled, its I/O still runs:
+						   off every list, t_conn NULL */
+	TAILQ_ENTRY(task)	 t_hentry;
 	uint32_t		 t_itt;
 	uint8_t			 t_lun[8];
 	uint64_t		 t_lun_id;
@@ -222,6 +226,10 @@ void		 conn_scsi_cmd(struct conn *);
 void		 conn_data_out(struct conn *);
 struct task	*conn_task_find(struct conn *, uint32_t itt);
 void		 task_free(struct conn *, struct task *);
+/* Held tasks (task attributes): can the first run, and run those that
+ * can. */
+bool		 task_held_runnable(const struct session *);
+void		 task_release_held(struct session *);
 void		 conn_free_tasks(struct conn *);
 
 /* text.c */

@@ -50,6 +50,10 @@ iop_run(struct iopool_job *j)
 			;
 		j->iop_err = rv == -1 ? errno : 0;
 		break;
+	case IOP_CALL:
+		rv = j->iop_fn(j);
+		j->iop_err = rv == -1 ? (errno != 0 ? errno : EIO) : 0;
+		break;
 	}
 }
 

@@ -20,13 +20,15 @@
 #include <stdint.h>
 
 enum iop_op {
-	IOP_FDATASYNC,
+	IOP_FDATASYNC,		/* fdatasync(iop_fd) */
+	IOP_CALL,		/* iop_fn(job): 0, or -1 with errno */
 };
 
 struct iopool_job {
 	TAILQ_ENTRY(iopool_job)	 iop_entry;
 	enum iop_op		 iop_op;
 	int			 iop_fd;
+	int			(*iop_fn)(struct iopool_job *);
 	int			 iop_err;	/* out: 0 or errno */
 	void			(*iop_done)(struct iopool_job *);
 	void			*iop_arg;	/* the submitter's */

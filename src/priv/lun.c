@@ -11,9 +11,13 @@
 #include <sys/types.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 
 #include <linux/falloc.h>	/* FALLOC_FL_PUNCH_HOLE */
 #include <linux/fs.h>		/* BLKGETSIZE64, BLKDISCARD */
+#include <linux/magic.h>	/* TMPFS_MAGIC, RAMFS_MAGIC */
+#include <sys/vfs.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +39,7 @@
 #define LUN_NULLIO_DEFAULT_BYTES	(64ULL << 30)
 #define LUN_BLOCKSIZE_DEFAULT		512U
 
+static bool	lun_in_memory(int);
 static int	lun_open(const struct conf *, const struct conf_target *,
 		    const struct conf_lun *, struct lun *);
 static int	lun_open_backing(const struct conf *, const struct conf_lun *,
@@ -165,6 +170,15 @@ lun_new(const struct conf *conf, const struct conf_target *ct,
 		free(lun);
 		return (NULL);
 	}
+	if ((errno = pthread_rwlock_init(&lun->lun_rw, NULL)) != 0) {
+		log_warn("%s:%d: lun %u", conf->conf_path, cl->cl_line,
+		    cl->cl_id);
+		if (lun->lun_fd != -1)
+			close(lun->lun_fd);
+		lun_state_free(lun);
+		free(lun);
+		return (NULL);
+	}
 	lun->lun_refs = 1;
 	return (lun);
 }
@@ -184,6 +198,7 @@ lun_unref(struct lun *lun)
 	if (lun->lun_fd != -1)
 		close(lun->lun_fd);
 	lun_state_free(lun);
+	pthread_rwlock_destroy(&lun->lun_rw);
 	free(lun);
 }
 
@@ -343,6 +358,7 @@ lun_open_backing(const struct conf *conf, const struct conf_lun *cl,
 		goto syserr;
 	if (S_ISREG(st.st_mode)) {
 		size = (uint64_t)st.st_size;
+		lun->lun_memory = lun_in_memory(fd);
 	} else if (S_ISBLK(st.st_mode)) {
 		if (ioctl(fd, BLKGETSIZE64, &size) == -1)
 			goto syserr;
@@ -576,7 +592,7 @@ lun_range_ok(const struct lun *lun, size_t len, uint64_t off)
 	return (off <= size && len <= size - off);
 }
 
-static bool
+bool
 lun_aligned(const struct lun *lun, const void *buf, size_t len,
     uint64_t off)
 {
@@ -686,8 +702,22 @@ lun_read_datain(struct lun *lun, struct scsi_cmd *cmd, size_t len,
 	return (lun_read(lun, cmd->sc_buf, len, off));
 }
 
+bool
+lun_write_syncs(const struct lun *lun)
+{
+	return (lun->lun_wt || !lun->lun_wce);
+}
+
 int
 lun_write(struct lun *lun, const void *buf, size_t len, uint64_t off)
+{
+	if (lun_write_nosync(lun, buf, len, off) == -1)
+		return (-1);
+	return (lun_write_syncs(lun) ? lun_sync(lun) : 0);
+}
+
+int
+lun_write_nosync(struct lun *lun, const void *buf, size_t len, uint64_t off)
 {
 	int	rv;
 
@@ -705,8 +735,6 @@ lun_write(struct lun *lun, const void *buf, size_t len, uint64_t off)
 		rv = lun_bounce(lun, NULL, buf, len, off);
 	else
 		rv = lun_pwrite(lun, buf, len, off);
-	if (rv == 0 && (lun->lun_wt || !lun->lun_wce))
-		return (lun_sync(lun));
 	return (rv);
 }
 
@@ -849,4 +877,96 @@ lun_sync_all(struct lun_table *tab)
 			if (lun_sync(tab->lt_targets[i].lt_luns[j]) == -1)
 				rv = -1;
 	return (rv);
+}
+
+void
+lun_exclusive(struct lun *lun)
+{
+	if (lun != NULL)
+		pthread_rwlock_wrlock(&lun->lun_rw);
+}
+
+void
+lun_exclusive_end(struct lun *lun)
+{
+	if (lun != NULL)
+		pthread_rwlock_unlock(&lun->lun_rw);
+}
+
+/* A file on tmpfs or ramfs: its I/O never waits for a device. */
+static bool
+lun_in_memory(int fd)
+{
+	struct statfs	 sf;
+
+	return (fstatfs(fd, &sf) == 0 && ((unsigned long)sf.f_type ==
+	    TMPFS_MAGIC || (unsigned long)sf.f_type == RAMFS_MAGIC));
+}
+
+int
+lun_read_nowait(struct lun *lun, void *buf, size_t len, uint64_t off)
+{
+	struct iovec	 iov = { buf, len };
+	ssize_t		 n;
+
+	if (lun->lun_fd == -1 || lun->lun_direct || lun->lun_memory ||
+	    !lun_range_ok(lun, len, off))
+		return (lun_read(lun, buf, len, off));
+	if (lun->lun_no_nowait) {
+		errno = EAGAIN;
+		return (-1);
+	}
+	do
+		n = preadv2(lun->lun_fd, &iov, 1, (off_t)off, RWF_NOWAIT);
+	while (n == -1 && errno == EINTR);
+	if (n == (ssize_t)len)
+		return (0);
+	/* NFS and FUSE cannot tell: every read of theirs goes to a thread. */
+	if (n == -1 && errno == EOPNOTSUPP) {
+		lun->lun_no_nowait = true;
+		errno = EAGAIN;
+	}
+	if (n >= 0)
+		errno = EAGAIN;		/* part of it: a thread does it all */
+	return (-1);
+}
+
+/* cachestat(2), Linux 6.5; not in Debian 12's headers. */
+#ifndef SYS_cachestat
+#define SYS_cachestat	451
+#endif
+struct lun_cachestat_range {
+	uint64_t	off;
+	uint64_t	len;
+};
+struct lun_cachestat {
+	uint64_t	nr_cache;
+	uint64_t	nr_dirty;
+	uint64_t	nr_writeback;
+	uint64_t	nr_evicted;
+	uint64_t	nr_recently_evicted;
+};
+
+bool
+lun_cached(struct lun *lun, uint64_t off, size_t len)
+{
+	static bool			 unknown;
+	struct lun_cachestat_range	 r;
+	struct lun_cachestat		 cs;
+	long				 pg = sysconf(_SC_PAGESIZE);
+	uint64_t			 first, last;
+
+	if (unknown || lun->lun_fd == -1 || lun->lun_memory || len == 0 ||
+	    pg <= 0)
+		return (true);
+	first = off / (uint64_t)pg;
+	last = (off + len - 1) / (uint64_t)pg;
+	r.off = first * (uint64_t)pg;
+	r.len = (last - first + 1) * (uint64_t)pg;
+	if (syscall(SYS_cachestat, lun->lun_fd, &r, &cs, 0) == -1) {
+		if (errno == ENOSYS || errno == EPERM)
+			unknown = true;
+		return (true);
+	}
+	return (cs.nr_cache >= last - first + 1);
 }

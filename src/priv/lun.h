@@ -20,6 +20,7 @@
 #ifndef IETD_LUN_H
 #define IETD_LUN_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -70,6 +71,15 @@ struct lun {
 	 * reload compares with the line it reads. */
 	struct conf_lun	 lun_cl;
 	struct sanitize_job *lun_sanitize;	/* running (sanitize.c) */
+	/*
+	 * The lock the I/O threads' reads and writes (bgio.c) share and
+	 * that commands which must be atomic against them (COMPARE AND
+	 * WRITE, ORWRITE, WRITE ATOMIC) take alone (lun_exclusive).  Each
+	 * job holds a reference to the LUN while it runs.
+	 */
+	pthread_rwlock_t lun_rw;
+	bool		 lun_memory;		/* a file on tmpfs or ramfs */
+	bool		 lun_no_nowait;		/* RWF_NOWAIT read: EOPNOTSUPP */
 };
 
 struct lun_target {
@@ -111,6 +121,25 @@ struct lun *lun_find_naa(const uint8_t *naa);
 /* Byte-addressed I/O; 0 or -1 with errno (EIO, ENOSPC, ...). */
 int	lun_read(struct lun *, void *, size_t len, uint64_t off);
 int	lun_write(struct lun *, const void *, size_t len, uint64_t off);
+/* lun_write without the flush a write-through LUN (IOMode=wt, or WCE 0)
+ * needs after every write; lun_write_syncs says whether it does. */
+int	lun_write_nosync(struct lun *, const void *, size_t len, uint64_t off);
+bool	lun_write_syncs(const struct lun *);
+/* Can this I/O go straight to an O_DIRECT LUN (no bounce buffer)? */
+bool	lun_aligned(const struct lun *, const void *, size_t len, uint64_t off);
+/*
+ * Read without waiting for a disk: 0 when done, or -1 with errno EAGAIN
+ * (it would wait: hand it to an I/O thread) or another error.  A file on
+ * tmpfs is memory: the read is done at once.  A store that cannot tell
+ * (NFS and FUSE answer RWF_NOWAIT with EOPNOTSUPP) always gets EAGAIN.
+ * lun_cached: does the page cache hold all of the range (true when the
+ * kernel cannot say: no cachestat(2))?
+ */
+int	lun_read_nowait(struct lun *, void *, size_t len, uint64_t off);
+bool	lun_cached(struct lun *, uint64_t off, size_t len);
+/* Hold off the I/O threads' reads and writes of the LUN (see lun_rw). */
+void	lun_exclusive(struct lun *);
+void	lun_exclusive_end(struct lun *);
 /*
  * A READ's Data-In: when the caller allows it (sc_ref_ok) and the LUN
  * has a backing file, only note where the data is (sc_ref) so that it

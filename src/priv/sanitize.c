@@ -16,7 +16,7 @@
  * also returns.  The job belongs to the LUN, not to the command that
  * started it: aborting that command (ABORT TASK, ABORT TASK SET, CLEAR
  * TASK SET, LOGICAL UNIT RESET, target resets) or losing its session
- * only detaches it (scsi_cmd_cancel) and the sanitize goes on.  With
+ * only detaches it (scsi_cmd_cancel, sanitize_cancel) and the sanitize goes on.  With
  * IMMED 0 the command completes when the job ends (sc_done); with IMMED
  * 1, at once.  A failure leaves the LUN in the sanitize failed state
  * (sbc_sanitize_failed), as does a job that io's shutdown stops.
@@ -240,7 +240,7 @@ sanitize_start(struct scsi_cmd *cmd, const uint8_t *pat, uint32_t ipl,
 
 /* The transport drops a pending command: the job goes on without it. */
 void
-scsi_cmd_cancel(struct scsi_cmd *cmd)
+sanitize_cancel(struct scsi_cmd *cmd)
 {
 	struct sanitize_job	*j;
 

@@ -8,6 +8,8 @@
 
 #include <sys/types.h>
 
+#include <errno.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,15 +46,14 @@ busy(struct scsi_cmd *cmd)
 	scsi_status_only(cmd, SCSI_STATUS_BUSY);
 }
 
-/* FUA: make the write durable before status (wt LUNs already are). */
-static int
-fua_sync(struct scsi_cmd *cmd, bool fua)
+/* A write done: answer, after a flush if FUA or the LUN asks for one. */
+static void
+sbc_write_done(struct scsi_cmd *cmd, bool fua)
 {
-	if (fua && !cmd->sc_lun->lun_wt && lun_sync(cmd->sc_lun) == -1) {
-		scsi_write_error(cmd, "fdatasync");
-		return (-1);
-	}
-	return (0);
+	if (fua || lun_write_syncs(cmd->sc_lun))
+		bgio_flush(cmd);
+	else
+		scsi_good(cmd);
 }
 
 /* The medium's bytes [off, off + len) in a new buffer, or NULL with the
@@ -238,6 +239,8 @@ sbc_read_write(struct scsi_cmd *cmd)
 	cmd->sc_want_len = want;
 	cmd->sc_xfer_len = MIN(want, cmd->sc_buf_len);
 	if (!rw.write) {
+		if (bgio_read(cmd, off))
+			return;
 		if (cmd->sc_xfer_len > 0 &&
 		    lun_read_datain(lun, cmd, cmd->sc_xfer_len, off) == -1) {
 			log_warn("%s: read", lun->lun_path);
@@ -249,17 +252,15 @@ sbc_read_write(struct scsi_cmd *cmd)
 	}
 	/* EDTL short of the transfer length: write only what we have. */
 	if (cmd->sc_xfer_len > 0 &&
-	    lun_write(lun, cmd->sc_buf, cmd->sc_xfer_len, off) == -1) {
+	    lun_write_nosync(lun, cmd->sc_buf, cmd->sc_xfer_len, off) == -1) {
 		scsi_write_error(cmd, "write");
 		return;
 	}
-	if (fua_sync(cmd, rw.fua) == -1)
-		return;
 	/* WRITE AND VERIFY, BYTCHK 1: read the medium back and compare. */
 	if (rw.bytchk && cmd->sc_xfer_len > 0 &&
 	    verify_compare(cmd, off, cmd->sc_xfer_len, 1) == -1)
 		return;
-	scsi_good(cmd);
+	sbc_write_done(cmd, rw.fua);
 }
 
 /*
@@ -364,12 +365,7 @@ sbc_sync_cache(struct scsi_cmd *cmd)
 		return;
 	}
 	/* IMMED is honoured by syncing before status anyway. */
-	if (lun_sync(lun) == -1) {
-		log_warn("%s: fdatasync", lun->lun_path);
-		scsi_sense(cmd, SKEY_MEDIUM_ERROR, ASC_WRITE_ERROR, 0);
-		return;
-	}
-	scsi_good(cmd);
+	bgio_flush(cmd);
 }
 
 /*
@@ -638,8 +634,8 @@ sbc_get_lba_status(struct scsi_cmd *cmd)
  * completion; an io with several threads must lock the LBA range from
  * the read to the write.
  */
-void
-sbc_compare_and_write(struct scsi_cmd *cmd)
+static void
+compare_and_write_locked(struct scsi_cmd *cmd)
 {
 	const uint8_t	*cdb = cmd->sc_cdb;
 	struct lun	*lun = cmd->sc_lun;
@@ -682,21 +678,19 @@ sbc_compare_and_write(struct scsi_cmd *cmd)
 		scsi_sense_info(cmd, i);
 		return;
 	}
-	if (lun_write(lun, cmd->sc_buf + len, len, off) == -1) {
+	if (lun_write_nosync(lun, cmd->sc_buf + len, len, off) == -1) {
 		scsi_write_error(cmd, "compare and write");
 		return;
 	}
-	if (fua_sync(cmd, cdb[1] & 0x08) == -1)
-		return;
-	scsi_good(cmd);
+	sbc_write_done(cmd, cdb[1] & 0x08);
 }
 
 /*
  * ORWRITE(16): each block becomes the OR of the medium and the Data-Out
  * data.  Atomic for the same reason as COMPARE AND WRITE.
  */
-void
-sbc_orwrite(struct scsi_cmd *cmd)
+static void
+orwrite_locked(struct scsi_cmd *cmd)
 {
 	const uint8_t	*cdb = cmd->sc_cdb;
 	struct lun	*lun = cmd->sc_lun;
@@ -727,15 +721,13 @@ sbc_orwrite(struct scsi_cmd *cmd)
 		return;
 	for (i = 0; i < len; i++)
 		b[i] |= cmd->sc_buf[i];
-	if (lun_write(lun, b, len, off) == -1) {
+	if (lun_write_nosync(lun, b, len, off) == -1) {
 		free(b);
 		scsi_write_error(cmd, "orwrite");
 		return;
 	}
 	free(b);
-	if (fua_sync(cmd, cdb[1] & 0x08) == -1)
-		return;
-	scsi_good(cmd);
+	sbc_write_done(cmd, cdb[1] & 0x08);
 }
 
 /*
@@ -747,8 +739,8 @@ sbc_orwrite(struct scsi_cmd *cmd)
  * untouched.  Like any write it is durable after FUA or SYNCHRONIZE
  * CACHE; ietd(8) says what a power failure in between may leave.
  */
-void
-sbc_write_atomic(struct scsi_cmd *cmd)
+static void
+write_atomic_locked(struct scsi_cmd *cmd)
 {
 	const uint8_t	*cdb = cmd->sc_cdb;
 	struct lun	*lun = cmd->sc_lun;
@@ -781,13 +773,11 @@ sbc_write_atomic(struct scsi_cmd *cmd)
 	}
 	off = lba * lun->lun_blocksize;
 	if (lun_reserve(lun, off, len) == -1 ||
-	    lun_write(lun, cmd->sc_buf, len, off) == -1) {
+	    lun_write_nosync(lun, cmd->sc_buf, len, off) == -1) {
 		scsi_write_error(cmd, "write atomic");
 		return;
 	}
-	if (fua_sync(cmd, cdb[1] & 0x08) == -1)
-		return;
-	scsi_good(cmd);
+	sbc_write_done(cmd, cdb[1] & 0x08);
 }
 
 /*
@@ -893,4 +883,32 @@ sbc_sanitize_failed(struct scsi_cmd *cmd)
 	scsi_sense(cmd, SKEY_MEDIUM_ERROR, ASC_MEDIUM_FORMAT,
 	    ASCQ_SANITIZE_FAILED);
 	return (true);
+}
+
+/*
+ * COMPARE AND WRITE, ORWRITE and WRITE ATOMIC read and write as one: the
+ * I/O threads' reads and writes of the LUN (bgio.c) wait meanwhile.
+ */
+void
+sbc_compare_and_write(struct scsi_cmd *cmd)
+{
+	lun_exclusive(cmd->sc_lun);
+	compare_and_write_locked(cmd);
+	lun_exclusive_end(cmd->sc_lun);
+}
+
+void
+sbc_orwrite(struct scsi_cmd *cmd)
+{
+	lun_exclusive(cmd->sc_lun);
+	orwrite_locked(cmd);
+	lun_exclusive_end(cmd->sc_lun);
+}
+
+void
+sbc_write_atomic(struct scsi_cmd *cmd)
+{
+	lun_exclusive(cmd->sc_lun);
+	write_atomic_locked(cmd);
+	lun_exclusive_end(cmd->sc_lun);
 }

@@ -498,6 +498,7 @@ scsi_exec(struct scsi_cmd *cmd)
 	cmd->sc_xfer_len = 0;
 	cmd->sc_ref = false;
 	cmd->sc_pending = false;
+	cmd->sc_job = NULL;
 
 	op = op_find(cdb[0], cdb[1] & 0x1f, &known);
 	/*
@@ -670,4 +671,17 @@ op_report_tmf(struct scsi_cmd *cmd)
 	memset(d, 0, sizeof(d));
 	d[0] = 0x80 | 0x40 | 0x10 | 0x08 | 0x02;	/* ATS ATSS CTSS LURS TRS */
 	scsi_datain(cmd, d, sizeof(d), alloc);
+}
+
+bool
+scsi_cmd_cancel(struct scsi_cmd *cmd)
+{
+	bool	keep = false;
+
+	if (cmd->sc_job != NULL)
+		keep = bgio_cancel(cmd);
+	else
+		sanitize_cancel(cmd);
+	cmd->sc_pending = false;
+	return (keep);
 }

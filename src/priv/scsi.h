@@ -77,19 +77,22 @@ struct scsi_cmd {
 					   of sc_lun's file, not in sc_buf */
 	uint64_t	 sc_ref_off;
 	bool		 sc_pending;	/* answer comes through sc_done */
+	void		*sc_job;	/* its work on an I/O thread (bgio.c) */
 };
 
 /* Direction implied by a CDB opcode (used to sanity-check R/W bits). */
 enum scsi_dir scsi_cdb_dir(const uint8_t *cdb);
 /*
  * Execute one command: sets status (and sense), or sc_pending when the
- * command ends later (SANITIZE without IMMED) and sc_done will be called.
- * The caller must keep cmd until then, or scsi_cmd_cancel it (abort, lost
- * session): the command then never completes; the work it started goes
- * on.
+ * command ends later (SANITIZE without IMMED, or a flush or read on an
+ * I/O thread) and sc_done will be called.  The caller must keep cmd
+ * until then, or scsi_cmd_cancel it (abort, lost session): the command
+ * is not answered; the work it started goes on.  If scsi_cmd_cancel
+ * returns true, that work still uses cmd and its buffer: the caller
+ * keeps both until sc_done is called (then it only frees them).
  */
 void	scsi_exec(struct scsi_cmd *);
-void	scsi_cmd_cancel(struct scsi_cmd *);
+bool	scsi_cmd_cancel(struct scsi_cmd *);
 /*
  * Background work of the logical units (a sanitize): how many ms the
  * reactor may sleep before it calls scsi_bg_run (-1: no work), and, when

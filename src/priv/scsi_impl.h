@@ -145,6 +145,21 @@ void	 sanitize_start(struct scsi_cmd *, const uint8_t *pat, uint32_t ipl,
 uint16_t sanitize_progress(const struct lun *);
 uint32_t sanitize_sense(const struct lun *, bool desc, uint8_t *);
 bool	 sbc_sanitize_busy(struct scsi_cmd *);
+void	 sanitize_cancel(struct scsi_cmd *);
+
+/*
+ * bgio.c: the backing store calls of a command that run on an I/O thread
+ * (iopool.h) when the transport can wait (sc_done): the command is then
+ * sc_pending and answered through sc_done.  bgio_flush makes the LUN
+ * durable and answers GOOD (or MEDIUM ERROR).  bgio_read does what READ
+ * does with [off, off + sc_xfer_len) when the backing store would make
+ * io wait: true when the command is answered or pending; false: do it at
+ * once (no thread, or a read to be sent from the page cache).
+ * bgio_cancel: true if the command's memory must stay until sc_done.
+ */
+void	bgio_flush(struct scsi_cmd *);
+bool	bgio_read(struct scsi_cmd *, uint64_t off);
+bool	bgio_cancel(struct scsi_cmd *);
 
 /* xcopy.c: the copy manager. */
 void	xcopy_extended_copy(struct scsi_cmd *);

@@ -71,6 +71,7 @@ session_new(struct io_reactor *r, struct io_target *it,
 	s->sess_expcmdsn = h->cmdsn;
 	TAILQ_INIT(&s->sess_conns);
 	TAILQ_INIT(&s->sess_cmdq);
+	TAILQ_INIT(&s->sess_held);
 	TAILQ_INSERT_TAIL(&it->it_sessions, s, sess_entry);
 	it->it_nsessions++;
 	scsi_nexus_begin(&s->sess_nexus);
@@ -300,6 +301,19 @@ void
 session_reap(struct io_reactor *r)
 {
 	struct conn	*c;
+
+	/* Running a held task may close connections: start over each time
+	 * (each pass runs or frees at least one). */
+	while (r->r_release) {
+		r->r_release = false;
+		TAILQ_FOREACH(c, &r->r_conns, conn_entry)
+			if (!c->conn_dead && c->conn_sess != NULL &&
+			    task_held_runnable(c->conn_sess)) {
+				task_release_held(c->conn_sess);
+				r->r_release = true;
+				break;
+			}
+	}
 
 	while ((c = TAILQ_FIRST(&r->r_dead)) != NULL) {
 		TAILQ_REMOVE(&r->r_dead, c, conn_entry);

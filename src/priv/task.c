@@ -41,6 +41,9 @@ static void	task_write_start(struct conn *, struct task *,
 		    const struct iscsi_scsi_cmd *, uint32_t);
 static void	task_r2t_send(struct conn *, struct task *);
 static void	task_done(struct conn *, struct task *);
+static void	task_run(struct conn *, struct task *);
+static void	task_finish(struct conn *, struct task *);
+static void	task_unpend(struct session *, struct task *);
 static void	task_respond(struct conn *, struct task *, uint32_t);
 static void	task_buf_drop(struct conn *, struct task *);
 static void	task_complete(struct scsi_cmd *);
@@ -106,10 +109,33 @@ task_buf_drop(struct conn *c, struct task *t)
 void
 task_free(struct conn *c, struct task *t)
 {
-	if (t->t_pending)
-		scsi_cmd_cancel(&t->t_sc);
+	struct session	*s = c->conn_sess;
+	bool		 keep = false;
+
+	if (t->t_pending) {
+		keep = scsi_cmd_cancel(&t->t_sc);
+		task_unpend(s, t);
+		/* What it held may run now, outside this close or abort. */
+		c->conn_r->r_release = true;
+	}
+	if (t->t_held) {
+		TAILQ_REMOVE(&s->sess_held, t, t_hentry);
+		t->t_held = false;
+	}
 	TAILQ_REMOVE(&c->conn_tasks, t, t_entry);
 	c->conn_ntasks--;
+	if (keep) {
+		/*
+		 * An I/O thread still reads or writes the buffer: the task
+		 * leaves the connection (and its buffer accounting) now and
+		 * is freed when the I/O ends (task_complete).
+		 */
+		if (t->t_buf != NULL)
+			c->conn_buf_bytes -= t->t_buf->ib_len;
+		t->t_conn = NULL;
+		t->t_orphan = true;
+		return;
+	}
 	task_buf_drop(c, t);
 	task_release(t);
 }
@@ -333,13 +359,82 @@ task_ref_ok(const struct conn *c, const struct task *t)
 	    t->t_edtl >= TASK_REF_MIN);
 }
 
-/* Execute a task whose data (if any) is all in, answer, free it. */
+/*
+ * Task attributes (SAM-5 8.6) once commands can end later (sc_pending):
+ * an ORDERED command waits until every older command of the session has
+ * ended, and every newer one waits for it, except HEAD OF QUEUE, which
+ * runs at once.  Waiting commands are held on sess_held in arrival
+ * order.  Per session rather than per LUN: stricter, never wrong.
+ */
+static bool
+task_hold(struct conn *c, struct task *t)
+{
+	struct session	*s = c->conn_sess;
+
+	if (t->t_attr == ISCSI_ATTR_HEAD)
+		return (false);
+	if (TAILQ_EMPTY(&s->sess_held) && s->sess_nordered == 0 &&
+	    (t->t_attr != ISCSI_ATTR_ORDERED || s->sess_npending == 0))
+		return (false);
+	t->t_held = true;
+	t->t_conn = c;
+	TAILQ_INSERT_TAIL(&s->sess_held, t, t_hentry);
+	return (true);
+}
+
+bool
+task_held_runnable(const struct session *s)
+{
+	const struct task	*t = TAILQ_FIRST(&s->sess_held);
+
+	return (t != NULL && s->sess_nordered == 0 &&
+	    (t->t_attr != ISCSI_ATTR_ORDERED || s->sess_npending == 0));
+}
+
+void
+task_release_held(struct session *s)
+{
+	struct task	*t;
+	struct conn	*c;
+
+	while (task_held_runnable(s)) {
+		t = TAILQ_FIRST(&s->sess_held);
+		TAILQ_REMOVE(&s->sess_held, t, t_hentry);
+		t->t_held = false;
+		c = t->t_conn;
+		task_run(c, t);
+		if (c->conn_dead) {
+			/* The session may be gone with it: come back later. */
+			c->conn_r->r_release = true;
+			return;
+		}
+		if (conn_write(c) == 0)
+			conn_events_update(c);
+	}
+}
+
+static void
+task_unpend(struct session *s, struct task *t)
+{
+	t->t_pending = false;
+	s->sess_npending--;
+	if (t->t_attr == ISCSI_ATTR_ORDERED)
+		s->sess_nordered--;
+}
+
+/* A task whose data (if any) is all in: run it, or hold it. */
 static void
 task_done(struct conn *c, struct task *t)
 {
+	if (!task_hold(c, t))
+		task_run(c, t);
+}
+
+/* Execute a task, answer (now or through task_complete), free it. */
+static void
+task_run(struct conn *c, struct task *t)
+{
 	struct scsi_cmd	*sc = &t->t_sc;
-	uint32_t	 xfer = 0, n;
-	bool		 piggy;
 
 	if (!t->t_failed) {
 		sc->sc_nexus = &c->conn_sess->sess_nexus;
@@ -355,9 +450,24 @@ task_done(struct conn *c, struct task *t)
 		if (sc->sc_pending) {
 			t->t_pending = true;
 			t->t_conn = c;
-			task_buf_drop(c, t);
+			c->conn_sess->sess_npending++;
+			if (t->t_attr == ISCSI_ATTR_ORDERED)
+				c->conn_sess->sess_nordered++;
 			return;
 		}
+	}
+	task_finish(c, t);
+}
+
+/* A command executed: Data-In, SCSI Response, free the task. */
+static void
+task_finish(struct conn *c, struct task *t)
+{
+	struct scsi_cmd	*sc = &t->t_sc;
+	uint32_t	 xfer = 0, n;
+	bool		 piggy;
+
+	if (!t->t_failed) {
 		xfer = sc->sc_xfer_len;
 		if (xfer > t->t_edtl)
 			xfer = t->t_edtl;
@@ -374,21 +484,33 @@ task_done(struct conn *c, struct task *t)
 		task_free(c, t);
 }
 
-/* A pending command ended (it moves no Data-In): answer, free it. */
+/*
+ * A pending command ended: answer as task_run would have, then run what
+ * it held.  A task cancelled while its I/O ran (t_orphan) is only freed.
+ */
 static void
 task_complete(struct scsi_cmd *sc)
 {
 	struct task	*t = (struct task *)(void *)((char *)sc -
 			    offsetof(struct task, t_sc));
 	struct conn	*c = t->t_conn;
+	struct session	*s;
 
-	t->t_pending = false;
-	task_respond(c, t, t->t_r2tsn);
-	if (c->conn_dead)
+	if (t->t_orphan) {
+		iobuf_unref(t->t_buf);
+		task_release(t);
+		return;
+	}
+	s = c->conn_sess;
+	task_unpend(s, t);
+	task_finish(c, t);
+	if (c->conn_dead) {
+		c->conn_r->r_release = true;
 		return;			/* the close freed the task */
-	task_free(c, t);
+	}
 	if (conn_write(c) == 0)
 		conn_events_update(c);
+	task_release_held(s);
 }
 
 void

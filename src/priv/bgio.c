@@ -1,0 +1,230 @@
+/*
+ * bgio.c: the backing store calls of SCSI commands that run on io's I/O
+ * threads (iopool.h), so that a slow disk or file server delays only the
+ * commands that wait for it: flushes (SYNCHRONIZE CACHE, FUA, write-
+ * through LUNs); reads of O_DIRECT (blockio) LUNs, which always wait for
+ * the device; and reads of file LUNs that the page cache cannot serve at
+ * once (RWF_NOWAIT says EAGAIN, or the store cannot tell, as NFS and
+ * FUSE), while a file on tmpfs is memory and never waits.
+ *
+ * Writes stay in the event loop.  An aborted command must have no effect
+ * after its abort is answered: a read or a flush that ends late changes
+ * nothing, but a write landing late could overwrite what the initiator
+ * wrote after the abort.
+ *
+ * A job owns a duplicate of the LUN's descriptor, so that it stays valid
+ * and names the same file however long the job waits for a thread, and a
+ * reference to the LUN.  A cancelled flush only frees itself when it
+ * ends; a cancelled read still fills the command's buffer, so the
+ * transport keeps the command until sc_done (bgio_cancel returns true).
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "priv/iopool.h"
+#include "priv/scsi.h"
+#include "priv/scsi_impl.h"
+
+enum bg_kind { BG_FLUSH, BG_READ };
+
+struct bgio {
+	struct iopool_job	 b_job;
+	enum bg_kind		 b_kind;
+	struct lun		*b_lun;		/* a reference (lun_ref) */
+	pthread_rwlock_t	*b_rw;
+	struct scsi_cmd		*b_cmd;
+	bool			 b_cancelled;
+	uint8_t			*b_buf;
+	size_t			 b_len;
+	uint64_t		 b_off;
+};
+
+/* On an I/O thread: the whole transfer, or -1 with errno. */
+static int
+bg_read(struct iopool_job *j)
+{
+	struct bgio	*b = j->iop_arg;
+	uint8_t		*p = b->b_buf;
+	size_t		 len = b->b_len;
+	uint64_t	 off = b->b_off;
+	ssize_t		 n;
+	int		 rv = 0;
+
+	pthread_rwlock_rdlock(b->b_rw);
+	while (len > 0) {
+		n = pread(j->iop_fd, p, len, (off_t)off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;	/* the file is shorter */
+			rv = -1;
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	n = errno;
+	pthread_rwlock_unlock(b->b_rw);
+	errno = (int)n;
+	return (rv);
+}
+
+static void
+bg_done(struct iopool_job *j)
+{
+	struct bgio	*b = j->iop_arg;
+	struct scsi_cmd	*cmd = b->b_cmd;
+	struct lun	*lun = b->b_lun;
+	enum bg_kind	 kind = b->b_kind;
+	bool		 cancelled = b->b_cancelled;
+	int		 err = j->iop_err;
+
+	close(j->iop_fd);
+	free(b);
+	if (cmd != NULL) {
+		cmd->sc_job = NULL;
+		cmd->sc_pending = false;
+		errno = err;
+		if (cancelled)
+			;		/* only sc_done, which frees */
+		else if (kind == BG_FLUSH) {
+			if (err != 0)
+				scsi_write_error(cmd, "fdatasync");
+			else
+				scsi_good(cmd);
+		} else if (err != 0) {
+			log_warn("%s: read", lun->lun_path);
+			scsi_sense(cmd, SKEY_MEDIUM_ERROR, ASC_READ_ERROR, 0);
+		} else
+			scsi_good(cmd);
+		cmd->sc_done(cmd);
+	}
+	/* Last: the command used the LUN (a reload may have removed it). */
+	lun_unref(lun);
+}
+
+/* A job for cmd's LUN, with its own descriptor; NULL: do it at once. */
+static struct bgio *
+bg_new(struct scsi_cmd *cmd, enum bg_kind kind)
+{
+	struct bgio	*b;
+
+	if (cmd->sc_done == NULL || iopool_fd() == -1 ||
+	    (b = calloc(1, sizeof(*b))) == NULL)
+		return (NULL);
+	if ((b->b_job.iop_fd = fcntl(cmd->sc_lun->lun_fd, F_DUPFD_CLOEXEC,
+	    0)) == -1) {
+		free(b);
+		return (NULL);
+	}
+	b->b_kind = kind;
+	b->b_lun = cmd->sc_lun;
+	b->b_rw = &cmd->sc_lun->lun_rw;
+	b->b_cmd = cmd;
+	b->b_job.iop_done = bg_done;
+	b->b_job.iop_arg = b;
+	return (b);
+}
+
+static void
+bg_submit(struct scsi_cmd *cmd, struct bgio *b)
+{
+	lun_ref(b->b_lun);
+	cmd->sc_job = b;
+	cmd->sc_pending = true;
+	iopool_submit(&b->b_job);
+}
+
+void
+bgio_flush(struct scsi_cmd *cmd)
+{
+	struct lun	*lun = cmd->sc_lun;
+	struct bgio	*b;
+
+	if (lun->lun_fd == -1 || lun->lun_readonly) {
+		scsi_good(cmd);
+		return;
+	}
+	if ((b = bg_new(cmd, BG_FLUSH)) == NULL) {
+		if (lun_sync(lun) == -1)
+			scsi_write_error(cmd, "fdatasync");
+		else
+			scsi_good(cmd);
+		return;
+	}
+	b->b_job.iop_op = IOP_FDATASYNC;
+	bg_submit(cmd, b);
+}
+
+/* Read [buf, +len) at off on an I/O thread, answered as READ. */
+static bool
+bg_read_start(struct scsi_cmd *cmd, uint8_t *buf, size_t len, uint64_t off)
+{
+	struct bgio	*b;
+
+	if ((b = bg_new(cmd, BG_READ)) == NULL)
+		return (false);
+	b->b_job.iop_op = IOP_CALL;
+	b->b_job.iop_fn = bg_read;
+	b->b_buf = buf;
+	b->b_len = len;
+	b->b_off = off;
+	bg_submit(cmd, b);
+	return (true);
+}
+
+/*
+ * O_DIRECT LUNs always wait for the device: aligned reads go to a
+ * thread.  A file LUN is asked first without waiting (RWF_NOWAIT): what
+ * the page cache can serve is read at once, the rest on a thread; a read
+ * that would be sent from the file (sendfile) is, if the page cache holds
+ * all of it.  False: do it at once, as without threads.
+ */
+bool
+bgio_read(struct scsi_cmd *cmd, uint64_t off)
+{
+	struct lun	*lun = cmd->sc_lun;
+	size_t		 len = cmd->sc_xfer_len;
+
+	if (lun->lun_fd == -1 || len == 0 || cmd->sc_done == NULL ||
+	    iopool_fd() == -1)
+		return (false);
+	if (lun->lun_direct)
+		return (lun_aligned(lun, cmd->sc_buf, len, off) &&
+		    bg_read_start(cmd, cmd->sc_buf, len, off));
+	if (cmd->sc_ref_ok && lun_cached(lun, off, len))
+		return (false);
+	if (lun_read_nowait(lun, cmd->sc_buf, len, off) == 0) {
+		scsi_good(cmd);
+		return (true);
+	}
+	if (errno == EAGAIN)
+		return (bg_read_start(cmd, cmd->sc_buf, len, off));
+	log_warn("%s: read", lun->lun_path);
+	scsi_sense(cmd, SKEY_MEDIUM_ERROR, ASC_READ_ERROR, 0);
+	return (true);
+}
+
+bool
+bgio_cancel(struct scsi_cmd *cmd)
+{
+	struct bgio	*b = cmd->sc_job;
+
+	cmd->sc_job = NULL;
+	if (b->b_kind == BG_FLUSH) {
+		b->b_cmd = NULL;
+		return (false);
+	}
+	b->b_cancelled = true;
+	return (true);
+}
