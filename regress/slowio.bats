@@ -46,14 +46,23 @@ common_teardown_fuse() {
 	common_teardown
 }
 
-# Wait until slowfs holds a flush (its gate.held exists).
-wait_held() {
+# wait_gate suffix what: wait until slowfs holds a call (gate.<suffix>).
+wait_gate() {
 	local i
 	for i in $(seq 200); do
-		[ -e "$GATE.held" ] && return 0
+		[ -e "$GATE.$1" ] && return 0
 		sleep 0.05
 	done
-	fail "no flush reached the backing store"
+	fail "no $2"
+}
+
+# A flush (gate.held) or a read (gate.rheld) slowfs holds.
+wait_held() {
+	wait_gate held "flush reached the backing store"
+}
+
+wait_rheld() {
+	wait_gate rheld "read reached the device"
 }
 
 # raw_bg url cdb...: iscsi-raw in the background, output in $T/bg.out.
@@ -172,15 +181,6 @@ Target $TARGET
 	Lun 0 Path=$MNT/lun.img,Type=blockio
 	Lun 1 Path=$T/fast.img,Type=fileio
 EOF2
-}
-
-wait_rheld() {
-	local i
-	for i in $(seq 200); do
-		[ -e "$GATE.rheld" ] && return 0
-		sleep 0.05
-	done
-	fail "no read reached the device"
 }
 
 @test "a blockio read held by the device stops neither other LUNs nor new logins" {

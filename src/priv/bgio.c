@@ -39,7 +39,7 @@ struct bgio {
 	struct iopool_job	 b_job;
 	enum bg_kind		 b_kind;
 	struct lun		*b_lun;		/* a reference (lun_ref) */
-	pthread_rwlock_t	*b_rw;
+	int			 b_fd;		/* a dup of its lun_fd */
 	struct scsi_cmd		*b_cmd;
 	bool			 b_cancelled;
 	uint8_t			*b_buf;
@@ -47,35 +47,26 @@ struct bgio {
 	uint64_t		 b_off;
 };
 
-/* On an I/O thread: the whole transfer, or -1 with errno. */
+/* On an I/O thread: the flush, or the whole read, or -1 with errno. */
+static int
+bg_flush(struct iopool_job *j)
+{
+	struct bgio	*b = j->iop_arg;
+
+	return (lun_fd_sync(b->b_fd));
+}
+
 static int
 bg_read(struct iopool_job *j)
 {
 	struct bgio	*b = j->iop_arg;
-	uint8_t		*p = b->b_buf;
-	size_t		 len = b->b_len;
-	uint64_t	 off = b->b_off;
-	ssize_t		 n;
-	int		 rv = 0;
+	int		 rv, serrno;
 
-	pthread_rwlock_rdlock(b->b_rw);
-	while (len > 0) {
-		n = pread(j->iop_fd, p, len, (off_t)off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;	/* the file is shorter */
-			rv = -1;
-			break;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	n = errno;
-	pthread_rwlock_unlock(b->b_rw);
-	errno = (int)n;
+	pthread_rwlock_rdlock(&b->b_lun->lun_rw);
+	rv = lun_fd_read(b->b_fd, b->b_buf, b->b_len, b->b_off);
+	serrno = errno;
+	pthread_rwlock_unlock(&b->b_lun->lun_rw);
+	errno = serrno;
 	return (rv);
 }
 
@@ -89,7 +80,7 @@ bg_done(struct iopool_job *j)
 	bool		 cancelled = b->b_cancelled;
 	int		 err = j->iop_err;
 
-	close(j->iop_fd);
+	close(b->b_fd);
 	free(b);
 	if (cmd != NULL) {
 		cmd->sc_job = NULL;
@@ -122,14 +113,13 @@ bg_new(struct scsi_cmd *cmd, enum bg_kind kind)
 	if (cmd->sc_done == NULL || iopool_fd() == -1 ||
 	    (b = calloc(1, sizeof(*b))) == NULL)
 		return (NULL);
-	if ((b->b_job.iop_fd = fcntl(cmd->sc_lun->lun_fd, F_DUPFD_CLOEXEC,
-	    0)) == -1) {
+	if ((b->b_fd = fcntl(cmd->sc_lun->lun_fd, F_DUPFD_CLOEXEC, 0)) ==
+	    -1) {
 		free(b);
 		return (NULL);
 	}
 	b->b_kind = kind;
 	b->b_lun = cmd->sc_lun;
-	b->b_rw = &cmd->sc_lun->lun_rw;
 	b->b_cmd = cmd;
 	b->b_job.iop_done = bg_done;
 	b->b_job.iop_arg = b;
@@ -162,7 +152,7 @@ bgio_flush(struct scsi_cmd *cmd)
 			scsi_good(cmd);
 		return;
 	}
-	b->b_job.iop_op = IOP_FDATASYNC;
+	b->b_job.iop_fn = bg_flush;
 	bg_submit(cmd, b);
 }
 
@@ -174,7 +164,6 @@ bg_read_start(struct scsi_cmd *cmd, uint8_t *buf, size_t len, uint64_t off)
 
 	if ((b = bg_new(cmd, BG_READ)) == NULL)
 		return (false);
-	b->b_job.iop_op = IOP_CALL;
 	b->b_job.iop_fn = bg_read;
 	b->b_buf = buf;
 	b->b_len = len;

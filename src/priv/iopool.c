@@ -42,19 +42,7 @@ static struct {
 static void
 iop_run(struct iopool_job *j)
 {
-	int	rv;
-
-	switch (j->iop_op) {
-	case IOP_FDATASYNC:
-		while ((rv = fdatasync(j->iop_fd)) == -1 && errno == EINTR)
-			;
-		j->iop_err = rv == -1 ? errno : 0;
-		break;
-	case IOP_CALL:
-		rv = j->iop_fn(j);
-		j->iop_err = rv == -1 ? (errno != 0 ? errno : EIO) : 0;
-		break;
-	}
+	j->iop_err = j->iop_fn(j) == -1 ? (errno != 0 ? errno : EIO) : 0;
 }
 
 static void *
@@ -158,12 +146,6 @@ iopool_reap(void)
 		pool.busy--;
 		j->iop_done(j);
 	}
-}
-
-unsigned
-iopool_busy(void)
-{
-	return (pool.busy);
 }
 
 void

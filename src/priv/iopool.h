@@ -19,15 +19,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum iop_op {
-	IOP_FDATASYNC,		/* fdatasync(iop_fd) */
-	IOP_CALL,		/* iop_fn(job): 0, or -1 with errno */
-};
-
 struct iopool_job {
 	TAILQ_ENTRY(iopool_job)	 iop_entry;
-	enum iop_op		 iop_op;
-	int			 iop_fd;
+	/* On a thread: 0, or -1 with errno. */
 	int			(*iop_fn)(struct iopool_job *);
 	int			 iop_err;	/* out: 0 or errno */
 	void			(*iop_done)(struct iopool_job *);
@@ -43,8 +37,6 @@ int	iopool_fd(void);
 void	iopool_submit(struct iopool_job *);
 /* Run the iop_done of every finished job. */
 void	iopool_reap(void);
-/* Jobs submitted and not yet reaped. */
-unsigned iopool_busy(void);
 /* Wait for every job submitted and reap it (io's shutdown). */
 void	iopool_drain(void);
 

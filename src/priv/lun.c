@@ -667,11 +667,17 @@ lun_read(struct lun *lun, void *buf, size_t len, uint64_t off)
 static int
 lun_pread(struct lun *lun, void *buf, size_t len, uint64_t off)
 {
+	return (lun_fd_read(lun->lun_fd, buf, len, off));
+}
+
+int
+lun_fd_read(int fd, void *buf, size_t len, uint64_t off)
+{
 	uint8_t	*p = buf;
 	ssize_t	 n;
 
 	while (len > 0) {
-		n = pread(lun->lun_fd, p, len, (off_t)off);
+		n = pread(fd, p, len, (off_t)off);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -767,7 +773,13 @@ lun_sync(struct lun *lun)
 {
 	if (lun->lun_fd == -1 || lun->lun_readonly)
 		return (0);
-	while (fdatasync(lun->lun_fd) == -1) {
+	return (lun_fd_sync(lun->lun_fd));
+}
+
+int
+lun_fd_sync(int fd)
+{
+	while (fdatasync(fd) == -1) {
 		if (errno != EINTR)
 			return (-1);
 	}

@@ -137,6 +137,13 @@ bool	lun_aligned(const struct lun *, const void *, size_t len, uint64_t off);
  */
 int	lun_read_nowait(struct lun *, void *, size_t len, uint64_t off);
 bool	lun_cached(struct lun *, uint64_t off, size_t len);
+/*
+ * The whole of [off, off + len) of a descriptor of a backing store (EIO
+ * if it ends first), and its fdatasync; for the I/O threads, which hold
+ * their own descriptor (bgio.c).
+ */
+int	lun_fd_read(int fd, void *, size_t len, uint64_t off);
+int	lun_fd_sync(int fd);
 /* Hold off the I/O threads' reads and writes of the LUN (see lun_rw). */
 void	lun_exclusive(struct lun *);
 void	lun_exclusive_end(struct lun *);
