@@ -13,6 +13,7 @@
 
 #include <bsd/string.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,12 +156,34 @@ static void	io_tick(struct io *);
 static void	io_logout_all(struct io *);
 static __dead void io_shutdown(struct io *);
 
+/*
+ * Each login allocates a struct conn (35 KiB) and a receive buffer of
+ * MaxRecvDataSegmentLength (256 KiB by default), and each logout frees
+ * them.  With glibc's sliding thresholds that moved the heap's break up
+ * and down on every login (brk twice, page faults, and calloc clearing
+ * fresh pages).  Fixed thresholds keep buffers up to IO_MMAP_MAX on the
+ * heap and up to IO_TRIM_KEEP of free space at its top: io's resident
+ * memory may stay up to that much above what it uses, and only pages
+ * that were touched count.
+ */
+#define IO_MMAP_MAX	(1024 * 1024)
+#define IO_TRIM_KEEP	(4 * 1024 * 1024)
+
+static void
+io_heap_init(void)
+{
+	if (mallopt(M_MMAP_THRESHOLD, IO_MMAP_MAX) != 1 ||
+	    mallopt(M_TRIM_THRESHOLD, IO_TRIM_KEEP) != 1)
+		log_warnx("io: mallopt failed; the heap keeps its defaults");
+}
+
 void
 io_main(int parent_fd, struct conf *conf, struct lun_table *luns)
 {
 	struct io	*io;
 
 	log_procinit("io");
+	io_heap_init();
 	if ((io = calloc(1, sizeof(*io))) == NULL)
 		fatal("io: calloc");
 	io_init(io, parent_fd, conf, luns);
