@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -259,6 +260,10 @@ listen_one(const struct addrinfo *ai)
 	if (ai->ai_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
 		fatalx("unable to set IPV6_V6ONLY on server socket (%s)!",
+		    strerror(errno));
+	/* Accepted sockets inherit it: the workers need no call of their own. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1)
+		fatalx("unable to set TCP_NODELAY on server socket (%s)!",
 		    strerror(errno));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
 		fatalx("unable to bind server socket (%s)! (%s)",

@@ -188,7 +188,14 @@ accept_one(struct parent *p, int lfd)
 		goto fail;
 	}
 	close(sv[0]);
-	switch ((pid = fork())) {
+	/*
+	 * _Fork, not fork: the parent runs one thread, so no lock can be
+	 * held here, and it registers no atfork handlers.  fork would also
+	 * take and release the malloc, stdio and loader locks around the
+	 * call: stores, in pages the worker shares, that cost a
+	 * copy-on-write fault each in the worker and in the parent.
+	 */
+	switch ((pid = _Fork())) {
 	case -1:
 		log_warn("fork");
 		close(sv[1]);

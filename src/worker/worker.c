@@ -4,8 +4,6 @@
  * that takes too long simply ends, and the parent logs it.
  */
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -77,7 +75,6 @@ worker_main(int client_fd, int chan_fd, const struct conf *conf,
     unsigned timeout, unsigned nofile, const struct worker_conn *wc)
 {
 	struct login	 l;
-	int		 on = 1;
 
 	log_set_exit(_exit);
 	log_procinit("worker");
@@ -91,7 +88,6 @@ worker_main(int client_fd, int chan_fd, const struct conf *conf,
 	memcpy(&l.l_peer, &wc->wc_peer, sizeof(l.l_peer));
 	memcpy(&l.l_local, &wc->wc_local, sizeof(l.l_local));
 	strlcpy(l.l_addr, wc->wc_addr, sizeof(l.l_addr));
-	(void)setsockopt(l.l_fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	log_setpeer(l.l_addr, NULL);
 
 	sandbox_worker(nofile);
