@@ -56,7 +56,8 @@ struct parent {
 	int			 p_sigfd;
 	int			 p_full_logged;
 	int			 p_stopping;
-	sigset_t		 p_sigreset;	/* not at SIG_DFL here */
+	unsigned		 p_sigreset;	/* worker_signals[i] not at
+						   SIG_DFL here: bit i */
 	time_t			 p_stop_deadline;
 };
 
@@ -115,6 +116,7 @@ child_start(struct parent *p, int client, int chan,
 {
 	struct parent_config	*pc = p->p_cfg;
 	struct worker_conn	 wc;
+	struct sigaction	 sa;
 	sigset_t		 mask;
 	size_t			 i;
 
@@ -124,9 +126,14 @@ child_start(struct parent *p, int client, int chan,
 	close(p->p_sigfd);
 	if (pc->pc_pidfile_fd != -1)
 		close(pc->pc_pidfile_fd);
-	for (i = 0; i < nitems(worker_signals); i++)
-		if (sigismember(&p->p_sigreset, worker_signals[i]))
-			signal(worker_signals[i], SIG_DFL);
+	/* A plain mask and sigaction: no other libc text to fault in. */
+	if (p->p_sigreset != 0) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_DFL;
+		for (i = 0; i < nitems(worker_signals); i++)
+			if (p->p_sigreset & 1U << i)
+				sigaction(worker_signals[i], &sa, NULL);
+	}
 	sigemptyset(&mask);
 	sigprocmask(SIG_SETMASK, &mask, NULL);
 	memcpy(&wc.wc_peer, &mw->peer, sizeof(wc.wc_peer));
@@ -313,7 +320,7 @@ reload(struct parent *p)
 		log_warn("ipc to io");
 }
 
-static void
+static __attribute__((noinline)) void
 handle_signals(struct parent *p)
 {
 	struct signalfd_siginfo	 si[8];
@@ -360,7 +367,7 @@ check_timeouts(struct parent *p)
 		}
 }
 
-static void
+static __attribute__((noinline)) void
 io_readable(struct parent *p)
 {
 	static const struct ipc_rule rules[] = {
@@ -381,7 +388,7 @@ io_readable(struct parent *p)
 	}
 }
 
-static void
+static __attribute__((noinline)) void
 wait_io_ready(struct parent *p)
 {
 	static const struct ipc_rule rules[] = {
@@ -408,11 +415,11 @@ sigreset_init(struct parent *p)
 	struct sigaction	 sa;
 	size_t			 i;
 
-	sigemptyset(&p->p_sigreset);
+	p->p_sigreset = 0;
 	for (i = 0; i < nitems(worker_signals); i++)
 		if (sigaction(worker_signals[i], NULL, &sa) == -1 ||
 		    sa.sa_handler != SIG_DFL)
-			sigaddset(&p->p_sigreset, worker_signals[i]);
+			p->p_sigreset |= 1U << i;
 }
 
 __dead void
