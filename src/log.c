@@ -23,6 +23,8 @@ static int	 log_foreground = 1;
 static int	 log_verbose;
 static char	 log_proc[32] = "ietd";
 static char	 log_peer[1280];
+/* Of the process that last named itself: glibc asks the kernel each time. */
+static pid_t	 log_pid;
 static void	(*log_exit)(int) = exit;
 /* The UTC offset of [log_tz_from, log_tz_from + LOG_TZ_SPAN). */
 #define LOG_TZ_SPAN	900
@@ -43,6 +45,7 @@ log_procinit(const char *name)
 {
 	if (name != NULL)
 		strlcpy(log_proc, name, sizeof(log_proc));
+	log_pid = getpid();
 }
 
 void
@@ -173,7 +176,8 @@ vlog(int pri, const char *fmt, va_list ap)
 		s = log_daysec(ts.tv_sec);
 		n = snprintf(head, sizeof(head), "%02ld:%02ld:%02ld.%03ld "
 		    "ietd[%d] %s: ", s / 3600, s / 60 % 60, s % 60,
-		    ts.tv_nsec / 1000000, (int)getpid(), log_proc);
+		    ts.tv_nsec / 1000000,
+		    (int)(log_pid != 0 ? log_pid : getpid()), log_proc);
 		iov[0].iov_base = head;
 		iov[0].iov_len = n > 0 && (size_t)n < sizeof(head) ? n : 0;
 		iov[1].iov_base = log_peer;
