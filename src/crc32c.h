@@ -18,6 +18,11 @@ uint32_t crc32c(const void *, size_t len);
  * crc32c_update(crc32c(a, n), b, m) is the CRC32C of a then b.
  */
 uint32_t crc32c_update(uint32_t crc, const void *, size_t len);
+/*
+ * Load ISA-L and compute with it from now on (io, at start-up); 0, or -1
+ * with *errstr set.  Without it the CRC is computed a bit at a time.
+ */
+int	 crc32c_load(const char **errstr);
 /* The 4 wire bytes of a digest, and the digest of 4 wire bytes. */
 void	 crc32c_put(uint8_t dst[4], uint32_t crc);
 uint32_t crc32c_get(const uint8_t src[4]);

@@ -29,6 +29,7 @@
 
 #include "chap.h"
 #include "conf.h"
+#include "crc32c.h"
 #include "ipc.h"
 #include "log.h"
 #include "sandbox.h"
@@ -366,6 +367,9 @@ start_io(int fd, int *listen, size_t nlisten, struct conf *conf,
 	/* CHAP is io's alone: libcrypto is loaded here, not linked. */
 	if (chap_crypto_load(&errstr) == -1)
 		fatalx("cannot load libcrypto: %s", errstr);
+	/* So are ISA-L's digests (crc32c.c). */
+	if (crc32c_load(&errstr) == -1)
+		fatalx("cannot load libisal: %s", errstr);
 	/* FSIZE also bounds the APTPL state files (a few KiB each). */
 	sandbox_io(uid, gid, largest_lun(luns) > PR_FILE_MAX ?
 	    largest_lun(luns) : PR_FILE_MAX, iopool_start);
