@@ -259,3 +259,74 @@ EOF2
 	BG=
 	stop_daemon
 }
+
+# write_held lun: a WRITE(10) of one block of 0x5a at LBA 32 of LUN lun,
+# in the background; slowfs holds it.
+write_held() {
+	pat=$(printf '5a%.0s' $(seq 512))
+	touch "$GATE.writes"
+	raw_bg -o "$pat" "$(iscsi_url "$TARGET" "$1")" 2a 00 00000020 00 0001 00
+	wait_gate wheld "write reached the backing store"
+}
+
+# write_lands: release the held write; it is answered GOOD and reads back.
+write_lands() {
+	rm -f "$GATE.writes"
+	wait "$BG" || fail "WRITE(10) failed" "$(cat "$T/bg.out")"
+	BG=
+	run "$RAW" -r 512 "$(iscsi_url "$TARGET" 0)" 28 00 00000020 00 0001 00
+	assert_status 0
+	assert_output_has "^data $pat\$"
+	cmp -s -n 512 -i 16384:0 "$T/slow.img" <(printf '\x5a%.0s' $(seq 512)) ||
+	    fail "the write is not on the backing file"
+}
+
+@test "a fileio write the file server holds (ext4, FUSE and NFS cannot say it would wait) stops nothing else" {
+	start_daemon
+	write_held 0
+	read_now "$(iscsi_url "$TARGET" 1)"
+	run timeout 10 iscsi-inq "$(iscsi_url "$TARGET" 1)"
+	assert_status 0
+	kill -0 "$BG" 2>/dev/null || fail "the write was answered while held"
+	write_lands
+	stop_daemon
+}
+
+@test "a blockio write held by the device stops neither other LUNs nor new logins" {
+	blockio_conf
+	start_daemon
+	write_held 0
+	read_now "$(iscsi_url "$TARGET" 1)"
+	run timeout 10 iscsi-inq "$(iscsi_url "$TARGET" 1)"
+	assert_status 0
+	kill -0 "$BG" 2>/dev/null || fail "the write was answered while held"
+	write_lands
+	stop_daemon
+}
+
+@test "ABORT TASK of a write the backing store holds: answered once the write has ended, the write never" {
+	start_daemon
+	touch "$GATE.writes"
+	"$(helper ffpdu)" -t 20 127.0.0.1 "$PORT" "$TARGET" \
+	    write:1:0:8:4096 sleep:300 tmf:2:1:1 until:0x22 idle:1 \
+	    lun:1 read:3:0:8 until:0x25 >"$T/ff.out" 2>&1 &
+	BG=$!
+	wait_gate wheld "write reached the backing store"
+	# A late write would overwrite what the initiator writes after the
+	# abort: the TMF response must wait for it.  (A negative check: the
+	# sleep can only let a wrong answer through, never fail a right one.)
+	sleep 1
+	grep -q '^tmf itt=0x2' "$T/ff.out" &&
+	    fail "ABORT TASK answered while the write ran" "$(cat "$T/ff.out")"
+	rm -f "$GATE.writes"
+	wait "$BG" || fail "ffpdu failed" "$(cat "$T/ff.out")"
+	BG=
+	grep -q '^tmf itt=0x2 response=0$' "$T/ff.out" ||
+	    fail "ABORT TASK not answered" "$(cat "$T/ff.out")"
+	run grep -c '^rsp itt=0x1 ' "$T/ff.out"
+	[ "$output" = 0 ] || fail "the aborted write was answered" \
+	    "$(cat "$T/ff.out")"
+	grep -q 'itt=0x3 .*status=0x0\|datain itt=0x3' "$T/ff.out" ||
+	    fail "no answer after the abort" "$(cat "$T/ff.out")"
+	stop_daemon
+}

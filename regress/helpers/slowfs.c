@@ -11,7 +11,8 @@
  * 60 seconds), then flush backing-file and remove "gate.held"; while a
  * file "gate.fail" exists they fail with EIO instead of flushing.  Reads
  * likewise wait while "gate.reads" exists, with "gate.rheld" showing it
- * (a slow device under an O_DIRECT LUN).  A test
+ * (a slow device under an O_DIRECT LUN), and writes while "gate.writes"
+ * exists, with "gate.wheld" showing it.  A test
  * creates gate, starts something that flushes, waits for gate.held to
  * appear, checks what must still work meanwhile, and removes gate.
  * Runs in the foreground, multithreaded, until unmounted (fusermount3 -u
@@ -38,6 +39,7 @@
 static const char	*backing;
 static char		 gate[4096], held[4096], failf[4096];
 static char		 rgate[4096], rheld[4096];
+static char		 wgate[4096], wheld[4096];
 static int		 bfd = -1;
 
 static int
@@ -109,8 +111,10 @@ static int
 sfs_write(const char *path, const char *buf, size_t len, off_t off,
     struct fuse_file_info *fi)
 {
-	ssize_t	 n = pwrite(bfd, buf, len, off);
+	ssize_t	 n;
 
+	hold(wgate, wheld);
+	n = pwrite(bfd, buf, len, off);
 	return (n == -1 ? -errno : (int)n);
 }
 
@@ -170,7 +174,11 @@ main(int argc, char *argv[])
 	    snprintf(rgate, sizeof(rgate), "%s.reads", argv[2]) >=
 	    (int)sizeof(rgate) ||
 	    snprintf(rheld, sizeof(rheld), "%s.rheld", argv[2]) >=
-	    (int)sizeof(rheld)) {
+	    (int)sizeof(rheld) ||
+	    snprintf(wgate, sizeof(wgate), "%s.writes", argv[2]) >=
+	    (int)sizeof(wgate) ||
+	    snprintf(wheld, sizeof(wheld), "%s.wheld", argv[2]) >=
+	    (int)sizeof(wheld)) {
 		fprintf(stderr, "slowfs: gate path too long\n");
 		return (2);
 	}

@@ -2,21 +2,21 @@
  * bgio.c: the backing store calls of SCSI commands that run on io's I/O
  * threads (iopool.h), so that a slow disk or file server delays only the
  * commands that wait for it: flushes (SYNCHRONIZE CACHE, FUA, write-
- * through LUNs); reads of O_DIRECT (blockio) LUNs, which always wait for
- * the device; and reads of file LUNs that the page cache cannot serve at
- * once (RWF_NOWAIT says EAGAIN, or the store cannot tell, as NFS and
- * FUSE), while a file on tmpfs is memory and never waits.
- *
- * Writes stay in the event loop.  An aborted command must have no effect
- * after its abort is answered: a read or a flush that ends late changes
- * nothing, but a write landing late could overwrite what the initiator
- * wrote after the abort.
+ * through LUNs); reads and writes of O_DIRECT (blockio) LUNs, which
+ * always wait for the device; and reads and writes of file LUNs that
+ * would wait (RWF_NOWAIT says EAGAIN, or the file system cannot tell:
+ * ext4's writes, NFS, FUSE), while a file on tmpfs is memory and never
+ * waits.
  *
  * A job owns a duplicate of the LUN's descriptor, so that it stays valid
  * and names the same file however long the job waits for a thread, and a
  * reference to the LUN.  A cancelled flush only frees itself when it
  * ends; a cancelled read still fills the command's buffer, so the
  * transport keeps the command until sc_done (bgio_cancel returns true).
+ * A cancelled write must have no effect after its abort is answered (it
+ * would overwrite what the initiator writes next): one that no thread
+ * has started is taken back, and io waits for one that runs, which is
+ * as long as the write would have stopped io without the threads.
  */
 #include <sys/types.h>
 
@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -33,7 +34,7 @@
 #include "priv/scsi.h"
 #include "priv/scsi_impl.h"
 
-enum bg_kind { BG_FLUSH, BG_READ };
+enum bg_kind { BG_FLUSH, BG_READ, BG_WRITE };
 
 struct bgio {
 	struct iopool_job	 b_job;
@@ -45,6 +46,9 @@ struct bgio {
 	uint8_t			*b_buf;
 	size_t			 b_len;
 	uint64_t		 b_off;
+	void			*b_own;		/* write: b_buf, an aligned copy */
+	bool			 b_sync;	/* write: then fdatasync */
+	const char		*b_failed;	/* write: the call that did */
 };
 
 /* On an I/O thread: the flush, or the whole read, or -1 with errno. */
@@ -70,36 +74,59 @@ bg_read(struct iopool_job *j)
 	return (rv);
 }
 
+static int
+bg_write(struct iopool_job *j)
+{
+	struct bgio	*b = j->iop_arg;
+	int		 rv, serrno;
+
+	pthread_rwlock_rdlock(&b->b_lun->lun_rw);
+	b->b_failed = "write";
+	rv = lun_fd_write(b->b_fd, b->b_buf, b->b_len, b->b_off);
+	if (rv == 0 && b->b_sync) {
+		b->b_failed = "fdatasync";
+		rv = lun_fd_sync(b->b_fd);
+	}
+	serrno = errno;
+	pthread_rwlock_unlock(&b->b_lun->lun_rw);
+	errno = serrno;
+	return (rv);
+}
+
+/* The answer of a job that ended (err: 0 or its errno). */
+static void
+bg_answer(struct scsi_cmd *cmd, const struct bgio *b, int err)
+{
+	errno = err;
+	if (err == 0)
+		scsi_good(cmd);
+	else if (b->b_kind == BG_FLUSH)
+		scsi_write_error(cmd, "fdatasync");
+	else if (b->b_kind == BG_WRITE)
+		scsi_write_error(cmd, b->b_failed);
+	else {
+		log_warn("%s: read", b->b_lun->lun_path);
+		scsi_sense(cmd, SKEY_MEDIUM_ERROR, ASC_READ_ERROR, 0);
+	}
+}
+
 static void
 bg_done(struct iopool_job *j)
 {
 	struct bgio	*b = j->iop_arg;
 	struct scsi_cmd	*cmd = b->b_cmd;
 	struct lun	*lun = b->b_lun;
-	enum bg_kind	 kind = b->b_kind;
-	bool		 cancelled = b->b_cancelled;
-	int		 err = j->iop_err;
 
 	close(b->b_fd);
-	free(b);
+	free(b->b_own);
 	if (cmd != NULL) {
 		cmd->sc_job = NULL;
 		cmd->sc_pending = false;
-		errno = err;
-		if (cancelled)
-			;		/* only sc_done, which frees */
-		else if (kind == BG_FLUSH) {
-			if (err != 0)
-				scsi_write_error(cmd, "fdatasync");
-			else
-				scsi_good(cmd);
-		} else if (err != 0) {
-			log_warn("%s: read", lun->lun_path);
-			scsi_sense(cmd, SKEY_MEDIUM_ERROR, ASC_READ_ERROR, 0);
-		} else
-			scsi_good(cmd);
+		if (!b->b_cancelled)	/* else only sc_done, which frees */
+			bg_answer(cmd, b, j->iop_err);
 		cmd->sc_done(cmd);
 	}
+	free(b);
 	/* Last: the command used the LUN (a reload may have removed it). */
 	lun_unref(lun);
 }
@@ -204,16 +231,109 @@ bgio_read(struct scsi_cmd *cmd, uint64_t off)
 	return (true);
 }
 
+/* Write [buf, +len) at off on an I/O thread, then answer as WRITE; own:
+ * buf is an aligned copy for the job to free. */
+static bool
+bg_write_start(struct scsi_cmd *cmd, const uint8_t *buf, size_t len,
+    uint64_t off, bool sync, void *own)
+{
+	struct bgio	*b;
+
+	if ((b = bg_new(cmd, BG_WRITE)) == NULL)
+		return (false);
+	b->b_job.iop_fn = bg_write;
+	b->b_buf = (uint8_t *)(uintptr_t)buf;
+	b->b_len = len;
+	b->b_off = off;
+	b->b_sync = sync;
+	b->b_own = own;
+	bg_submit(cmd, b);
+	return (true);
+}
+
+/*
+ * A whole-block O_DIRECT write whose buffer is not aligned (a short one
+ * in a small buffer): an aligned copy, or NULL (then done at once).
+ */
+static void *
+bg_aligned_copy(const struct lun *lun, const void *buf, size_t len,
+    uint64_t off)
+{
+	void	*copy;
+
+	if (!lun->lun_direct || (uintptr_t)buf % lun->lun_align == 0 ||
+	    len % lun->lun_align != 0 || off % lun->lun_align != 0 ||
+	    posix_memalign(&copy, lun->lun_align, len) != 0)
+		return (NULL);
+	return (memcpy(copy, buf, len));
+}
+
+/* The WRITE's answer once all of it is written: GOOD, or after a flush. */
+static void
+bg_written(struct scsi_cmd *cmd, bool sync)
+{
+	if (sync)
+		bgio_flush(cmd);
+	else
+		scsi_good(cmd);
+}
+
+/*
+ * WRITE: what can be written without waiting is, at once; the rest on a
+ * thread; sync: then flush (FUA, write-through).  False: nothing was
+ * done, write it at once, as without threads.
+ */
+bool
+bgio_write(struct scsi_cmd *cmd, uint64_t off, bool sync)
+{
+	struct lun	*lun = cmd->sc_lun;
+	const uint8_t	*buf = cmd->sc_buf;
+	size_t		 len = cmd->sc_xfer_len, done;
+	void		*own;
+
+	if (lun->lun_fd == -1 || lun->lun_memory || len == 0 ||
+	    cmd->sc_done == NULL || iopool_fd() == -1)
+		return (false);
+	if ((own = bg_aligned_copy(lun, buf, len, off)) != NULL)
+		buf = own;
+	if (lun_write_nowait(lun, buf, len, off, &done) == 0) {
+		free(own);
+		bg_written(cmd, sync);
+		return (true);
+	}
+	if (errno != EAGAIN) {
+		free(own);
+		scsi_write_error(cmd, "write");
+		return (true);
+	}
+	if (bg_write_start(cmd, buf + done, len - done, off + done, sync,
+	    own))
+		return (true);
+	/* No job (out of memory, descriptors): the rest at once. */
+	if (lun_fd_write(lun->lun_fd, buf + done, len - done, off + done) ==
+	    -1)
+		scsi_write_error(cmd, "write");
+	else
+		bg_written(cmd, sync);
+	free(own);
+	return (true);
+}
+
 bool
 bgio_cancel(struct scsi_cmd *cmd)
 {
 	struct bgio	*b = cmd->sc_job;
 
 	cmd->sc_job = NULL;
-	if (b->b_kind == BG_FLUSH) {
-		b->b_cmd = NULL;
-		return (false);
+	if (b->b_kind == BG_READ) {
+		b->b_cancelled = true;
+		return (true);
 	}
-	b->b_cancelled = true;
-	return (true);
+	b->b_cmd = NULL;
+	if (b->b_kind == BG_WRITE) {
+		log_debug(1, "%s: a write of an aborted command: waiting for "
+		    "it to end", b->b_lun->lun_path);
+		iopool_cancel(&b->b_job);	/* may free b */
+	}
+	return (false);
 }

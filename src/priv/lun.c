@@ -40,6 +40,7 @@
 #define LUN_BLOCKSIZE_DEFAULT		512U
 
 static bool	lun_in_memory(int);
+static bool	lun_nowait_reads(int);
 static int	lun_open(const struct conf *, const struct conf_target *,
 		    const struct conf_lun *, struct lun *);
 static int	lun_open_backing(const struct conf *, const struct conf_lun *,
@@ -359,6 +360,7 @@ lun_open_backing(const struct conf *conf, const struct conf_lun *cl,
 	if (S_ISREG(st.st_mode)) {
 		size = (uint64_t)st.st_size;
 		lun->lun_memory = lun_in_memory(fd);
+		lun->lun_no_nowait = !lun_nowait_reads(fd);
 	} else if (S_ISBLK(st.st_mode)) {
 		if (ioctl(fd, BLKGETSIZE64, &size) == -1)
 			goto syserr;
@@ -747,11 +749,17 @@ lun_write_nosync(struct lun *lun, const void *buf, size_t len, uint64_t off)
 static int
 lun_pwrite(struct lun *lun, const void *buf, size_t len, uint64_t off)
 {
+	return (lun_fd_write(lun->lun_fd, buf, len, off));
+}
+
+int
+lun_fd_write(int fd, const void *buf, size_t len, uint64_t off)
+{
 	const uint8_t	*p = buf;
 	ssize_t		 n;
 
 	while (len > 0) {
-		n = pwrite(lun->lun_fd, p, len, (off_t)off);
+		n = pwrite(fd, p, len, (off_t)off);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -941,6 +949,67 @@ lun_read_nowait(struct lun *lun, void *buf, size_t len, uint64_t off)
 	if (n >= 0)
 		errno = EAGAIN;		/* part of it: a thread does it all */
 	return (-1);
+}
+
+int
+lun_write_nowait(struct lun *lun, const void *buf, size_t len, uint64_t off,
+    size_t *done)
+{
+	struct iovec	 iov = { (void *)(uintptr_t)buf, len };
+	ssize_t		 n = -1;
+
+	*done = 0;
+	if (lun->lun_fd == -1 || lun->lun_memory || lun->lun_readonly ||
+	    !lun_range_ok(lun, len, off) || (lun->lun_direct &&
+	    !lun_aligned(lun, buf, len, off)))
+		return (lun_write_nosync(lun, buf, len, off));
+	if (lun->lun_direct) {
+		errno = EAGAIN;
+		return (-1);
+	}
+	if (!lun->lun_no_nowait_write) {
+		do
+			n = pwritev2(lun->lun_fd, &iov, 1, (off_t)off,
+			    RWF_NOWAIT);
+		while (n == -1 && errno == EINTR);
+		if (n == (ssize_t)len)
+			return (0);
+		if (n == -1 && errno == EOPNOTSUPP)
+			lun->lun_no_nowait_write = true;
+	}
+	if (n >= 0) {
+		*done = (size_t)n;	/* part of it: a thread does the rest */
+		errno = EAGAIN;
+		return (-1);
+	}
+	if (!lun->lun_no_nowait_write)
+		return (-1);
+	/*
+	 * The file system cannot say whether a write would wait.  A local
+	 * one (ext4, which can for reads) writes into the page cache and
+	 * waits only when writeback falls behind: at once, as before the
+	 * threads, since a thread would double the CPU time of a small
+	 * write.  A remote one (NFS, FUSE, SMB: not for reads either) may
+	 * wait for its server: on a thread.
+	 */
+	if (!lun->lun_no_nowait)
+		return (lun_write_nosync(lun, buf, len, off));
+	errno = EAGAIN;
+	return (-1);
+}
+
+/* Can the file system say that a read would wait (RWF_NOWAIT)?  NFS,
+ * FUSE and SMB cannot. */
+static bool
+lun_nowait_reads(int fd)
+{
+	struct iovec	 iov;
+	char		 c;
+
+	iov.iov_base = &c;
+	iov.iov_len = 1;
+	return (preadv2(fd, &iov, 1, 0, RWF_NOWAIT) != -1 ||
+	    errno != EOPNOTSUPP);
 }
 
 /* cachestat(2), Linux 6.5; not in Debian 12's headers. */

@@ -80,6 +80,7 @@ struct lun {
 	pthread_rwlock_t lun_rw;
 	bool		 lun_memory;		/* a file on tmpfs or ramfs */
 	bool		 lun_no_nowait;		/* RWF_NOWAIT read: EOPNOTSUPP */
+	bool		 lun_no_nowait_write;	/* and write */
 };
 
 struct lun_target {
@@ -136,13 +137,23 @@ bool	lun_aligned(const struct lun *, const void *, size_t len, uint64_t off);
  * kernel cannot say: no cachestat(2))?
  */
 int	lun_read_nowait(struct lun *, void *, size_t len, uint64_t off);
+/*
+ * lun_write_nosync likewise: 0 when done, or -1 with errno EAGAIN and
+ * *done bytes written (a thread writes the rest, which an O_DIRECT LUN
+ * always leaves to one), or another error.  Unaligned O_DIRECT writes
+ * (read, modify, write) and writes to tmpfs are done at once.
+ */
+int	lun_write_nowait(struct lun *, const void *, size_t len, uint64_t off,
+	    size_t *done);
 bool	lun_cached(struct lun *, uint64_t off, size_t len);
 /*
  * The whole of [off, off + len) of a descriptor of a backing store (EIO
- * if it ends first), and its fdatasync; for the I/O threads, which hold
+ * if it ends first; a write ENOSPC if nothing more goes in), and its
+ * fdatasync; for the I/O threads, which hold
  * their own descriptor (bgio.c).
  */
 int	lun_fd_read(int fd, void *, size_t len, uint64_t off);
+int	lun_fd_write(int fd, const void *, size_t len, uint64_t off);
 int	lun_fd_sync(int fd);
 /* Hold off the I/O threads' reads and writes of the LUN (see lun_rw). */
 void	lun_exclusive(struct lun *);

@@ -251,6 +251,9 @@ sbc_read_write(struct scsi_cmd *cmd)
 		return;
 	}
 	/* EDTL short of the transfer length: write only what we have. */
+	if (!rw.bytchk && bgio_write(cmd, off, rw.fua ||
+	    lun_write_syncs(lun)))
+		return;
 	if (cmd->sc_xfer_len > 0 &&
 	    lun_write_nosync(lun, cmd->sc_buf, cmd->sc_xfer_len, off) == -1) {
 		scsi_write_error(cmd, "write");

@@ -155,10 +155,13 @@ void	 sanitize_cancel(struct scsi_cmd *);
  * does with [off, off + sc_xfer_len) when the backing store would make
  * io wait: true when the command is answered or pending; false: do it at
  * once (no thread, or a read to be sent from the page cache).
- * bgio_cancel: true if the command's memory must stay until sc_done.
+ * bgio_write likewise writes sc_buf there, then flushes if sync.
+ * bgio_cancel: true if the command's memory must stay until sc_done; a
+ * cancelled write has ended, or will never start, when it returns.
  */
 void	bgio_flush(struct scsi_cmd *);
 bool	bgio_read(struct scsi_cmd *, uint64_t off);
+bool	bgio_write(struct scsi_cmd *, uint64_t off, bool sync);
 bool	bgio_cancel(struct scsi_cmd *);
 
 /* xcopy.c: the copy manager. */

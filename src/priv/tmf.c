@@ -11,14 +11,13 @@
  *
  * Ordering (RFC 7143 4.2.3.5): an aborted task never gets a SCSI
  * Response, and the TMF response goes out after every response queued
- * before it.  SCSI execution is synchronous, so the tasks on a
- * connection's list wait for Data-Out and none has anything queued:
- * freeing them is the whole abort.  The one exception, a pending
- * SANITIZE (task.c), has nothing queued either: freeing it cancels it
- * (scsi_cmd_cancel) and the sanitize goes on without a command, as
- * SBC-4 wants.  A data path that runs other tasks asynchronously must
- * instead mark a running task aborted, drop its response when it
- * completes, and hold the TMF response until then.
+ * before it.  A task on a connection's list either waits for Data-Out
+ * or its command is pending (scsi_cmd_cancel): a SANITIZE goes on
+ * without its command, as SBC-4 wants; a read or flush on an I/O thread
+ * ends unheard; a write on an I/O thread is taken back before it starts,
+ * or waited for (bgio.c), so that it has no effect after the abort is
+ * answered.  Nothing of an aborted task is in the output queue, so the
+ * TMF response queued after freeing them keeps the order.
  */
 #include <sys/epoll.h>
 #include <sys/queue.h>
@@ -105,9 +104,7 @@ conn_itt_aborted(const struct conn *c, uint32_t itt)
 
 /*
  * Abort a task: it is dropped and no SCSI Response will ever be sent for
- * it.  Execution is synchronous, so every task still on a connection's
- * list is waiting for Data-Out: its data is not written and nothing of
- * it is in the output queue.  The responses of the commands that ended
+ * it, nor has any been queued.  The responses of the commands that ended
  * before it are queued already, so the TMF response queued next goes out
  * after them (RFC 7143 4.2.3.5 response fence).
  */
