@@ -210,3 +210,48 @@ EOF
 	assert_status 1
 	assert_output_has "$T/conf.d"
 }
+
+@test "Wthreads out of range gives file:line and exit 1" {
+	write_conf <<EOF2
+Target $TARGET
+	Wthreads 0
+	Lun 0 Path=$T/lun0.img,Type=fileio
+EOF2
+	check_conf
+	bad_at 2 'Wthreads 0'
+	write_conf <<EOF2
+Target $TARGET
+	Lun 0 Path=$T/lun0.img,Type=fileio
+	Wthreads 129
+EOF2
+	check_conf
+	bad_at 3 'Wthreads 129'
+}
+
+# io_threads: the threads of io beside its event loop.
+io_threads() {
+	local io
+	io=$(io_pid) || fail "no io process"
+	echo $(($(status_field "$io" Threads) - 1))
+}
+
+@test "Wthreads sizes io's I/O threads: the largest of any target, 8 by default" {
+	write_conf <<EOF2
+Target $TARGET
+	Lun 0 Path=$T/lun0.img,Type=fileio
+EOF2
+	start_daemon
+	[ "$(io_threads)" = 8 ] || fail "io has $(io_threads) I/O threads, not 8"
+	stop_daemon
+	write_conf <<EOF2
+Target $TARGET
+	Wthreads 3
+	Lun 0 Path=$T/lun0.img,Type=fileio
+Target $TARGET.b
+	Wthreads 13
+	Lun 0 Path=$T/lun1.img,Type=fileio
+EOF2
+	start_daemon
+	[ "$(io_threads)" = 13 ] || fail "io has $(io_threads) I/O threads, not 13"
+	stop_daemon
+}

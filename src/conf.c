@@ -91,10 +91,12 @@ static int	kw_chap_algs(struct parse *, const struct keyword *,
 		    const struct words *);
 static int	kw_statedir(struct parse *, const struct keyword *,
 		    const struct words *);
+static int	kw_wthreads(struct parse *, const struct keyword *,
+		    const struct words *);
 
 /*
- * IET's keywords.  Wthreads and the iSNS keywords are accepted so that
- * IET configurations still load, and ignored with a warning.
+ * IET's keywords.  The iSNS keywords are accepted so that IET
+ * configurations still load, and ignored with a warning.
  */
 static const struct keyword keywords[] = {
 	{ "Target", KW_GLOBAL | KW_TARGET, 1, 1, "Target <name>",
@@ -116,7 +118,7 @@ static const struct keyword keywords[] = {
 	{ "CHAPAlgorithms", KW_GLOBAL | KW_TARGET, 1, -1,
 	    "CHAPAlgorithms <SHA3-256|SHA-256|SHA-1|MD5>[,...]",
 	    kw_chap_algs },
-	{ "Wthreads", KW_TARGET, 1, 1, "Wthreads <n>", kw_ignored },
+	{ "Wthreads", KW_TARGET, 1, 1, "Wthreads <1-128>", kw_wthreads },
 	{ "StateDir", KW_GLOBAL, 1, 1, "StateDir <absolute path>",
 	    kw_statedir },
 	{ "iSNSServer", KW_GLOBAL, 1, 1, "iSNSServer <address>",
@@ -501,6 +503,33 @@ kw_statedir(struct parse *ps, const struct keyword *kw,
 	if ((ps->ps_conf->conf_state_dir = strdup(dir)) == NULL)
 		return (-1);
 	return (0);
+}
+
+/* Wthreads <n>: I/O threads, as IET's per-target worker threads. */
+static int
+kw_wthreads(struct parse *ps, const struct keyword *kw,
+    const struct words *w)
+{
+	const char	*errstr;
+
+	ps->ps_target->ct_wthreads = strtonum(w->w_argv[1], 1,
+	    CONF_WTHREADS_MAX, &errstr);
+	if (errstr != NULL)
+		conf_err(ps, ps->ps_line, "Wthreads %s: %s (want 1 to %d)",
+		    w->w_argv[1], errstr, CONF_WTHREADS_MAX);
+	return (0);
+}
+
+uint32_t
+conf_io_threads(const struct conf *conf)
+{
+	const struct conf_target	*ct;
+	uint32_t			 n = 0;
+
+	TAILQ_FOREACH(ct, &conf->conf_targets, ct_entry)
+		if (ct->ct_wthreads > n)
+			n = ct->ct_wthreads;
+	return (n != 0 ? n : CONF_WTHREADS_DEFAULT);
 }
 
 /*

@@ -59,6 +59,7 @@ struct conf_target {
 	uint32_t		 ct_params[P__COUNT];
 	int			 ct_chap_order[CONF_CHAP_ALGS];
 	uint32_t		 ct_nchap_order;	/* 0: the global one */
+	uint32_t		 ct_wthreads;	/* Wthreads; 0: not given */
 	int			 ct_line;
 };
 TAILQ_HEAD(conf_targets, conf_target);
@@ -91,6 +92,13 @@ void		 conf_free(struct conf *);
 void		 conf_scrub_secrets(struct conf *);
 struct conf_target *conf_target_find(const struct conf *, const char *name);
 struct conf_target *conf_target_find_tid(const struct conf *, uint32_t tid);
+/*
+ * io's I/O threads (Wthreads): one pool for all targets, as large as the
+ * largest Wthreads of any, or CONF_WTHREADS_DEFAULT (IET's default).
+ */
+#define CONF_WTHREADS_DEFAULT	8
+#define CONF_WTHREADS_MAX	128
+uint32_t	 conf_io_threads(const struct conf *);
 /* The CHAP algorithm order for a target (tid 0: discovery); 0 if none. */
 size_t		 conf_chap_order(const struct conf *, uint32_t tid,
 		    const int **order);

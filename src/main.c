@@ -370,6 +370,7 @@ start_io(int fd, int *listen, size_t nlisten, struct conf *conf,
 	/* So are ISA-L's digests (crc32c.c). */
 	if (crc32c_load(&errstr) == -1)
 		fatalx("cannot load libisal: %s", errstr);
+	iopool_size(conf_io_threads(conf));
 	/* FSIZE also bounds the APTPL state files (a few KiB each). */
 	sandbox_io(uid, gid, largest_lun(luns) > PR_FILE_MAX ?
 	    largest_lun(luns) : PR_FILE_MAX, iopool_start);

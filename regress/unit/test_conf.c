@@ -265,9 +265,15 @@ out:
 	conf_free(conf);
 	conf = good(__LINE__, "iSNSServer 10.0.0.1\n"
 	    "Target iqn.2001-04.com.example:a\n"
-	    "Wthreads 8\nType 0\nLun 0 Path=/a\n",
+	    "Wthreads 5\nType 0\nLun 0 Path=/a\n",
 	    "t.conf:1: warning: iSNSServer is not supported");
-	CHECK(conf != NULL && logged("t.conf:3: warning: Wthreads"));
+	/* Wthreads is honoured: the pool is the largest of any target. */
+	CHECK(conf != NULL && !logged("Wthreads") &&
+	    conf_io_threads(conf) == 5);
+	conf_free(conf);
+	conf = good(__LINE__, "Target iqn.2001-04.com.example:a\n"
+	    "Lun 0 Path=/a\n", NULL);
+	CHECK(conf != NULL && conf_io_threads(conf) == CONF_WTHREADS_DEFAULT);
 	conf_free(conf);
 	conf = good(__LINE__, "Target iqn.2001-04.com.example:a\n"
 	    "IncomingUser joe short\nLun 0 Path=/a\n",

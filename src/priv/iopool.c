@@ -34,6 +34,7 @@ static struct {
 	struct iop_list	 done;
 	int		 efd;
 	unsigned	 busy;		/* reactor side: submitted - reaped */
+	unsigned	 size;		/* threads to start */
 	bool		 on;
 } pool = {
 	.mtx = PTHREAD_MUTEX_INITIALIZER,
@@ -42,6 +43,7 @@ static struct {
 	.todo = TAILQ_HEAD_INITIALIZER(pool.todo),
 	.done = TAILQ_HEAD_INITIALIZER(pool.done),
 	.efd = -1,
+	.size = 8,
 };
 
 static void
@@ -84,6 +86,12 @@ iop_thread(void *arg)
 }
 
 void
+iopool_size(unsigned n)
+{
+	pool.size = n;
+}
+
+void
 iopool_start(void)
 {
 	pthread_attr_t	 attr;
@@ -101,7 +109,7 @@ iopool_start(void)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 64 * 1024);
-	for (i = 0; i < IOPOOL_THREADS; i++) {
+	for (i = 0; i < (int)pool.size; i++) {
 		if ((errno = pthread_create(&t, &attr, iop_thread, NULL)) != 0) {
 			log_warn("io: pthread_create");
 			break;
@@ -117,6 +125,9 @@ iopool_start(void)
 		return;
 	}
 	pool.on = true;
+	if ((unsigned)started < pool.size)
+		log_warnx("io: %d of %u I/O threads started", started,
+		    pool.size);
 	log_debug(1, "io: %d I/O threads", started);
 }
 

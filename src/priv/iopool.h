@@ -31,8 +31,8 @@ struct iopool_job {
 	void			*iop_arg;	/* the submitter's */
 };
 
-#define IOPOOL_THREADS	4
-
+/* How many threads iopool_start starts (Wthreads); before it. */
+void	iopool_size(unsigned);
 /* Start the threads (io calls this from its sandbox, see sandbox_io). */
 void	iopool_start(void);
 /* The eventfd to poll for completions, or -1 without a pool. */

@@ -16,7 +16,7 @@
  *    address, and REPORT LUNS clears it (ua.c).
  *
  * Everything else (targets added or removed, users, secrets, ACLs,
- * session keys, a LUN's Path, Type or other options) is left as it was
+ * session keys, Wthreads, a LUN's Path, Type or other options) is left as it was
  * and logged once per reload as needing a restart.  io runs this between
  * two events of its loop, so no command is half-way through.
  */
@@ -106,6 +106,10 @@ reload_global(const struct conf *cur, const struct conf *nc)
 		log_warnx("reload: CHAPAlgorithms changed: " RESTART);
 	if (!str_same(cur->conf_state_dir, nc->conf_state_dir))
 		log_warnx("reload: StateDir changed: " RESTART);
+	if (conf_io_threads(cur) != conf_io_threads(nc))
+		log_warnx("reload: Wthreads changed (%u I/O threads, %u "
+		    "wanted): " RESTART, conf_io_threads(cur),
+		    conf_io_threads(nc));
 	TAILQ_FOREACH(ct, &nc->conf_targets, ct_entry)
 		if (conf_target_find(cur, ct->ct_name) == NULL)
 			log_warnx("reload: %s:%d: target %s is new: " RESTART,
