@@ -202,6 +202,24 @@ EOF2
 	stop_daemon
 }
 
+@test "a one-block blockio read (a small, unaligned buffer) held by the device stops nothing else" {
+	blockio_conf
+	start_daemon
+	printf 'b%.0s' $(seq 512) | dd of="$T/slow.img" bs=512 seek=3 \
+	    conv=notrunc 2>/dev/null
+	touch "$GATE.reads"
+	raw_bg -r 512 "$(iscsi_url "$TARGET" 0)" 28 00 00000003 00 0001 00
+	wait_rheld
+	read_now "$(iscsi_url "$TARGET" 1)"
+	kill -0 "$BG" 2>/dev/null || fail "the read was answered while held"
+	rm -f "$GATE.reads"
+	wait "$BG" || fail "READ(10) failed" "$(cat "$T/bg.out")"
+	BG=
+	grep -q "^data $(printf '62%.0s' $(seq 512))\$" "$T/bg.out" ||
+	    fail "wrong data" "$(cat "$T/bg.out")"
+	stop_daemon
+}
+
 @test "ABORT TASK of a blockio read the device holds: no answer for it, io frees it when the device answers" {
 	blockio_conf
 	start_daemon

@@ -46,7 +46,8 @@ struct bgio {
 	uint8_t			*b_buf;
 	size_t			 b_len;
 	uint64_t		 b_off;
-	void			*b_own;		/* write: b_buf, an aligned copy */
+	void			*b_own;		/* b_buf, an aligned bounce buffer
+						   of an O_DIRECT LUN's job */
 	bool			 b_sync;	/* write: then fdatasync */
 	const char		*b_failed;	/* write: the call that did */
 };
@@ -118,14 +119,18 @@ bg_done(struct iopool_job *j)
 	struct lun	*lun = b->b_lun;
 
 	close(b->b_fd);
-	free(b->b_own);
 	if (cmd != NULL) {
 		cmd->sc_job = NULL;
 		cmd->sc_pending = false;
+		/* A read through an aligned buffer: into the command's. */
+		if (!b->b_cancelled && b->b_kind == BG_READ &&
+		    b->b_own != NULL && j->iop_err == 0)
+			memcpy(cmd->sc_buf, b->b_own, b->b_len);
 		if (!b->b_cancelled)	/* else only sc_done, which frees */
 			bg_answer(cmd, b, j->iop_err);
 		cmd->sc_done(cmd);
 	}
+	free(b->b_own);
 	free(b);
 	/* Last: the command used the LUN (a reload may have removed it). */
 	lun_unref(lun);
@@ -183,20 +188,43 @@ bgio_flush(struct scsi_cmd *cmd)
 	bg_submit(cmd, b);
 }
 
-/* Read [buf, +len) at off on an I/O thread, answered as READ. */
+/* Read [buf, +len) at off on an I/O thread, answered as READ; own: an
+ * aligned buffer to read into instead, copied to buf at the end. */
 static bool
-bg_read_start(struct scsi_cmd *cmd, uint8_t *buf, size_t len, uint64_t off)
+bg_read_start(struct scsi_cmd *cmd, uint8_t *buf, size_t len, uint64_t off,
+    void *own)
 {
 	struct bgio	*b;
 
-	if ((b = bg_new(cmd, BG_READ)) == NULL)
+	if ((b = bg_new(cmd, BG_READ)) == NULL) {
+		free(own);
 		return (false);
+	}
 	b->b_job.iop_fn = bg_read;
-	b->b_buf = buf;
+	b->b_buf = own != NULL ? own : buf;
+	b->b_own = own;
 	b->b_len = len;
 	b->b_off = off;
 	bg_submit(cmd, b);
 	return (true);
+}
+
+/*
+ * A whole-block O_DIRECT transfer whose buffer is not aligned (a short
+ * one in a small buffer): an aligned bounce buffer, a copy of buf for a
+ * write, or NULL (then done at once, as lun.c does, read-modify-write).
+ */
+static void *
+bg_aligned(const struct lun *lun, const void *buf, size_t len, uint64_t off,
+    bool copy)
+{
+	void	*b;
+
+	if (!lun->lun_direct || (uintptr_t)buf % lun->lun_align == 0 ||
+	    len % lun->lun_align != 0 || off % lun->lun_align != 0 ||
+	    posix_memalign(&b, lun->lun_align, len) != 0)
+		return (NULL);
+	return (copy ? memcpy(b, buf, len) : b);
 }
 
 /*
@@ -211,13 +239,19 @@ bgio_read(struct scsi_cmd *cmd, uint64_t off)
 {
 	struct lun	*lun = cmd->sc_lun;
 	size_t		 len = cmd->sc_xfer_len;
+	void		*own;
 
 	if (lun->lun_fd == -1 || len == 0 || cmd->sc_done == NULL ||
 	    iopool_fd() == -1)
 		return (false);
-	if (lun->lun_direct)
-		return (lun_aligned(lun, cmd->sc_buf, len, off) &&
-		    bg_read_start(cmd, cmd->sc_buf, len, off));
+	if (lun->lun_direct) {
+		if (lun_aligned(lun, cmd->sc_buf, len, off))
+			return (bg_read_start(cmd, cmd->sc_buf, len, off,
+			    NULL));
+		own = bg_aligned(lun, cmd->sc_buf, len, off, false);
+		return (own != NULL && bg_read_start(cmd, cmd->sc_buf, len,
+		    off, own));
+	}
 	if (cmd->sc_ref_ok && lun_cached(lun, off, len))
 		return (false);
 	if (lun_read_nowait(lun, cmd->sc_buf, len, off) == 0) {
@@ -225,7 +259,7 @@ bgio_read(struct scsi_cmd *cmd, uint64_t off)
 		return (true);
 	}
 	if (errno == EAGAIN)
-		return (bg_read_start(cmd, cmd->sc_buf, len, off));
+		return (bg_read_start(cmd, cmd->sc_buf, len, off, NULL));
 	log_warn("%s: read", lun->lun_path);
 	scsi_sense(cmd, SKEY_MEDIUM_ERROR, ASC_READ_ERROR, 0);
 	return (true);
@@ -249,23 +283,6 @@ bg_write_start(struct scsi_cmd *cmd, const uint8_t *buf, size_t len,
 	b->b_own = own;
 	bg_submit(cmd, b);
 	return (true);
-}
-
-/*
- * A whole-block O_DIRECT write whose buffer is not aligned (a short one
- * in a small buffer): an aligned copy, or NULL (then done at once).
- */
-static void *
-bg_aligned_copy(const struct lun *lun, const void *buf, size_t len,
-    uint64_t off)
-{
-	void	*copy;
-
-	if (!lun->lun_direct || (uintptr_t)buf % lun->lun_align == 0 ||
-	    len % lun->lun_align != 0 || off % lun->lun_align != 0 ||
-	    posix_memalign(&copy, lun->lun_align, len) != 0)
-		return (NULL);
-	return (memcpy(copy, buf, len));
 }
 
 /* The WRITE's answer once all of it is written: GOOD, or after a flush. */
@@ -294,7 +311,7 @@ bgio_write(struct scsi_cmd *cmd, uint64_t off, bool sync)
 	if (lun->lun_fd == -1 || lun->lun_memory || len == 0 ||
 	    cmd->sc_done == NULL || iopool_fd() == -1)
 		return (false);
-	if ((own = bg_aligned_copy(lun, buf, len, off)) != NULL)
+	if ((own = bg_aligned(lun, buf, len, off, true)) != NULL)
 		buf = own;
 	if (lun_write_nowait(lun, buf, len, off, &done) == 0) {
 		free(own);
