@@ -77,6 +77,16 @@ read_now() {
 	assert_status 0
 }
 
+# others_answer what: while slowfs holds the command of $BG, the other
+# LUN and a new login answer, and that command is not answered.
+others_answer() {
+	read_now "$(iscsi_url "$TARGET" 1)"
+	run timeout 10 iscsi-inq "$(iscsi_url "$TARGET" 1)"
+	assert_status 0
+	kill -0 "$BG" 2>/dev/null || fail "the $1 was answered while held" \
+	    "$(cat "$T/bg.out")"
+}
+
 @test "a held SYNCHRONIZE CACHE stops neither other LUNs, the same LUN, nor new logins" {
 	start_daemon
 	touch "$GATE"
@@ -183,41 +193,34 @@ Target $TARGET
 EOF2
 }
 
-@test "a blockio read held by the device stops neither other LUNs nor new logins" {
+# blockio_read_held blocks byte: a READ(10) of that many blocks at LBA 3
+# of the blockio LUN 0, filled with byte, held by the device while the
+# rest goes on, then answered with the data.
+blockio_read_held() {
+	local n=$(($1 * 512))
 	blockio_conf
 	start_daemon
-	printf 'a%.0s' $(seq 4096) | dd of="$T/slow.img" conv=notrunc 2>/dev/null
+	printf "$2%.0s" $(seq "$n") | dd of="$T/slow.img" bs=512 seek=3 \
+	    conv=notrunc 2>/dev/null
 	touch "$GATE.reads"
-	raw_bg -r 4096 "$(iscsi_url "$TARGET" 0)" 28 00 00000000 00 0008 00
+	raw_bg -r "$n" "$(iscsi_url "$TARGET" 0)" 28 00 00000003 00 \
+	    "$(printf %04x "$1")" 00
 	wait_rheld
-	read_now "$(iscsi_url "$TARGET" 1)"
-	run timeout 10 iscsi-inq "$(iscsi_url "$TARGET" 1)"
-	assert_status 0
-	kill -0 "$BG" 2>/dev/null || fail "the read was answered while held"
+	others_answer read
 	rm -f "$GATE.reads"
 	wait "$BG" || fail "READ(10) failed" "$(cat "$T/bg.out")"
 	BG=
-	grep -q "^data $(printf '61%.0s' $(seq 4096))\$" "$T/bg.out" ||
-	    fail "wrong data" "$(cat "$T/bg.out")"
+	grep -q "^data $(printf "$(printf %02x "'$2")%.0s" $(seq "$n"))\$" \
+	    "$T/bg.out" || fail "wrong data" "$(cat "$T/bg.out")"
 	stop_daemon
 }
 
+@test "a blockio read held by the device stops neither other LUNs nor new logins" {
+	blockio_read_held 8 a
+}
+
 @test "a one-block blockio read (a small, unaligned buffer) held by the device stops nothing else" {
-	blockio_conf
-	start_daemon
-	printf 'b%.0s' $(seq 512) | dd of="$T/slow.img" bs=512 seek=3 \
-	    conv=notrunc 2>/dev/null
-	touch "$GATE.reads"
-	raw_bg -r 512 "$(iscsi_url "$TARGET" 0)" 28 00 00000003 00 0001 00
-	wait_rheld
-	read_now "$(iscsi_url "$TARGET" 1)"
-	kill -0 "$BG" 2>/dev/null || fail "the read was answered while held"
-	rm -f "$GATE.reads"
-	wait "$BG" || fail "READ(10) failed" "$(cat "$T/bg.out")"
-	BG=
-	grep -q "^data $(printf '62%.0s' $(seq 512))\$" "$T/bg.out" ||
-	    fail "wrong data" "$(cat "$T/bg.out")"
-	stop_daemon
+	blockio_read_held 1 b
 }
 
 @test "ABORT TASK of a blockio read the device holds: no answer for it, io frees it when the device answers" {
@@ -299,13 +302,10 @@ write_lands() {
 	    fail "the write is not on the backing file"
 }
 
-@test "a fileio write the file server holds (ext4, FUSE and NFS cannot say it would wait) stops nothing else" {
+@test "a fileio write the file server holds (FUSE, like NFS, cannot say it would wait) stops nothing else" {
 	start_daemon
 	write_held 0
-	read_now "$(iscsi_url "$TARGET" 1)"
-	run timeout 10 iscsi-inq "$(iscsi_url "$TARGET" 1)"
-	assert_status 0
-	kill -0 "$BG" 2>/dev/null || fail "the write was answered while held"
+	others_answer write
 	write_lands
 	stop_daemon
 }
@@ -314,10 +314,7 @@ write_lands() {
 	blockio_conf
 	start_daemon
 	write_held 0
-	read_now "$(iscsi_url "$TARGET" 1)"
-	run timeout 10 iscsi-inq "$(iscsi_url "$TARGET" 1)"
-	assert_status 0
-	kill -0 "$BG" 2>/dev/null || fail "the write was answered while held"
+	others_answer write
 	write_lands
 	stop_daemon
 }
