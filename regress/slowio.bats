@@ -319,29 +319,56 @@ write_lands() {
 	stop_daemon
 }
 
-@test "ABORT TASK of a write the backing store holds: answered once the write has ended, the write never" {
+@test "ABORT TASK of a write the backing store holds: answered at once; the LUN's later commands wait until the write has landed" {
 	start_daemon
 	touch "$GATE.writes"
-	"$(helper ffpdu)" -t 20 127.0.0.1 "$PORT" "$TARGET" \
-	    write:1:0:8:4096 sleep:300 tmf:2:1:1 until:0x22 idle:1 \
-	    lun:1 read:3:0:8 until:0x25 >"$T/ff.out" 2>&1 &
+	"$(helper ffpdu)" -t 30 127.0.0.1 "$PORT" "$TARGET" \
+	    write:1:0:8:4096 sleep:300 tmf:2:1:1 until:0x22 \
+	    lun:1 read:3:0:8 until:0x25 lun:0 read:4:64:8 until:0x25 \
+	    >"$T/ff.out" 2>&1 &
 	BG=$!
 	wait_gate wheld "write reached the backing store"
-	# A late write would overwrite what the initiator writes after the
-	# abort: the TMF response must wait for it.  (A negative check: the
-	# sleep can only let a wrong answer through, never fail a right one.)
+	for _ in $(seq 200); do
+		grep -q '^datain itt=0x3 .*flags=0x81' "$T/ff.out" && break
+		sleep 0.05
+	done
+	grep -q '^tmf itt=0x2 response=0$' "$T/ff.out" ||
+	    fail "ABORT TASK was not answered at once" "$(cat "$T/ff.out")"
+	grep -q '^datain itt=0x3 .*flags=0x81' "$T/ff.out" ||
+	    fail "LUN 1 did not answer" "$(cat "$T/ff.out")"
+	# A negative check: the sleep can only let a wrong answer through.
 	sleep 1
-	grep -q '^tmf itt=0x2' "$T/ff.out" &&
-	    fail "ABORT TASK answered while the write ran" "$(cat "$T/ff.out")"
+	grep -q 'itt=0x4 ' "$T/ff.out" &&
+	    fail "LUN 0 answered before the aborted write landed" \
+	    "$(cat "$T/ff.out")"
 	rm -f "$GATE.writes"
 	wait "$BG" || fail "ffpdu failed" "$(cat "$T/ff.out")"
 	BG=
-	grep -q '^tmf itt=0x2 response=0$' "$T/ff.out" ||
-	    fail "ABORT TASK not answered" "$(cat "$T/ff.out")"
+	grep -q '^datain itt=0x4 .*flags=0x81' "$T/ff.out" ||
+	    fail "LUN 0 did not answer after the write" "$(cat "$T/ff.out")"
 	run grep -c '^rsp itt=0x1 ' "$T/ff.out"
 	[ "$output" = 0 ] || fail "the aborted write was answered" \
 	    "$(cat "$T/ff.out")"
-	grep -q 'itt=0x3 .*status=0x0\|datain itt=0x3' "$T/ff.out" ||
-	    fail "no answer after the abort" "$(cat "$T/ff.out")"
+	assert_log_has 'the aborted write has landed'
+	stop_daemon
+}
+
+@test "a connection lost while its write is held: io goes on; the LUN's later commands wait until the write has landed" {
+	start_daemon
+	write_held 0
+	kill -KILL "$BG"
+	wait "$BG" 2>/dev/null || true
+	BG=
+	wait_for_log 'connection closed|close conn' 10
+	read_now "$(iscsi_url "$TARGET" 1)"
+	raw_bg -r 4096 "$(iscsi_url "$TARGET" 0)" 28 00 00000040 00 0008 00
+	sleep 1		# a negative check, as above
+	kill -0 "$BG" 2>/dev/null ||
+	    fail "LUN 0 answered before the write landed" "$(cat "$T/bg.out")"
+	rm -f "$GATE.writes"
+	wait "$BG" || fail "READ(10) failed" "$(cat "$T/bg.out")"
+	BG=
+	cmp -s -n 512 -i 16384:0 "$T/slow.img" <(printf '\x5a%.0s' $(seq 512)) ||
+	    fail "the write is not on the backing file"
 	stop_daemon
 }

@@ -10,13 +10,13 @@
  *
  * A job owns a duplicate of the LUN's descriptor, so that it stays valid
  * and names the same file however long the job waits for a thread, and a
- * reference to the LUN.  A cancelled flush only frees itself when it
- * ends; a cancelled read still fills the command's buffer, so the
- * transport keeps the command until sc_done (bgio_cancel returns true).
- * A cancelled write must have no effect after its abort is answered (it
- * would overwrite what the initiator writes next): one that no thread
- * has started is taken back, and io waits for one that runs, which is
- * as long as the write would have stopped io without the threads.
+ * reference to the LUN.  A cancelled job (ABORT TASK, a lost session)
+ * that no thread has started is taken back.  Otherwise a flush ends
+ * unheard; a read still fills the command's buffer and a write still
+ * reads it, so the transport keeps the command until sc_done
+ * (bgio_cancel returns true).  A write must also have no effect after
+ * its abort is answered: its LUN is fenced until it ends (scsi.c), which
+ * parks every later command for the LUN meanwhile, from any initiator.
  */
 #include <sys/types.h>
 
@@ -43,6 +43,7 @@ struct bgio {
 	int			 b_fd;		/* a dup of its lun_fd */
 	struct scsi_cmd		*b_cmd;
 	bool			 b_cancelled;
+	bool			 b_fence;	/* a cancelled write fences b_lun */
 	uint8_t			*b_buf;
 	size_t			 b_len;
 	uint64_t		 b_off;
@@ -117,6 +118,7 @@ bg_done(struct iopool_job *j)
 	struct bgio	*b = j->iop_arg;
 	struct scsi_cmd	*cmd = b->b_cmd;
 	struct lun	*lun = b->b_lun;
+	bool		 fence = b->b_fence;
 
 	close(b->b_fd);
 	if (cmd != NULL) {
@@ -132,6 +134,10 @@ bg_done(struct iopool_job *j)
 	}
 	free(b->b_own);
 	free(b);
+	if (fence && --lun->lun_fence == 0) {
+		log_debug(1, "%s: the aborted write has landed", lun->lun_path);
+		scsi_fence_lifted(lun);
+	}
 	/* Last: the command used the LUN (a reload may have removed it). */
 	lun_unref(lun);
 }
@@ -342,15 +348,18 @@ bgio_cancel(struct scsi_cmd *cmd)
 	struct bgio	*b = cmd->sc_job;
 
 	cmd->sc_job = NULL;
-	if (b->b_kind == BG_READ) {
-		b->b_cancelled = true;
-		return (true);
-	}
 	b->b_cmd = NULL;
+	if (iopool_withdraw(&b->b_job))
+		return (false);		/* it never ran, and is freed */
+	if (b->b_kind == BG_FLUSH)
+		return (false);		/* it ends unheard */
+	b->b_cmd = cmd;
+	b->b_cancelled = true;
 	if (b->b_kind == BG_WRITE) {
-		log_debug(1, "%s: a write of an aborted command: waiting for "
-		    "it to end", b->b_lun->lun_path);
-		iopool_cancel(&b->b_job);	/* may free b */
+		log_debug(1, "%s: a write of an aborted command still runs: "
+		    "the LUN's commands wait for it", b->b_lun->lun_path);
+		b->b_fence = true;
+		b->b_lun->lun_fence++;
 	}
-	return (false);
+	return (true);
 }

@@ -4,10 +4,9 @@
  * Two queues under one mutex: jobs to run (a condition variable wakes
  * the threads) and jobs done (an eventfd wakes the reactor).  A thread
  * touches only the job it took; the submitter owns the job again once
- * iop_done runs.  A job's iop_state moves under the mutex too, so that
- * iopool_cancel can take a job back from the queue or wait for its end
- * (a second condition variable).  The threads live as long as io: its
- * exit ends them.
+ * iop_done runs.  Whether a job is still queued (iop_queued) changes
+ * under the mutex too, so that iopool_withdraw can take it back.  The
+ * threads live as long as io: its exit ends them.
  */
 #include <sys/eventfd.h>
 #include <poll.h>
@@ -29,7 +28,6 @@ TAILQ_HEAD(iop_list, iopool_job);
 static struct {
 	pthread_mutex_t	 mtx;
 	pthread_cond_t	 cv;
-	pthread_cond_t	 ended;		/* a job became IOP_DONE */
 	struct iop_list	 todo;
 	struct iop_list	 done;
 	int		 efd;
@@ -39,7 +37,6 @@ static struct {
 } pool = {
 	.mtx = PTHREAD_MUTEX_INITIALIZER,
 	.cv = PTHREAD_COND_INITIALIZER,
-	.ended = PTHREAD_COND_INITIALIZER,
 	.todo = TAILQ_HEAD_INITIALIZER(pool.todo),
 	.done = TAILQ_HEAD_INITIALIZER(pool.done),
 	.efd = -1,
@@ -64,11 +61,10 @@ iop_thread(void *arg)
 		while ((j = TAILQ_FIRST(&pool.todo)) == NULL)
 			pthread_cond_wait(&pool.cv, &pool.mtx);
 		TAILQ_REMOVE(&pool.todo, j, iop_entry);
-		j->iop_state = IOP_RUNNING;
+		j->iop_queued = false;
 		pthread_mutex_unlock(&pool.mtx);
 		iop_run(j);
 		pthread_mutex_lock(&pool.mtx);
-		j->iop_state = IOP_DONE;
 		/*
 		 * Wake the reactor for the first job done only: it reads the
 		 * eventfd before it takes the list, so whatever follows the
@@ -76,7 +72,6 @@ iop_thread(void *arg)
 		 */
 		wake = TAILQ_EMPTY(&pool.done);
 		TAILQ_INSERT_TAIL(&pool.done, j, iop_entry);
-		pthread_cond_broadcast(&pool.ended);
 		pthread_mutex_unlock(&pool.mtx);
 		/* A full counter (never, 2^64 - 2) would only delay a wakeup. */
 		if (wake && write(pool.efd, &one, sizeof(one)) == -1)
@@ -148,30 +143,31 @@ iopool_submit(struct iopool_job *j)
 		return;
 	}
 	pthread_mutex_lock(&pool.mtx);
-	j->iop_state = IOP_QUEUED;
+	j->iop_queued = true;
 	TAILQ_INSERT_TAIL(&pool.todo, j, iop_entry);
 	pthread_cond_signal(&pool.cv);
 	pthread_mutex_unlock(&pool.mtx);
 }
 
-void
-iopool_cancel(struct iopool_job *j)
+bool
+iopool_withdraw(struct iopool_job *j)
 {
 	bool	 queued;
 
 	if (!pool.on)
-		return;			/* it ran in iopool_submit */
+		return (false);		/* it ran in iopool_submit */
 	pthread_mutex_lock(&pool.mtx);
-	if ((queued = j->iop_state == IOP_QUEUED))
+	if ((queued = j->iop_queued)) {
 		TAILQ_REMOVE(&pool.todo, j, iop_entry);
-	while (!queued && j->iop_state != IOP_DONE)
-		pthread_cond_wait(&pool.ended, &pool.mtx);
+		j->iop_queued = false;
+	}
 	pthread_mutex_unlock(&pool.mtx);
 	if (queued) {
 		pool.busy--;
 		j->iop_err = ECANCELED;
 		j->iop_done(j);
 	}
+	return (queued);
 }
 
 void

@@ -19,11 +19,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum iop_state { IOP_QUEUED, IOP_RUNNING, IOP_DONE };
-
 struct iopool_job {
 	TAILQ_ENTRY(iopool_job)	 iop_entry;
-	enum iop_state		 iop_state;	/* the pool's */
+	bool			 iop_queued;	/* the pool's */
 	/* On a thread: 0, or -1 with errno. */
 	int			(*iop_fn)(struct iopool_job *);
 	int			 iop_err;	/* out: 0 or errno */
@@ -40,11 +38,10 @@ int	iopool_fd(void);
 void	iopool_submit(struct iopool_job *);
 /*
  * Take back a job that no thread has started: its iop_done runs at once,
- * with iop_err ECANCELED.  Otherwise wait until its call has returned
- * (iop_done runs later, from iopool_reap).  Either way the call has no
- * effect after this returns.
+ * with iop_err ECANCELED, and this returns true.  False: its call runs,
+ * or has run, and iop_done will come from iopool_reap.
  */
-void	iopool_cancel(struct iopool_job *);
+bool	iopool_withdraw(struct iopool_job *);
 /* Run the iop_done of every finished job. */
 void	iopool_reap(void);
 /* Wait for every job submitted and reap it (io's shutdown). */

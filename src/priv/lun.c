@@ -269,6 +269,7 @@ lun_open(const struct conf *conf, const struct conf_target *ct,
 	const char	*what;
 
 	memset(lun, 0, sizeof(*lun));
+	TAILQ_INIT(&lun->lun_parked);
 	lun->lun_cl = *cl;
 	lun->lun_cl.cl_path = NULL;
 	memset(&lun->lun_cl.cl_entry, 0, sizeof(lun->lun_cl.cl_entry));

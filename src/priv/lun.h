@@ -7,8 +7,10 @@
  * (lun_refs).  Its target's table holds one while the LUN is configured;
  * whatever outlives the command that found the LUN with lun_find takes
  * its own with lun_ref: Data-In queued for sendfile(2) from lun_fd (one
- * per output PDU, wire.c) and background work (which also counts itself
- * in lun_bg).  A command runs synchronously and needs none.  A reload
+ * per output PDU, wire.c), background work (which also counts itself
+ * in lun_bg), a job on an I/O thread (bgio.c) and a command parked
+ * behind the LUN's fence (scsi.c).  A command that runs synchronously
+ * needs none.  A reload
  * (reload.c) that removes a LUN takes it out of lt_luns, so lun_find no
  * longer finds it, and drops the table's reference; the last lun_unref
  * closes the fd and frees the LUN and its shared state (unit attentions,
@@ -20,6 +22,8 @@
 #ifndef IETD_LUN_H
 #define IETD_LUN_H
 
+#include <sys/queue.h>
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,10 +33,18 @@
 
 struct lun_state;
 struct sanitize_job;
+struct scsi_cmd;
 
 struct lun {
 	uint32_t	 lun_refs;		/* see above */
 	uint32_t	 lun_bg;		/* background operations */
+	/*
+	 * The fence: writes of cancelled (aborted) commands that an I/O
+	 * thread still runs, and the commands parked until none is left
+	 * (scsi.c, bgio.c).
+	 */
+	uint32_t	 lun_fence;
+	TAILQ_HEAD(, scsi_cmd) lun_parked;
 	uint32_t	 lun_id;
 	enum lun_type	 lun_type;
 	int		 lun_fd;		/* -1 for nullio */

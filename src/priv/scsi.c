@@ -56,6 +56,7 @@ struct scsi_op {
 static void	op_report_opcodes(struct scsi_cmd *);
 static void	op_report_tmf(struct scsi_cmd *);
 static bool	lun_is_thin(const struct lun *);
+static bool	scsi_park(struct scsi_cmd *);
 
 #define FF4	0xff, 0xff, 0xff, 0xff
 #define FF8	FF4, FF4
@@ -499,6 +500,8 @@ scsi_exec(struct scsi_cmd *cmd)
 	cmd->sc_ref = false;
 	cmd->sc_pending = false;
 	cmd->sc_job = NULL;
+	if (scsi_park(cmd))
+		return;
 
 	op = op_find(cdb[0], cdb[1] & 0x1f, &known);
 	/*
@@ -673,12 +676,60 @@ op_report_tmf(struct scsi_cmd *cmd)
 	scsi_datain(cmd, d, sizeof(d), alloc);
 }
 
+/*
+ * The fence of a LUN (lun_fence): an I/O thread still runs the write of
+ * a command that was aborted, or whose session went.  Every command for
+ * the LUN that can wait (sc_done) is parked until that write has landed,
+ * so that nothing that comes after the abort, from any initiator, reads
+ * the medium before the write reached it or is overwritten by it: the
+ * abort is answered at once, and io never waits for the device.
+ */
+static bool
+scsi_park(struct scsi_cmd *cmd)
+{
+	struct lun	*lun = cmd->sc_lun;
+
+	if (lun == NULL || lun->lun_fence == 0 || cmd->sc_done == NULL)
+		return (false);
+	cmd->sc_parked = true;
+	cmd->sc_pending = true;
+	TAILQ_INSERT_TAIL(&lun_ref(lun)->lun_parked, cmd, sc_pentry);
+	return (true);
+}
+
+static void
+scsi_unpark(struct scsi_cmd *cmd)
+{
+	TAILQ_REMOVE(&cmd->sc_lun->lun_parked, cmd, sc_pentry);
+	cmd->sc_parked = false;
+	cmd->sc_pending = false;
+}
+
+void
+scsi_fence_lifted(struct lun *lun)
+{
+	struct scsi_cmd	*cmd;
+
+	/* The caller holds a reference: lun outlives the loop. */
+	while (lun->lun_fence == 0 &&
+	    (cmd = TAILQ_FIRST(&lun->lun_parked)) != NULL) {
+		scsi_unpark(cmd);
+		lun_unref(lun);
+		scsi_exec(cmd);
+		if (!cmd->sc_pending)
+			cmd->sc_done(cmd);
+	}
+}
+
 bool
 scsi_cmd_cancel(struct scsi_cmd *cmd)
 {
 	bool	keep = false;
 
-	if (cmd->sc_job != NULL)
+	if (cmd->sc_parked) {
+		scsi_unpark(cmd);
+		lun_unref(cmd->sc_lun);
+	} else if (cmd->sc_job != NULL)
 		keep = bgio_cancel(cmd);
 	else
 		sanitize_cancel(cmd);

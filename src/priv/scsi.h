@@ -6,6 +6,8 @@
 #ifndef IETD_SCSI_H
 #define IETD_SCSI_H
 
+#include <sys/queue.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -78,14 +80,16 @@ struct scsi_cmd {
 	uint64_t	 sc_ref_off;
 	bool		 sc_pending;	/* answer comes through sc_done */
 	void		*sc_job;	/* its work on an I/O thread (bgio.c) */
+	bool		 sc_parked;	/* on its LUN's lun_parked */
+	TAILQ_ENTRY(scsi_cmd) sc_pentry;
 };
 
 /* Direction implied by a CDB opcode (used to sanity-check R/W bits). */
 enum scsi_dir scsi_cdb_dir(const uint8_t *cdb);
 /*
  * Execute one command: sets status (and sense), or sc_pending when the
- * command ends later (SANITIZE without IMMED, or a flush or read on an
- * I/O thread) and sc_done will be called.  The caller must keep cmd
+ * command ends later (SANITIZE without IMMED, I/O on an I/O thread, or
+ * parked behind its LUN's fence) and sc_done will be called.  The caller must keep cmd
  * until then, or scsi_cmd_cancel it (abort, lost session): the command
  * is not answered; the work it started goes on.  If scsi_cmd_cancel
  * returns true, that work still uses cmd and its buffer: the caller

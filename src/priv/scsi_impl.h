@@ -156,13 +156,16 @@ void	 sanitize_cancel(struct scsi_cmd *);
  * io wait: true when the command is answered or pending; false: do it at
  * once (no thread, or a read to be sent from the page cache).
  * bgio_write likewise writes sc_buf there, then flushes if sync.
- * bgio_cancel: true if the command's memory must stay until sc_done; a
- * cancelled write has ended, or will never start, when it returns.
+ * bgio_cancel: true if the command's memory must stay until sc_done (a
+ * read or write that runs); a running write also fences its LUN until
+ * it ends, and then bgio calls scsi_fence_lifted (scsi.c), which runs
+ * the commands parked meanwhile.
  */
 void	bgio_flush(struct scsi_cmd *);
 bool	bgio_read(struct scsi_cmd *, uint64_t off);
 bool	bgio_write(struct scsi_cmd *, uint64_t off, bool sync);
 bool	bgio_cancel(struct scsi_cmd *);
+void	scsi_fence_lifted(struct lun *);
 
 /* xcopy.c: the copy manager. */
 void	xcopy_extended_copy(struct scsi_cmd *);

@@ -15,9 +15,10 @@
  * or its command is pending (scsi_cmd_cancel): a SANITIZE goes on
  * without its command, as SBC-4 wants; a read or flush on an I/O thread
  * ends unheard; a write on an I/O thread is taken back before it starts,
- * or waited for (bgio.c), so that it has no effect after the abort is
- * answered.  Nothing of an aborted task is in the output queue, so the
- * TMF response queued after freeing them keeps the order.
+ * or fences its LUN until it has landed (bgio.c, scsi.c), so that no
+ * later command sees the medium without it.  Nothing of an aborted task
+ * is in the output queue, so the TMF response queued after freeing them
+ * keeps the order.
  */
 #include <sys/epoll.h>
 #include <sys/queue.h>
