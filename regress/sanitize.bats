@@ -122,6 +122,7 @@ medium_is() {
 @test "the sanitize goes on when its initiator is killed, and its session is gone" {
 	start_daemon
 	spawn_client "$T/san.out" "$SAN" -p 0x33 "$U0"
+	wait_for_log 'sanitize overwrite started'
 	p1=$(wait_progress_above 0)
 	kill_tree "$CLIENT_PID"			# the initiator, too
 	wait_for_log 'sanitize goes on without its command'
