@@ -117,12 +117,7 @@ others_answer() {
 	read_now "$(iscsi_url "$TARGET" 1)"
 	kill -0 "$BG" 2>/dev/null || fail "the FUA write was answered before" \
 	    "its flush" "$(cat "$T/bg.out")"
-	rm -f "$GATE"
-	wait "$BG" || fail "WRITE(10) FUA failed" "$(cat "$T/bg.out")"
-	BG=
-	run "$RAW" -r 512 "$(iscsi_url "$TARGET" 0)" 28 00 00000010 00 0001 00
-	assert_status 0
-	assert_output_has "^data $pat\$"
+	released "$GATE" 00000010
 	stop_daemon
 }
 
@@ -290,14 +285,20 @@ write_held() {
 	wait_gate wheld "write reached the backing store"
 }
 
-# write_lands: release the held write; it is answered GOOD and reads back.
-write_lands() {
-	rm -f "$GATE.writes"
+# released gate lba: remove the gate file that holds the WRITE(10) of
+# $BG; it is answered GOOD, and the block at lba (hex) of LUN 0 reads $pat.
+released() {
+	rm -f "$1"
 	wait "$BG" || fail "WRITE(10) failed" "$(cat "$T/bg.out")"
 	BG=
-	run "$RAW" -r 512 "$(iscsi_url "$TARGET" 0)" 28 00 00000020 00 0001 00
+	run "$RAW" -r 512 "$(iscsi_url "$TARGET" 0)" 28 00 "$2" 00 0001 00
 	assert_status 0
 	assert_output_has "^data $pat\$"
+}
+
+# write_lands: release the held write; it lands, on the backing file too.
+write_lands() {
+	released "$GATE.writes" 00000020
 	cmp -s -n 512 -i 16384:0 "$T/slow.img" <(printf '\x5a%.0s' $(seq 512)) ||
 	    fail "the write is not on the backing file"
 }
