@@ -56,6 +56,17 @@ wait_gate() {
 	fail "no $2"
 }
 
+# ffpdu_seen pattern: wait (at most 10 s) for a line of $T/ff.out, the
+# output of ffpdu in the background; the caller checks what came.
+ffpdu_seen() {
+	local i
+	for i in $(seq 200); do
+		grep -q -- "$1" "$T/ff.out" && return 0
+		sleep 0.05
+	done
+	return 0
+}
+
 # A flush (gate.held) or a read (gate.rheld) slowfs holds.
 wait_held() {
 	wait_gate held "flush reached the backing store"
@@ -157,10 +168,7 @@ others_answer() {
 	    recv:1 recv:3 >"$T/ff.out" 2>&1 &
 	BG=$!
 	wait_held
-	for _ in $(seq 100); do
-		grep -q 'itt=0x4' "$T/ff.out" && break
-		sleep 0.05
-	done
+	ffpdu_seen 'itt=0x4'
 	# Only HEAD OF QUEUE is answered while the flush is held.
 	grep -q 'itt=0x4' "$T/ff.out" ||
 	    fail "HEAD OF QUEUE waited" "$(cat "$T/ff.out")"
@@ -227,10 +235,7 @@ blockio_read_held() {
 	    lun:1 read:3:0:8 until:0x25 >"$T/ff.out" 2>&1 &
 	BG=$!
 	wait_rheld
-	for _ in $(seq 100); do
-		grep -q '^tmf itt=0x2' "$T/ff.out" && break
-		sleep 0.05
-	done
+	ffpdu_seen '^tmf itt=0x2'
 	grep -q '^tmf itt=0x2 response=0$' "$T/ff.out" ||
 	    fail "ABORT TASK was not answered at once" "$(cat "$T/ff.out")"
 	rm -f "$GATE.reads"
@@ -329,10 +334,7 @@ write_lands() {
 	    >"$T/ff.out" 2>&1 &
 	BG=$!
 	wait_gate wheld "write reached the backing store"
-	for _ in $(seq 200); do
-		grep -q '^datain itt=0x3 .*flags=0x81' "$T/ff.out" && break
-		sleep 0.05
-	done
+	ffpdu_seen '^datain itt=0x3 .*flags=0x81'
 	grep -q '^tmf itt=0x2 response=0$' "$T/ff.out" ||
 	    fail "ABORT TASK was not answered at once" "$(cat "$T/ff.out")"
 	grep -q '^datain itt=0x3 .*flags=0x81' "$T/ff.out" ||

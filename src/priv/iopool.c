@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "log.h"
 #include "priv/iopool.h"
 
@@ -40,7 +41,7 @@ static struct {
 	.todo = TAILQ_HEAD_INITIALIZER(pool.todo),
 	.done = TAILQ_HEAD_INITIALIZER(pool.done),
 	.efd = -1,
-	.size = 8,
+	.size = CONF_WTHREADS_DEFAULT,
 };
 
 static void

@@ -957,43 +957,38 @@ lun_write_nowait(struct lun *lun, const void *buf, size_t len, uint64_t off,
     size_t *done)
 {
 	struct iovec	 iov = { (void *)(uintptr_t)buf, len };
-	ssize_t		 n = -1;
+	ssize_t		 n;
 
 	*done = 0;
 	if (lun->lun_fd == -1 || lun->lun_memory || lun->lun_readonly ||
 	    !lun_range_ok(lun, len, off) || (lun->lun_direct &&
 	    !lun_aligned(lun, buf, len, off)))
 		return (lun_write_nosync(lun, buf, len, off));
-	if (lun->lun_direct) {
-		errno = EAGAIN;
-		return (-1);
-	}
-	if (!lun->lun_no_nowait_write) {
+	if (!lun->lun_direct && !lun->lun_no_nowait_write) {
 		do
 			n = pwritev2(lun->lun_fd, &iov, 1, (off_t)off,
 			    RWF_NOWAIT);
 		while (n == -1 && errno == EINTR);
 		if (n == (ssize_t)len)
 			return (0);
-		if (n == -1 && errno == EOPNOTSUPP)
-			lun->lun_no_nowait_write = true;
+		if (n >= 0) {
+			*done = (size_t)n;	/* a thread does the rest */
+			errno = EAGAIN;
+		}
+		if (n >= 0 || errno != EOPNOTSUPP)
+			return (-1);	/* EAGAIN: it would wait; or failed */
+		lun->lun_no_nowait_write = true;
 	}
-	if (n >= 0) {
-		*done = (size_t)n;	/* part of it: a thread does the rest */
-		errno = EAGAIN;
-		return (-1);
-	}
-	if (!lun->lun_no_nowait_write)
-		return (-1);
 	/*
 	 * The file system cannot say whether a write would wait.  A local
 	 * one (ext4, which can for reads) writes into the page cache and
 	 * waits only when writeback falls behind: at once, as before the
 	 * threads, since a thread would double the CPU time of a small
 	 * write.  A remote one (NFS, FUSE, SMB: not for reads either) may
-	 * wait for its server: on a thread.
+	 * wait for its server, and an O_DIRECT LUN for its device: on a
+	 * thread.
 	 */
-	if (!lun->lun_no_nowait)
+	if (!lun->lun_direct && !lun->lun_no_nowait)
 		return (lun_write_nosync(lun, buf, len, off));
 	errno = EAGAIN;
 	return (-1);
