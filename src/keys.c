@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "keys.h"
+#include "util.h"
 
 #define KEYS_CAP_MIN	16
 
@@ -264,10 +265,9 @@ keys_add(struct keys *keys, const char *name, const char *value)
 int
 keys_add_uint(struct keys *keys, const char *name, unsigned long long v)
 {
-	char	 buf[32];
+	char	 buf[21];
 
-	(void)snprintf(buf, sizeof(buf), "%llu", v);
-	return (keys_add(keys, name, buf));
+	return (keys_add(keys, name, fmt_uint(buf, v)));
 }
 
 const char *

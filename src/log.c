@@ -18,6 +18,7 @@
 #include <bsd/vis.h>
 
 #include "log.h"
+#include "util.h"
 
 static int	 log_foreground = 1;
 static int	 log_verbose;
@@ -96,11 +97,14 @@ log_setpeer(const char *addr, const char *initiator)
 		return;
 	}
 	peer_vis(vaddr, sizeof(vaddr), addr);
+	strlcpy(log_peer, vaddr, sizeof(log_peer));
 	if (initiator != NULL && initiator[0] != '\0') {
 		peer_vis(vname, sizeof(vname), initiator);
-		snprintf(log_peer, sizeof(log_peer), "%s (%s): ", vaddr, vname);
-	} else
-		snprintf(log_peer, sizeof(log_peer), "%s: ", vaddr);
+		strlcat(log_peer, " (", sizeof(log_peer));
+		strlcat(log_peer, vname, sizeof(log_peer));
+		strlcat(log_peer, ")", sizeof(log_peer));
+	}
+	strlcat(log_peer, ": ", sizeof(log_peer));
 }
 
 /*
@@ -154,6 +158,97 @@ write_all(int fd, struct iovec *iov, int iovcnt)
 }
 
 /*
+ * fmt with ap into buf, for the conversions log lines use most: %s, %d,
+ * %u, %zu and %%.  -1 at anything else (a flag, a width, another
+ * conversion), and the caller formats with vsnprintf instead.  Every
+ * worker logs a line or two: this way they bring in none of stdio's
+ * text, tables and stack.
+ */
+static int
+fmt_simple(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	const char	*s;
+	char		 num[22];
+	size_t		 len = 0, n;
+	long long	 d;
+
+	for (; *fmt != '\0'; fmt++) {
+		if (*fmt != '%') {
+			if (len + 1 < size)
+				buf[len++] = *fmt;
+			continue;
+		}
+		switch (*++fmt) {
+		case '%':
+			s = "%";
+			break;
+		case 's':
+			if ((s = va_arg(ap, const char *)) == NULL)
+				s = "(null)";
+			break;
+		case 'd':
+			d = va_arg(ap, int);
+			num[0] = '-';
+			fmt_uint(num + (d < 0), d < 0 ? -(unsigned long long)d :
+			    (unsigned long long)d);
+			s = num;
+			break;
+		case 'u':
+			s = fmt_uint(num, va_arg(ap, unsigned));
+			break;
+		case 'z':
+			if (fmt[1] != 'u')
+				return (-1);
+			fmt++;
+			s = fmt_uint(num, va_arg(ap, size_t));
+			break;
+		default:
+			return (-1);
+		}
+		n = strlen(s);
+		if (n > size - 1 - len)
+			n = size - 1 - len;
+		memcpy(buf + len, s, n);
+		len += n;
+	}
+	buf[len] = '\0';
+	return (0);
+}
+
+/* "hh:mm:ss.mmm ietd[pid] proc: " into head (128 bytes); its length. */
+static size_t
+log_head(char *head)
+{
+	struct timespec	 ts;
+	long		 s, f[4];
+	char		 num[22];
+	size_t		 i, n = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s = log_daysec(ts.tv_sec);
+	f[0] = s / 3600;
+	f[1] = s / 60 % 60;
+	f[2] = s % 60;
+	f[3] = ts.tv_nsec / 1000000;
+	for (i = 0; i < 4; i++) {
+		if (i == 3 && f[i] < 100)
+			head[n++] = '0';
+		if (f[i] < 10)
+			head[n++] = '0';
+		fmt_uint(head + n, f[i]);
+		n += strlen(head + n);
+		head[n++] = i < 2 ? ':' : i == 2 ? '.' : ' ';
+	}
+	head[n] = '\0';
+	strlcat(head, "ietd[", 128);
+	strlcat(head, fmt_uint(num, log_pid != 0 ? log_pid : getpid()), 128);
+	strlcat(head, "] ", 128);
+	strlcat(head, log_proc, 128);
+	n = strlcat(head, ": ", 128);
+	return (n < 128 ? n : 127);
+}
+
+/*
  * The foreground line goes out in one writev(2), not through stdio: an
  * unbuffered stderr would format it again in an 8 KiB stack buffer, and
  * every worker (a fork of the parent) logs at least one line.
@@ -163,23 +258,18 @@ vlog(int pri, const char *fmt, va_list ap)
 {
 	char	 msg[2048];
 	int	 saved = errno;
+	va_list	 aq;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_copy(aq, ap);
+	if (fmt_simple(msg, sizeof(msg), fmt, aq) == -1)
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(aq);
 	if (log_foreground) {
-		struct timespec	 ts;
 		struct iovec	 iov[4];
 		char		 head[128];
-		long		 s;
-		int		 n;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		s = log_daysec(ts.tv_sec);
-		n = snprintf(head, sizeof(head), "%02ld:%02ld:%02ld.%03ld "
-		    "ietd[%d] %s: ", s / 3600, s / 60 % 60, s % 60,
-		    ts.tv_nsec / 1000000,
-		    (int)(log_pid != 0 ? log_pid : getpid()), log_proc);
 		iov[0].iov_base = head;
-		iov[0].iov_len = n > 0 && (size_t)n < sizeof(head) ? n : 0;
+		iov[0].iov_len = log_head(head);
 		iov[1].iov_base = log_peer;
 		iov[1].iov_len = strlen(log_peer);
 		iov[2].iov_base = msg;

@@ -363,7 +363,7 @@ start_io(int fd, int *listen, size_t nlisten, struct conf *conf,
 	/* io removes the pidfile as the last one standing (see ietd(8)). */
 	atexit(remove_pidfile);
 	log_procinit("io");
-	setproctitle("io");
+	proctitle_set("io", NULL);
 	/* CHAP is io's alone: libcrypto is loaded here, not linked. */
 	if (chap_crypto_load(&errstr) == -1)
 		fatalx("cannot load libcrypto: %s", errstr);
@@ -387,7 +387,7 @@ start_parent(struct options *o, int fd, pid_t io_pid, int *listen,
 	/* The parent holds no secrets and no backing stores. */
 	conf_scrub_secrets(conf);
 	log_procinit("parent");
-	setproctitle("parent");
+	proctitle_set("parent", NULL);
 	/*
 	 * Descriptors of ietd's user in flight to io at once: one per
 	 * accepted connection from the parent and one per handoff from a
@@ -423,6 +423,7 @@ main(int argc, char **argv)
 
 	/* Whatever our caller left open is not ours to pass to workers. */
 	closefrom(STDERR_FILENO + 1);
+	proctitle_init(argc, argv, environ);
 	setproctitle_init(argc, argv, environ);
 	parse_options(argc, argv, &o);
 	signal(SIGPIPE, SIG_IGN);

@@ -16,6 +16,7 @@
 #include "keys.h"
 #include "param.h"
 #include "pdu.h"
+#include "util.h"
 
 #define DSL_MIN		512
 #define DSL_MAX		16777215	/* 2^24 - 1 */
@@ -411,10 +412,9 @@ static int
 answer_uint(struct keys *out, const char *name, uint32_t v, int *status,
     const char **errstr)
 {
-	char	 buf[16];
+	char	 buf[21];
 
-	(void)snprintf(buf, sizeof(buf), "%u", v);
-	return (answer(out, name, buf, status, errstr));
+	return (answer(out, name, fmt_uint(buf, v), status, errstr));
 }
 
 static int

@@ -17,6 +17,16 @@ char	*xstrdup(const char *);
 /* 32 bits from getrandom(2): no generator to seed in each worker. */
 uint32_t xrandom32(void);
 
+/*
+ * Process titles without stdio: proctitle_init (before libbsd's
+ * setproctitle_init moves the arguments and environment away) finds the
+ * area ps(1) shows; proctitle_set writes "ietd: <a><b>" there.
+ */
+void	 proctitle_init(int argc, char **argv, char **envp);
+void	 proctitle_set(const char *a, const char *b);
+/* v in decimal, NUL-terminated: at most 21 bytes of buf.  Returns buf. */
+char	*fmt_uint(char *buf, unsigned long long v);
+
 int	 set_nonblock(int fd);
 /* "1.2.3.4:3260" or "[::1]:3260" (with_port) / "1.2.3.4" or "::1". */
 const char *addr_str(const struct sockaddr *, int with_port, char *, size_t);

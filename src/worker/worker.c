@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <bsd/string.h>
-#include <bsd/unistd.h>
 
 #include "ipc.h"
 #include "log.h"
@@ -92,7 +91,7 @@ worker_main(int client_fd, int chan_fd, const struct conf *conf,
 
 	sandbox_worker(nofile);
 	/* The title says "sandboxed and logging in" (regress waits for it). */
-	setproctitle("login %s", l.l_addr);
+	proctitle_set("login ", l.l_addr);
 	if (timeout > 0)
 		alarm(timeout);
 
