@@ -229,6 +229,16 @@ expected_user() {
 	stop_daemon
 }
 
+@test "a live worker is not dumpable (its /proc files belong to root)" {
+	local w
+	start_daemon
+	one_worker
+	w=$W
+	[ "$(stat -c %u "/proc/$w/status")" = 0 ] ||
+	    fail "/proc/$w belongs to $(stat -c %U "/proc/$w/status")"
+	stop_daemon
+}
+
 @test "a live worker may not fork (RLIMIT_NPROC 0)" {
 	local w
 	# LeakSanitizer clones a tracer at exit, so sandbox.c leaves NPROC

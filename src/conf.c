@@ -1084,10 +1084,23 @@ conf_target_find(const struct conf *conf, const char *name)
 {
 	struct conf_target	*ct;
 
-	/* Names are kept folded to lower case (RFC 3722). */
-	TAILQ_FOREACH(ct, &conf->conf_targets, ct_entry)
-		if (strcasecmp(ct->ct_name, name) == 0)
+	/*
+	 * Names are kept folded to lower case (RFC 3722), so name is folded
+	 * here, ASCII only as strcasecmp in the C locale: by hand, because
+	 * a worker looks its target up and strcasecmp's code and locale
+	 * table are two more pages for each one to fault in.
+	 */
+	TAILQ_FOREACH(ct, &conf->conf_targets, ct_entry) {
+		const char	*a = ct->ct_name, *b = name;
+
+		while (*a != '\0' && *a == (*b >= 'A' && *b <= 'Z' ?
+		    *b - 'A' + 'a' : *b)) {
+			a++;
+			b++;
+		}
+		if (*a == '\0' && *b == '\0')
 			return (ct);
+	}
 	return (NULL);
 }
 

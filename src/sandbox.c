@@ -238,9 +238,14 @@ sandbox_worker(unsigned nofile)
 	size_t				 i;
 
 	/*
-	 * Inherited from the parent: ids, chroot, no caps, no_new_privs.
-	 * The capability sets are read with one capget(2), not libcap's
-	 * allocations and text form: every one of their bits must be clear.
+	 * Inherited from the parent: ids, chroot, no caps, no_new_privs (a
+	 * task flag fork copies), PR_SET_DUMPABLE 0 (a flag of the memory
+	 * map fork copies) and RLIMIT_FSIZE (what limit_fsize would decide
+	 * here, it decided for the parent), so none of them costs a system
+	 * call per login again; regress/privsep.bats checks them on a live
+	 * worker.  The capability sets are read with one capget(2), not
+	 * libcap's allocations and text form: every one of their bits must
+	 * be clear.
 	 */
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.version = _LINUX_CAPABILITY_VERSION_3;
@@ -254,7 +259,6 @@ sandbox_worker(unsigned nofile)
 			    d[i].effective, d[i].permitted, d[i].inheritable);
 	if (getuid() == 0 || geteuid() == 0)
 		fatalx("worker runs as root");
-	limit_fsize(0, 0);
 	if (!SANITIZER_BUILD)
 		set_limit(RLIMIT_NPROC, 0, "NPROC");
 	/*
@@ -265,7 +269,6 @@ sandbox_worker(unsigned nofile)
 	 * limit for that.  seccomp (a later issue) forbids opening.
 	 */
 	set_limit(RLIMIT_NOFILE, nofile, "NOFILE");
-	common_tail();
 }
 
 void

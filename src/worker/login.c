@@ -281,7 +281,8 @@ access_send(struct login *l, const struct pdu *req)
 	return (0);
 }
 
-static int
+/* Never inlined, for the same reason as admit_verdict. */
+static __attribute__((noinline)) int
 access_verdict(struct login *l, const struct pdu *req)
 {
 	static const struct ipc_rule rules[] = {
@@ -725,30 +726,22 @@ send_answer(struct login *l, const struct pdu *req, uint8_t flags,
 	return (rv);
 }
 
-static int
-admit(struct login *l, const struct pdu *req)
+/*
+ * io's answer to MSG_W_ADMIT.  Apart from admit, and never inlined: a
+ * record buffer (4 KiB) in each of admit and access_verdict, one below
+ * the other, would take the worker one stack page deeper, and each page
+ * is one more fault in every worker.
+ */
+static __attribute__((noinline)) int
+admit_verdict(struct login *l, const struct pdu *req)
 {
 	static const struct ipc_rule rules[] = {
 		{ MSG_I_ADMIT, sizeof(struct msg_i_admit),
 		    sizeof(struct msg_i_admit), false },
 	};
-	struct msg_w_admit	 a;
 	struct msg_i_admit	 v;
 	struct ipc_msg		 m;
 
-	memset(&a, 0, sizeof(a));
-	memcpy(a.isid, l->l_isid, sizeof(a.isid));
-	a.tsih = l->l_tsih;
-	a.cid = l->l_cid;
-	a.tid = l->l_target->ct_tid;
-	strlcpy(a.initiator, l->l_initiator, sizeof(a.initiator));
-	strlcpy(a.target, l->l_target->ct_name, sizeof(a.target));
-	if (ipc_send(l->l_chan, MSG_W_ADMIT, 0, &a, sizeof(a), -1) == -1)
-		return (login_fail(l, req, LOGIN_TARGET_ERROR,
-		    "no admission verdict from io"));
-	/* The access verdict, if still unread (access_ask), comes first. */
-	if (l->l_access_pending && access_verdict(l, req) == -1)
-		return (-1);
 	if (ipc_recv(l->l_chan, rules, nitems(rules), &m) != 1)
 		return (login_fail(l, req, LOGIN_TARGET_ERROR,
 		    "no admission verdict from io"));
@@ -763,6 +756,27 @@ admit(struct login *l, const struct pdu *req)
 		l->l_cmdsn = v.expcmdsn;
 	l->l_tsih = v.tsih;
 	return (0);
+}
+
+static int
+admit(struct login *l, const struct pdu *req)
+{
+	struct msg_w_admit	 a;
+
+	memset(&a, 0, sizeof(a));
+	memcpy(a.isid, l->l_isid, sizeof(a.isid));
+	a.tsih = l->l_tsih;
+	a.cid = l->l_cid;
+	a.tid = l->l_target->ct_tid;
+	strlcpy(a.initiator, l->l_initiator, sizeof(a.initiator));
+	strlcpy(a.target, l->l_target->ct_name, sizeof(a.target));
+	if (ipc_send(l->l_chan, MSG_W_ADMIT, 0, &a, sizeof(a), -1) == -1)
+		return (login_fail(l, req, LOGIN_TARGET_ERROR,
+		    "no admission verdict from io"));
+	/* The access verdict, if still unread (access_ask), comes first. */
+	if (l->l_access_pending && access_verdict(l, req) == -1)
+		return (-1);
+	return (admit_verdict(l, req));
 }
 
 /* One Login Request and its answer: 0, -1, or LOGIN_CLOSED. */
