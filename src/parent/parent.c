@@ -244,10 +244,18 @@ reap_worker(struct parent *p, struct child *c, int status)
 	else if (WEXITSTATUS(status) != 0)
 		log_debug(1, "worker for %s exited with status %d", c->c_addr,
 		    WEXITSTATUS(status));
+	/*
+	 * io sees every worker's channel end (its records, then end of
+	 * file) and drops what the worker left with it.  A worker that
+	 * exited with 0 handed off, ended a discovery session or saw its
+	 * initiator go: nothing more to tell io, and a record and a wake-up
+	 * of io saved per login.  Any other end is told, as before.
+	 */
 	memset(&mg, 0, sizeof(mg));
 	mg.status = status;
-	if (!p->p_stopping && ipc_send(pc->pc_io_fd, MSG_P_GONE, c->c_peerid,
-	    &mg, sizeof(mg), -1) == -1)
+	if (!p->p_stopping && (!WIFEXITED(status) || WEXITSTATUS(status) != 0) &&
+	    ipc_send(pc->pc_io_fd, MSG_P_GONE, c->c_peerid, &mg, sizeof(mg),
+	    -1) == -1)
 		log_warn("ipc to io");
 	LIST_REMOVE(c, c_entry);
 	child_free(p, c);
