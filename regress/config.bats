@@ -228,11 +228,81 @@ EOF2
 	bad_at 3 'Wthreads 129'
 }
 
-# io_threads: the threads of io beside its event loop.
+# io_threads NAME: how many of io's threads have that name (comm).
+io_threads_named() {
+	local io n=0 f
+	io=$(io_pid) || fail "no io process"
+	for f in /proc/"$io"/task/*/comm; do
+		[ "$(cat "$f")" = "$1" ] && n=$((n + 1))
+	done
+	echo "$n"
+}
+
+# io_threads: the I/O threads of io; io_reactors: its reactors, the
+# main thread included.  Nothing else runs in io.
 io_threads() {
+	io_threads_named ietd-iothread
+}
+
+io_reactors() {
 	local io
 	io=$(io_pid) || fail "no io process"
-	echo $(($(status_field "$io" Threads) - 1))
+	[ "$(($(status_field "$io" Threads) - $(io_threads)))" = \
+	    "$(($(io_threads_named ietd-reactor) + 1))" ] ||
+		fail "io has threads that are neither I/O threads nor reactors"
+	echo $(($(io_threads_named ietd-reactor) + 1))
+}
+
+@test "IOThreads out of range or given twice gives file:line and exit 1" {
+	write_conf <<EOF2
+IOThreads 0
+Target $TARGET
+	Lun 0 Path=$T/lun0.img,Type=fileio
+EOF2
+	check_conf
+	bad_at 1 'IOThreads 0'
+	write_conf <<EOF2
+IOThreads 65
+Target $TARGET
+	Lun 0 Path=$T/lun0.img,Type=fileio
+EOF2
+	check_conf
+	bad_at 1 'IOThreads 65'
+	write_conf <<EOF2
+IOThreads 2
+IOThreads 3
+Target $TARGET
+	Lun 0 Path=$T/lun0.img,Type=fileio
+EOF2
+	check_conf
+	bad_at 2 'IOThreads given twice'
+	write_conf <<EOF2
+Target $TARGET
+	IOThreads 2
+	Lun 0 Path=$T/lun0.img,Type=fileio
+EOF2
+	check_conf
+	bad_at 2 'IOThreads'
+}
+
+@test "IOThreads sets io's reactors, one per CPU by default" {
+	write_conf <<EOF2
+Target $TARGET
+	Lun 0 Path=$T/lun0.img,Type=fileio
+EOF2
+	start_daemon
+	[ "$(io_reactors)" = "$(nproc)" ] ||
+		fail "io has $(io_reactors) reactors, not $(nproc)"
+	stop_daemon
+	write_conf <<EOF2
+IOThreads 3
+Target $TARGET
+	Lun 0 Path=$T/lun0.img,Type=fileio
+EOF2
+	start_daemon
+	[ "$(io_reactors)" = 3 ] || fail "io has $(io_reactors) reactors, not 3"
+	assert_log_has "io: 3 reactor threads"
+	stop_daemon
 }
 
 @test "Wthreads sizes io's I/O threads: the largest of any target, 8 by default" {

@@ -93,6 +93,8 @@ static int	kw_statedir(struct parse *, const struct keyword *,
 		    const struct words *);
 static int	kw_wthreads(struct parse *, const struct keyword *,
 		    const struct words *);
+static int	kw_iothreads(struct parse *, const struct keyword *,
+		    const struct words *);
 
 /*
  * IET's keywords.  The iSNS keywords are accepted so that IET
@@ -119,6 +121,7 @@ static const struct keyword keywords[] = {
 	    "CHAPAlgorithms <SHA3-256|SHA-256|SHA-1|MD5>[,...]",
 	    kw_chap_algs },
 	{ "Wthreads", KW_TARGET, 1, 1, "Wthreads <1-128>", kw_wthreads },
+	{ "IOThreads", KW_GLOBAL, 1, 1, "IOThreads <1-64>", kw_iothreads },
 	{ "StateDir", KW_GLOBAL, 1, 1, "StateDir <absolute path>",
 	    kw_statedir },
 	{ "iSNSServer", KW_GLOBAL, 1, 1, "iSNSServer <address>",
@@ -518,6 +521,37 @@ kw_wthreads(struct parse *ps, const struct keyword *kw,
 		conf_err(ps, ps->ps_line, "Wthreads %s: %s (want 1 to %d)",
 		    w->w_argv[1], errstr, CONF_WTHREADS_MAX);
 	return (0);
+}
+
+/* IOThreads <n>: io's reactor threads. */
+static int
+kw_iothreads(struct parse *ps, const struct keyword *kw,
+    const struct words *w)
+{
+	const char	*errstr;
+
+	if (ps->ps_conf->conf_reactors != 0) {
+		conf_err(ps, ps->ps_line, "IOThreads given twice");
+		return (0);
+	}
+	ps->ps_conf->conf_reactors = strtonum(w->w_argv[1], 1,
+	    CONF_REACTORS_MAX, &errstr);
+	if (errstr != NULL)
+		conf_err(ps, ps->ps_line, "IOThreads %s: %s (want 1 to %d)",
+		    w->w_argv[1], errstr, CONF_REACTORS_MAX);
+	return (0);
+}
+
+uint32_t
+conf_reactors(const struct conf *conf)
+{
+	long	 n;
+
+	if (conf->conf_reactors != 0)
+		return (conf->conf_reactors);
+	if ((n = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
+		n = 1;
+	return (n > CONF_REACTORS_MAX ? CONF_REACTORS_MAX : (uint32_t)n);
 }
 
 uint32_t

@@ -75,6 +75,8 @@ struct conf {
 	uint32_t		 conf_nchap_order;	/* 0: strongest first */
 	char			*conf_state_dir;	/* StateDir; NULL:
 							   CONF_STATE_DIR */
+	uint32_t		 conf_reactors;		/* IOThreads; 0: not
+							   given */
 };
 
 /*
@@ -99,6 +101,12 @@ struct conf_target *conf_target_find_tid(const struct conf *, uint32_t tid);
 #define CONF_WTHREADS_DEFAULT	8
 #define CONF_WTHREADS_MAX	128
 uint32_t	 conf_io_threads(const struct conf *);
+/*
+ * io's reactor threads (IOThreads), each serving whole sessions: as
+ * given, or one per online CPU, at most CONF_REACTORS_MAX.
+ */
+#define CONF_REACTORS_MAX	64
+uint32_t	 conf_reactors(const struct conf *);
 /* The CHAP algorithm order for a target (tid 0: discovery); 0 if none. */
 size_t		 conf_chap_order(const struct conf *, uint32_t tid,
 		    const int **order);

@@ -27,10 +27,11 @@ static char	 log_peer[1280];
 /* Of the process that last named itself: glibc asks the kernel each time. */
 static pid_t	 log_pid;
 static void	(*log_exit)(int) = exit;
-/* The UTC offset of [log_tz_from, log_tz_from + LOG_TZ_SPAN). */
+/* The UTC offset of [log_tz_from, log_tz_from + LOG_TZ_SPAN), per thread
+ * (io's reactors log at once). */
 #define LOG_TZ_SPAN	900
-static time_t	 log_tz_from = -1;
-static long	 log_tz_off;
+static __thread time_t	 log_tz_from = -1;
+static __thread long	 log_tz_off;
 
 void
 log_init(int foreground, int facility)

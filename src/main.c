@@ -371,9 +371,10 @@ start_io(int fd, int *listen, size_t nlisten, struct conf *conf,
 	if (crc32c_load(&errstr) == -1)
 		fatalx("cannot load libisal: %s", errstr);
 	iopool_size(conf_io_threads(conf));
+	reactor_size(conf_reactors(conf));
 	/* FSIZE also bounds the APTPL state files (a few KiB each). */
 	sandbox_io(uid, gid, largest_lun(luns) > PR_FILE_MAX ?
-	    largest_lun(luns) : PR_FILE_MAX, iopool_start);
+	    largest_lun(luns) : PR_FILE_MAX, reactor_threads);
 	io_main(fd, conf, luns);
 }
 

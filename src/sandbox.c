@@ -26,6 +26,11 @@
  */
 #define SANITIZER_BUILD	1
 #define sandbox_notify()	__sanitizer_sandbox_on_notify(NULL)
+#elif defined(__SANITIZE_THREAD__)
+/* ThreadSanitizer builds (by hand, for io's reactors): the same. */
+#include <sanitizer/common_interface_defs.h>
+#define SANITIZER_BUILD	1
+#define sandbox_notify()	__sanitizer_sandbox_on_notify(NULL)
 #else
 #define SANITIZER_BUILD	0
 #define sandbox_notify()	do { } while (0)

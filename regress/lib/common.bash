@@ -265,7 +265,7 @@ log_count() {
 # sanitizer_check [log]: fail if a sanitizer or valgrind reported anything.
 sanitizer_check() {
 	local f=${1:-$LOG} v
-	if grep -Eq 'ERROR: AddressSanitizer|runtime error:|LeakSanitizer|ERROR: [A-Za-z]+Sanitizer' "$f"; then
+	if grep -Eq 'ERROR: AddressSanitizer|runtime error:|LeakSanitizer|ERROR: [A-Za-z]+Sanitizer|WARNING: ThreadSanitizer' "$f"; then
 		fail "sanitizer report in $f:" "$(cat "$f")"
 		return 1
 	fi

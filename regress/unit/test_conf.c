@@ -275,6 +275,22 @@ out:
 	    "Lun 0 Path=/a\n", NULL);
 	CHECK(conf != NULL && conf_io_threads(conf) == CONF_WTHREADS_DEFAULT);
 	conf_free(conf);
+	/* IOThreads: global, once, 1 to CONF_REACTORS_MAX; else the CPUs. */
+	conf = good(__LINE__, "IOThreads 5\nTarget iqn.2001-04.com.example:a\n"
+	    "Lun 0 Path=/a\n", NULL);
+	CHECK(conf != NULL && conf_reactors(conf) == 5);
+	conf_free(conf);
+	conf = good(__LINE__, "Target iqn.2001-04.com.example:a\n"
+	    "Lun 0 Path=/a\n", NULL);
+	CHECK(conf != NULL && conf_reactors(conf) >= 1 &&
+	    conf_reactors(conf) <= CONF_REACTORS_MAX);
+	conf_free(conf);
+	bad(__LINE__, "IOThreads 0\n", "t.conf:1: IOThreads 0");
+	bad(__LINE__, "IOThreads 65\n", "t.conf:1: IOThreads 65");
+	bad(__LINE__, "IOThreads 2\nIOThreads 2\n",
+	    "t.conf:2: IOThreads given twice");
+	bad(__LINE__, "Target iqn.2001-04.com.example:a\nIOThreads 2\n",
+	    "t.conf:2: IOThreads");
 	conf = good(__LINE__, "Target iqn.2001-04.com.example:a\n"
 	    "IncomingUser joe short\nLun 0 Path=/a\n",
 	    "t.conf:2: warning: IncomingUser joe: secret is shorter");

@@ -31,6 +31,7 @@
 
 #include "log.h"
 #include "priv/iopool.h"
+#include "priv/reactor.h"
 #include "priv/scsi.h"
 #include "priv/scsi_impl.h"
 
@@ -116,9 +117,20 @@ static void
 bg_done(struct iopool_job *j)
 {
 	struct bgio	*b = j->iop_arg;
-	struct scsi_cmd	*cmd = b->b_cmd;
+	struct scsi_cmd	*cmd;
 	struct lun	*lun = b->b_lun;
-	bool		 fence = b->b_fence;
+	bool		 fence;
+
+	/*
+	 * Only a READ or WRITE that nobody cancelled ends alongside the
+	 * other reactors (reactor.h); a cancel may come meanwhile, so the
+	 * job is read again after.
+	 */
+	if (b->b_cancelled || b->b_cmd == NULL ||
+	    !scsi_cdb_parallel(b->b_cmd->sc_cdb))
+		io_exclusive();
+	cmd = b->b_cmd;
+	fence = b->b_fence;
 
 	close(b->b_fd);
 	if (cmd != NULL) {

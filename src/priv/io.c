@@ -14,6 +14,7 @@
 #include <bsd/string.h>
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #include "priv/auth.h"
 #include "priv/io.h"
 #include "priv/iopool.h"
+#include "priv/reactor.h"
 #include "priv/lun.h"
 #include "priv/reload.h"
 #include "priv/session.h"
@@ -74,16 +76,10 @@ struct io_timer {
 	int			 t_fd;
 };
 
-/* The eventfd of the I/O threads (iopool.h): jobs are done. */
-struct io_pool {
-	enum io_kind		 po_kind;	/* IO_POOL: first */
-};
-
 struct io {
 	struct io_reactor	 io_r;
 	struct io_parent	 io_parent;
 	struct io_timer		 io_timer;
-	struct io_pool		 io_pool;
 	struct io_workers	 io_workers;
 	struct io_workers	 io_dead;	/* freed after each batch */
 	struct conf		*io_conf;
@@ -149,7 +145,7 @@ static bool	io_digest_ok(uint32_t, uint32_t);
 static void	io_params_clamp(const uint32_t *, const uint32_t *,
 		    uint32_t *);
 static struct io_target *io_target_get(struct io *, uint32_t, const char *);
-static int	io_tsih_alloc(struct io_reactor *, uint16_t *);
+static int	io_tsih_alloc(uint16_t *);
 static void	io_reap(struct io *);
 static void	io_timer_init(struct io *);
 static void	io_tick(struct io *);
@@ -208,7 +204,6 @@ io_init(struct io *io, int parent_fd, struct conf *conf,
 	r->r_luns = luns;
 	TAILQ_INIT(&r->r_conns);
 	TAILQ_INIT(&r->r_dead);
-	r->r_tsih_next = 1;
 	r->r_ntargets = luns->lt_ntargets;
 	if ((r->r_targets = calloc(r->r_ntargets + 1,
 	    sizeof(*r->r_targets))) == NULL)
@@ -235,14 +230,7 @@ io_init(struct io *io, int parent_fd, struct conf *conf,
 	if (epoll_ctl(r->r_epfd, EPOLL_CTL_ADD, parent_fd, &ev) == -1)
 		fatal("io: epoll_ctl parent");
 	io_timer_init(io);
-	io->io_pool.po_kind = IO_POOL;
-	if (iopool_fd() != -1) {
-		memset(&ev, 0, sizeof(ev));
-		ev.events = EPOLLIN;
-		ev.data.ptr = &io->io_pool;
-		if (epoll_ctl(r->r_epfd, EPOLL_CTL_ADD, iopool_fd(), &ev) == -1)
-			fatal("io: epoll_ctl I/O threads");
-	}
+	reactor_go(r);
 }
 
 static void
@@ -269,30 +257,30 @@ io_timer_init(struct io *io)
 		fatal("io: epoll_ctl timer");
 }
 
-/* Once a second: every connection's NOP-In clock. */
+/* Once a second: every connection's NOP-In clock, on every reactor. */
 static void
 io_tick(struct io *io)
 {
-	struct conn	*c, *next;
 	uint64_t	 n;
 
 	if (read(io->io_timer.t_fd, &n, sizeof(n)) != sizeof(n))
 		return;
-	for (c = TAILQ_FIRST(&io->io_r.r_conns); c != NULL; c = next) {
-		next = session_conn_next(c);
-		session_conn_tick(c);
-	}
+	io_exclusive();
+	reactor_each_conn(session_conn_tick);
 }
 
 static void
 io_loop(struct io *io)
 {
 	struct epoll_event	 evs[IO_MAX_EVENTS];
-	int			 i, n;
+	int			 i, n, timeout;
 
+	/* The main reactor's lock is held but while it waits (reactor.h). */
 	while (!io->io_stop) {
-		n = epoll_wait(io->io_r.r_epfd, evs, IO_MAX_EVENTS,
-		    scsi_bg_timeout());
+		timeout = scsi_bg_timeout();
+		pthread_mutex_unlock(&io->io_r.r_mtx);
+		n = epoll_wait(io->io_r.r_epfd, evs, IO_MAX_EVENTS, timeout);
+		pthread_mutex_lock(&io->io_r.r_mtx);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -303,26 +291,29 @@ io_loop(struct io *io)
 
 			switch (*kind) {
 			case IO_PARENT:
+				io_exclusive();
 				io_parent_event(io);
 				break;
 			case IO_WORKER:
+				io_exclusive();
 				io_worker_read(io, (struct io_worker *)kind);
-				break;
-			case IO_CONN:
-				session_conn_event((struct conn *)kind,
-				    evs[i].events);
 				break;
 			case IO_TIMER:
 				io_tick(io);
 				break;
-			case IO_POOL:
-				iopool_reap();
+			default:
+				reactor_event(kind, evs[i].events);
 				break;
 			}
 		}
-		if (!io->io_stop)
-			scsi_bg_run();	/* a sanitize's next chunk */
+		/* A sanitize's next chunk: the main reactor paces them. */
+		if (!io->io_stop && scsi_bg_timeout() == 0) {
+			io_exclusive();
+			scsi_bg_run();
+		}
 		io_reap(io);
+		if (!io->io_stop)
+			reactor_batch_end();
 	}
 }
 
@@ -425,7 +416,7 @@ io_worker_drop(struct io *io, struct io_worker *w, const char *why)
 	uint16_t	 lead = w->w_sess == NULL ? w->w_tsih : 0;
 
 	if (w->w_tsih_held)
-		io_tsih_release(&io->io_r, w->w_tsih);
+		io_tsih_release(w->w_tsih);
 	w->w_tsih_held = false;
 	if (w->w_sess != NULL)
 		session_release(w->w_sess);
@@ -700,7 +691,7 @@ io_admit_judge(struct io *io, struct io_worker *w,
 		/* RFC 7143 11.13.5: 0302, insufficient session resources */
 		return (LOGIN_OUT_OF_RESOURCES);
 	}
-	if (io_tsih_alloc(&io->io_r, tsih) == -1) {
+	if (io_tsih_alloc(tsih) == -1) {
 		log_warnx("no free TSIH");
 		return (LOGIN_OUT_OF_RESOURCES);
 	}
@@ -806,18 +797,22 @@ io_admit_conn(struct io *io, struct io_worker *w, struct io_target *it,
 	return (LOGIN_OK);
 }
 
+/* TSIHs in use, across reactors: changed with every reactor stopped. */
+static uint8_t	io_tsih_used[65536 / 8];
+static uint16_t	io_tsih_next = 1;
+
 static int
-io_tsih_alloc(struct io_reactor *r, uint16_t *tsih)
+io_tsih_alloc(uint16_t *tsih)
 {
 	uint32_t	 i;
 	uint16_t	 t;
 
 	for (i = 0; i < 65536; i++) {
-		t = r->r_tsih_next++;
+		t = io_tsih_next++;
 		if (t == 0)
 			continue;
-		if ((r->r_tsih_used[t / 8] & (1U << (t % 8))) == 0) {
-			r->r_tsih_used[t / 8] |= 1U << (t % 8);
+		if ((io_tsih_used[t / 8] & (1U << (t % 8))) == 0) {
+			io_tsih_used[t / 8] |= 1U << (t % 8);
 			*tsih = t;
 			return (0);
 		}
@@ -826,9 +821,9 @@ io_tsih_alloc(struct io_reactor *r, uint16_t *tsih)
 }
 
 void
-io_tsih_release(struct io_reactor *r, uint16_t t)
+io_tsih_release(uint16_t t)
 {
-	r->r_tsih_used[t / 8] &= ~(1U << (t % 8));
+	io_tsih_used[t / 8] &= ~(1U << (t % 8));
 }
 
 static void
@@ -876,7 +871,7 @@ io_handoff(struct io *io, struct io_worker *w, struct ipc_msg *m)
 		    (unsigned long long)s->sess_id);
 		session_close(s);
 	}
-	if ((s = session_new(&io->io_r, it, h, params)) == NULL) {
+	if ((s = session_new(reactor_pick(), it, h, params)) == NULL) {
 		close(fd);
 		free(h);
 		io_worker_drop(io, w, "cannot create the session");
@@ -1087,8 +1082,8 @@ io_logout_all(struct io *io)
 				    evs[i].events);
 			else if (*kind == IO_TIMER)
 				io_tick(io);
-			else if (*kind == IO_POOL)
-				iopool_reap();
+			else if (*kind == IO_POOL || *kind == IO_WAKE)
+				reactor_event(kind, evs[i].events);
 		}
 		io_reap(io);
 	}
@@ -1113,6 +1108,8 @@ io_shutdown(struct io *io)
 	int			 i, n;
 
 	log_debug(1, "shutting down");
+	/* From here on the main reactor serves every connection alone. */
+	reactor_stop();
 	while ((w = TAILQ_FIRST(&io->io_workers)) != NULL)
 		io_worker_drop(io, w, NULL);
 	epoll_ctl(r->r_epfd, EPOLL_CTL_DEL, io->io_parent.p_fd, NULL);

@@ -11,6 +11,14 @@
 #include "priv/lun.h"
 
 /*
+ * Before sandbox_io: how many reactor threads (IOThreads), and the
+ * sandbox's callback, which starts the I/O threads (iopool.h) and the
+ * reactor threads before io may make no more tasks (reactor.c).
+ */
+void	reactor_size(unsigned);
+void	reactor_threads(void);
+
+/*
  * Runs the io role until MSG_P_SHUTDOWN (or the parent's channel closes):
  * then asks sessions to end, flushes every backing store and exits 0.
  * Called after sandbox_io().

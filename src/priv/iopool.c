@@ -1,8 +1,9 @@
 /*
  * iopool.c: the io process's blocking-call threads (see iopool.h).
  *
- * Two queues under one mutex: jobs to run (a condition variable wakes
- * the threads) and jobs done (an eventfd wakes the reactor).  A thread
+ * Queues under one mutex: jobs to run (a condition variable wakes the
+ * threads) and, one per reactor thread, jobs done (an eventfd wakes that
+ * reactor).  A thread
  * touches only the job it took; the submitter owns the job again once
  * iop_done runs.  Whether a job is still queued (iop_queued) changes
  * under the mutex too, so that iopool_withdraw can take it back.  The
@@ -15,6 +16,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -26,23 +28,37 @@
 
 TAILQ_HEAD(iop_list, iopool_job);
 
+/* Where jobs complete: done is the pool's (mtx), busy its reactor's. */
+struct iopool_cq {
+	struct iop_list		 cq_done;
+	int			 cq_efd;
+	unsigned		 cq_busy;	/* submitted - reaped */
+	struct iopool_cq	*cq_next;	/* every queue, for drain */
+};
+
 static struct {
 	pthread_mutex_t	 mtx;
 	pthread_cond_t	 cv;
 	struct iop_list	 todo;
-	struct iop_list	 done;
-	int		 efd;
-	unsigned	 busy;		/* reactor side: submitted - reaped */
+	struct iopool_cq first;		/* the main thread's */
+	struct iopool_cq *cqs;		/* the others */
 	unsigned	 size;		/* threads to start */
 	bool		 on;
 } pool = {
 	.mtx = PTHREAD_MUTEX_INITIALIZER,
 	.cv = PTHREAD_COND_INITIALIZER,
 	.todo = TAILQ_HEAD_INITIALIZER(pool.todo),
-	.done = TAILQ_HEAD_INITIALIZER(pool.done),
-	.efd = -1,
+	.first = { TAILQ_HEAD_INITIALIZER(pool.first.cq_done), -1, 0, NULL },
 	.size = CONF_WTHREADS_DEFAULT,
 };
+
+static __thread struct iopool_cq *iop_self;
+
+static struct iopool_cq *
+iop_cq(void)
+{
+	return (iop_self != NULL ? iop_self : &pool.first);
+}
 
 static void
 iop_run(struct iopool_job *j)
@@ -54,9 +70,11 @@ static void *
 iop_thread(void *arg)
 {
 	struct iopool_job	*j;
+	struct iopool_cq	*cq;
 	uint64_t		 one = 1;
 	bool			 wake;
 
+	pthread_setname_np(pthread_self(), "ietd-iothread");
 	for (;;) {
 		pthread_mutex_lock(&pool.mtx);
 		while ((j = TAILQ_FIRST(&pool.todo)) == NULL)
@@ -71,11 +89,12 @@ iop_thread(void *arg)
 		 * eventfd before it takes the list, so whatever follows the
 		 * first before it takes the list goes with it.
 		 */
-		wake = TAILQ_EMPTY(&pool.done);
-		TAILQ_INSERT_TAIL(&pool.done, j, iop_entry);
+		cq = j->iop_cq;
+		wake = TAILQ_EMPTY(&cq->cq_done);
+		TAILQ_INSERT_TAIL(&cq->cq_done, j, iop_entry);
 		pthread_mutex_unlock(&pool.mtx);
 		/* A full counter (never, 2^64 - 2) would only delay a wakeup. */
-		if (wake && write(pool.efd, &one, sizeof(one)) == -1)
+		if (wake && write(cq->cq_efd, &one, sizeof(one)) == -1)
 			continue;
 	}
 	return (NULL);
@@ -95,7 +114,8 @@ iopool_start(void)
 	sigset_t	 all, old;
 	int		 i, started = 0;
 
-	if ((pool.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
+	if ((pool.first.cq_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) ==
+	    -1) {
 		log_warn("io: eventfd: backing I/O stays synchronous");
 		return;
 	}
@@ -115,8 +135,8 @@ iopool_start(void)
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (started == 0) {
-		close(pool.efd);
-		pool.efd = -1;
+		close(pool.first.cq_efd);
+		pool.first.cq_efd = -1;
 		log_warnx("io: no I/O threads: backing I/O stays synchronous");
 		return;
 	}
@@ -127,22 +147,56 @@ iopool_start(void)
 	log_debug(1, "io: %d I/O threads", started);
 }
 
+struct iopool_cq *
+iopool_cq_new(void)
+{
+	struct iopool_cq	*cq;
+
+	if (!pool.on)
+		return (NULL);
+	if ((cq = calloc(1, sizeof(*cq))) == NULL) {
+		log_warn("io: completion queue");
+		return (NULL);
+	}
+	TAILQ_INIT(&cq->cq_done);
+	if ((cq->cq_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
+		log_warn("io: eventfd");
+		free(cq);
+		return (NULL);
+	}
+	cq->cq_next = pool.cqs;
+	pool.cqs = cq;
+	return (cq);
+}
+
+void
+iopool_attach(struct iopool_cq *cq)
+{
+	iop_self = cq;
+}
+
+int
+iopool_cq_fd(const struct iopool_cq *cq)
+{
+	return (cq->cq_efd);
+}
+
 int
 iopool_fd(void)
 {
-	return (pool.on ? pool.efd : -1);
+	return (pool.on ? iop_cq()->cq_efd : -1);
 }
 
 void
 iopool_submit(struct iopool_job *j)
 {
-	pool.busy++;
 	if (!pool.on) {
 		iop_run(j);
-		pool.busy--;
 		j->iop_done(j);
 		return;
 	}
+	j->iop_cq = iop_cq();
+	j->iop_cq->cq_busy++;
 	pthread_mutex_lock(&pool.mtx);
 	j->iop_queued = true;
 	TAILQ_INSERT_TAIL(&pool.todo, j, iop_entry);
@@ -164,7 +218,7 @@ iopool_withdraw(struct iopool_job *j)
 	}
 	pthread_mutex_unlock(&pool.mtx);
 	if (queued) {
-		pool.busy--;
+		j->iop_cq->cq_busy--;
 		j->iop_err = ECANCELED;
 		j->iop_done(j);
 	}
@@ -174,39 +228,63 @@ iopool_withdraw(struct iopool_job *j)
 void
 iopool_reap(void)
 {
+	iopool_reap_cq(iop_cq());
+}
+
+void
+iopool_reap_cq(struct iopool_cq *cq)
+{
 	struct iop_list		 done = TAILQ_HEAD_INITIALIZER(done);
 	struct iopool_job	*j;
 	uint64_t		 n;
 
 	if (!pool.on)
 		return;
-	if (read(pool.efd, &n, sizeof(n)) == -1 && errno != EAGAIN)
+	if (read(cq->cq_efd, &n, sizeof(n)) == -1 && errno != EAGAIN)
 		log_warn("io: I/O threads' eventfd");
 	pthread_mutex_lock(&pool.mtx);
-	TAILQ_CONCAT(&done, &pool.done, iop_entry);
+	TAILQ_CONCAT(&done, &cq->cq_done, iop_entry);
 	pthread_mutex_unlock(&pool.mtx);
 	while ((j = TAILQ_FIRST(&done)) != NULL) {
 		TAILQ_REMOVE(&done, j, iop_entry);
-		pool.busy--;
+		cq->cq_busy--;
 		j->iop_done(j);
 	}
+}
+
+static unsigned
+iop_busy(void)
+{
+	struct iopool_cq	*cq;
+	unsigned		 n = pool.first.cq_busy;
+
+	for (cq = pool.cqs; cq != NULL; cq = cq->cq_next)
+		n += cq->cq_busy;
+	return (n);
 }
 
 void
 iopool_drain(void)
 {
-	struct pollfd	 pfd;
+	struct iopool_cq	*cq;
+	struct pollfd		 pfd;
+	unsigned		 busy;
 
-	if (pool.on && pool.busy > 0)
+	if (pool.on && (busy = iop_busy()) > 0)
 		log_info("waiting for %u backing store operation(s) to end",
-		    pool.busy);
-	while (pool.on && pool.busy > 0) {
-		pfd.fd = pool.efd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, -1) == -1 && errno != EINTR) {
-			log_warn("io: waiting for the I/O threads");
-			return;
+		    busy);
+	while (pool.on && iop_busy() > 0) {
+		for (cq = &pool.first; cq != NULL; cq = cq == &pool.first ?
+		    pool.cqs : cq->cq_next) {
+			if (cq->cq_busy == 0)
+				continue;
+			pfd.fd = cq->cq_efd;
+			pfd.events = POLLIN;
+			if (poll(&pfd, 1, 100) == -1 && errno != EINTR) {
+				log_warn("io: waiting for the I/O threads");
+				return;
+			}
+			iopool_reap_cq(cq);
 		}
-		iopool_reap();
 	}
 }

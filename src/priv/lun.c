@@ -184,17 +184,19 @@ lun_new(const struct conf *conf, const struct conf_target *ct,
 	return (lun);
 }
 
+/* Reactor threads take and drop references at once: atomically. */
 struct lun *
 lun_ref(struct lun *lun)
 {
-	lun->lun_refs++;
+	__atomic_add_fetch(&lun->lun_refs, 1, __ATOMIC_RELAXED);
 	return (lun);
 }
 
 void
 lun_unref(struct lun *lun)
 {
-	if (lun == NULL || --lun->lun_refs > 0)
+	if (lun == NULL ||
+	    __atomic_sub_fetch(&lun->lun_refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	if (lun->lun_fd != -1)
 		close(lun->lun_fd);
@@ -933,7 +935,7 @@ lun_read_nowait(struct lun *lun, void *buf, size_t len, uint64_t off)
 	if (lun->lun_fd == -1 || lun->lun_direct || lun->lun_memory ||
 	    !lun_range_ok(lun, len, off))
 		return (lun_read(lun, buf, len, off));
-	if (lun->lun_no_nowait) {
+	if (__atomic_load_n(&lun->lun_no_nowait, __ATOMIC_RELAXED)) {
 		errno = EAGAIN;
 		return (-1);
 	}
@@ -944,7 +946,7 @@ lun_read_nowait(struct lun *lun, void *buf, size_t len, uint64_t off)
 		return (0);
 	/* NFS and FUSE cannot tell: every read of theirs goes to a thread. */
 	if (n == -1 && errno == EOPNOTSUPP) {
-		lun->lun_no_nowait = true;
+		__atomic_store_n(&lun->lun_no_nowait, true, __ATOMIC_RELAXED);
 		errno = EAGAIN;
 	}
 	if (n >= 0)
@@ -964,7 +966,8 @@ lun_write_nowait(struct lun *lun, const void *buf, size_t len, uint64_t off,
 	    !lun_range_ok(lun, len, off) || (lun->lun_direct &&
 	    !lun_aligned(lun, buf, len, off)))
 		return (lun_write_nosync(lun, buf, len, off));
-	if (!lun->lun_direct && !lun->lun_no_nowait_write) {
+	if (!lun->lun_direct &&
+	    !__atomic_load_n(&lun->lun_no_nowait_write, __ATOMIC_RELAXED)) {
 		do
 			n = pwritev2(lun->lun_fd, &iov, 1, (off_t)off,
 			    RWF_NOWAIT);
@@ -977,7 +980,8 @@ lun_write_nowait(struct lun *lun, const void *buf, size_t len, uint64_t off,
 		}
 		if (n >= 0 || errno != EOPNOTSUPP)
 			return (-1);	/* EAGAIN: it would wait; or failed */
-		lun->lun_no_nowait_write = true;
+		__atomic_store_n(&lun->lun_no_nowait_write, true,
+		    __ATOMIC_RELAXED);
 	}
 	/*
 	 * The file system cannot say whether a write would wait.  A local
@@ -988,7 +992,8 @@ lun_write_nowait(struct lun *lun, const void *buf, size_t len, uint64_t off,
 	 * wait for its server, and an O_DIRECT LUN for its device: on a
 	 * thread.
 	 */
-	if (!lun->lun_direct && !lun->lun_no_nowait)
+	if (!lun->lun_direct &&
+	    !__atomic_load_n(&lun->lun_no_nowait, __ATOMIC_RELAXED))
 		return (lun_write_nosync(lun, buf, len, off));
 	errno = EAGAIN;
 	return (-1);

@@ -16,9 +16,10 @@
  *    address, and REPORT LUNS clears it (ua.c).
  *
  * Everything else (targets added or removed, users, secrets, ACLs,
- * session keys, Wthreads, a LUN's Path, Type or other options) is left as it was
- * and logged once per reload as needing a restart.  io runs this between
- * two events of its loop, so no command is half-way through.
+ * session keys, Wthreads, IOThreads, a LUN's Path, Type or other
+ * options) is left as it was and logged once per reload as needing a
+ * restart.  io runs this between two events of its loop with every
+ * reactor stopped (io_exclusive), so no command is half-way through.
  */
 #include <sys/queue.h>
 
@@ -110,6 +111,9 @@ reload_global(const struct conf *cur, const struct conf *nc)
 		log_warnx("reload: Wthreads changed (%u I/O threads, %u "
 		    "wanted): " RESTART, conf_io_threads(cur),
 		    conf_io_threads(nc));
+	if (conf_reactors(cur) != conf_reactors(nc))
+		log_warnx("reload: IOThreads changed (%u reactor threads, %u "
+		    "wanted): " RESTART, conf_reactors(cur), conf_reactors(nc));
 	TAILQ_FOREACH(ct, &nc->conf_targets, ct_entry)
 		if (conf_target_find(cur, ct->ct_name) == NULL)
 			log_warnx("reload: %s:%d: target %s is new: " RESTART,

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -684,6 +685,13 @@ op_report_tmf(struct scsi_cmd *cmd)
  * the medium before the write reached it or is overwritten by it: the
  * abort is answered at once, and io never waits for the device.
  */
+/*
+ * The fence rises and falls with every reactor stopped (io_exclusive:
+ * an abort, a close, the write's end), so a reactor reads it under its
+ * own lock; but reactors park commands at once, hence park_mtx.
+ */
+static pthread_mutex_t	park_mtx = PTHREAD_MUTEX_INITIALIZER;
+
 static bool
 scsi_park(struct scsi_cmd *cmd)
 {
@@ -693,16 +701,46 @@ scsi_park(struct scsi_cmd *cmd)
 		return (false);
 	cmd->sc_parked = true;
 	cmd->sc_pending = true;
+	pthread_mutex_lock(&park_mtx);
 	TAILQ_INSERT_TAIL(&lun_ref(lun)->lun_parked, cmd, sc_pentry);
+	pthread_mutex_unlock(&park_mtx);
 	return (true);
 }
 
 static void
 scsi_unpark(struct scsi_cmd *cmd)
 {
+	pthread_mutex_lock(&park_mtx);
 	TAILQ_REMOVE(&cmd->sc_lun->lun_parked, cmd, sc_pentry);
+	pthread_mutex_unlock(&park_mtx);
 	cmd->sc_parked = false;
 	cmd->sc_pending = false;
+}
+
+/*
+ * Commands that a reactor runs without stopping the others: their
+ * execution reads the LUN's configuration, takes the LUN state's lock
+ * for unit attentions and reservations (ua.c, pr.c), parks behind a
+ * fence, and changes nothing else that another session can see.  Every
+ * other command runs with every reactor stopped (io_exclusive).
+ */
+bool
+scsi_cdb_parallel(const uint8_t *cdb)
+{
+	switch (cdb[0]) {
+	case OP_TEST_UNIT_READY:
+	case OP_READ_6:
+	case OP_READ_10:
+	case OP_READ_12:
+	case OP_READ_16:
+	case OP_WRITE_6:
+	case OP_WRITE_10:
+	case OP_WRITE_12:
+	case OP_WRITE_16:
+		return (true);
+	default:
+		return (false);
+	}
 }
 
 void
@@ -710,7 +748,8 @@ scsi_fence_lifted(struct lun *lun)
 {
 	struct scsi_cmd	*cmd;
 
-	/* The caller holds a reference: lun outlives the loop. */
+	/* The caller holds a reference: lun outlives the loop.  Every
+	 * reactor is stopped: nothing parks meanwhile. */
 	while (lun->lun_fence == 0 &&
 	    (cmd = TAILQ_FIRST(&lun->lun_parked)) != NULL) {
 		scsi_unpark(cmd);

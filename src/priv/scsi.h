@@ -96,6 +96,8 @@ enum scsi_dir scsi_cdb_dir(const uint8_t *cdb);
  * keeps both until sc_done is called (then it only frees them).
  */
 void	scsi_exec(struct scsi_cmd *);
+/* May a reactor run this command without stopping the others? */
+bool	scsi_cdb_parallel(const uint8_t *cdb);
 bool	scsi_cmd_cancel(struct scsi_cmd *);
 /*
  * Background work of the logical units (a sanitize): how many ms the

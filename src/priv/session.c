@@ -30,6 +30,7 @@
 #include "pdu.h"
 #include "util.h"
 #include "priv/lun.h"
+#include "priv/reactor.h"
 #include "priv/scsi.h"
 #include "priv/session.h"
 #include "priv/conn.h"
@@ -75,7 +76,8 @@ session_new(struct io_reactor *r, struct io_target *it,
 	TAILQ_INSERT_TAIL(&it->it_sessions, s, sess_entry);
 	it->it_nsessions++;
 	scsi_nexus_begin(&s->sess_nexus);
-	log_debug(1, "session_create: %#llx", (unsigned long long)s->sess_id);
+	log_debug(1, "session_create: %#llx on reactor %u",
+	    (unsigned long long)s->sess_id, r->r_idx);
 	return (s);
 }
 
@@ -91,7 +93,7 @@ session_end(struct session *s)
 	log_debug(1, "session_remove: %#llx", (unsigned long long)s->sess_id);
 	TAILQ_REMOVE(&it->it_sessions, s, sess_entry);
 	it->it_nsessions--;
-	io_tsih_release(s->sess_reactor, s->sess_tsih);
+	io_tsih_release(s->sess_tsih);
 	scsi_nexus_end(&s->sess_nexus);
 }
 
@@ -108,6 +110,7 @@ session_close(struct session *s)
 {
 	struct conn	*c;
 
+	io_exclusive();
 	/* A login adding a connection will find the session ended. */
 	session_hold(s);
 	session_end(s);
@@ -224,6 +227,7 @@ session_conn_add(struct session *s, int fd, uint16_t cid, uint32_t statsn,
 		goto fail;
 	}
 	TAILQ_INSERT_TAIL(&c->conn_r->r_conns, c, conn_entry);
+	c->conn_r->r_nconns++;
 	TAILQ_INSERT_TAIL(&s->sess_conns, c, conn_sentry);
 	s->sess_nconns++;
 	log_debug(1, "%s: full feature phase, cid %u session %#llx target %u",
@@ -251,6 +255,36 @@ session_conn_next(struct conn *c)
 	return (TAILQ_NEXT(c, conn_entry));
 }
 
+static void
+session_conn_move(struct conn *c, struct io_reactor *r)
+{
+	struct epoll_event	 ev;
+
+	epoll_ctl(c->conn_r->r_epfd, EPOLL_CTL_DEL, c->conn_fd, NULL);
+	TAILQ_REMOVE(&c->conn_r->r_conns, c, conn_entry);
+	c->conn_r->r_nconns--;
+	c->conn_r = r;
+	c->conn_sess->sess_reactor = r;
+	TAILQ_INSERT_TAIL(&r->r_conns, c, conn_entry);
+	r->r_nconns++;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = c->conn_events;
+	ev.data.ptr = c;
+	if (epoll_ctl(r->r_epfd, EPOLL_CTL_ADD, c->conn_fd, &ev) == -1)
+		session_conn_close(c, "epoll_ctl failed");
+}
+
+void
+session_adopt(struct io_reactor *m, struct io_reactor *r)
+{
+	struct conn	*c;
+
+	while ((c = TAILQ_FIRST(&r->r_conns)) != NULL)
+		session_conn_move(c, m);
+	TAILQ_CONCAT(&m->r_dead, &r->r_dead, conn_entry);
+	m->r_release |= r->r_release;
+}
+
 void
 session_conn_close(struct conn *c, const char *why)
 {
@@ -260,6 +294,10 @@ session_conn_close(struct conn *c, const char *why)
 
 	if (c->conn_dead)
 		return;
+	/* Its tasks, the fence, the session's end: others may see them. */
+	io_exclusive();
+	if (c->conn_dead)
+		return;			/* closed meanwhile */
 	c->conn_dead = true;
 	if (why != NULL)
 		log_warnx("%s: %s", c->conn_tag, why);
@@ -288,6 +326,7 @@ session_conn_close(struct conn *c, const char *why)
 	TAILQ_REMOVE(&s->sess_conns, c, conn_sentry);
 	c->conn_sess = NULL;
 	TAILQ_REMOVE(&r->r_conns, c, conn_entry);
+	r->r_nconns--;
 	TAILQ_INSERT_TAIL(&r->r_dead, c, conn_entry);
 	if (--s->sess_nconns == 0 && s->sess_hold == 0)
 		session_free(s);
@@ -305,6 +344,10 @@ session_reap(struct io_reactor *r)
 	/* Running a held task may close connections: start over each time
 	 * (each pass runs or frees at least one). */
 	while (r->r_release) {
+		if (r->r_release_alone) {
+			io_exclusive();		/* holding nothing: may */
+			r->r_release_alone = false;
+		}
 		r->r_release = false;
 		TAILQ_FOREACH(c, &r->r_conns, conn_entry)
 			if (!c->conn_dead && c->conn_sess != NULL &&
@@ -427,6 +470,33 @@ conn_cmdsn(struct conn *c, uint32_t cmdsn, bool immediate)
 	return (1);
 }
 
+/*
+ * Can this PDU be handled without stopping the other reactors
+ * (reactor.h)?  Commands kept for their turn (cmdq.c) run after it, so
+ * they count too.
+ */
+static bool
+conn_pdu_parallel(struct conn *c, int op)
+{
+	const struct iscsi_scsi_cmd	*cmd;
+	const struct task		*t;
+
+	if (io_alone() || !TAILQ_EMPTY(&c->conn_sess->sess_cmdq))
+		return (io_alone());
+	switch (op) {
+	case ISCSI_OP_NOP_OUT:
+		return (true);
+	case ISCSI_OP_SCSI_CMD:
+		cmd = (const struct iscsi_scsi_cmd *)&c->conn_rx_bhs;
+		return (scsi_cdb_parallel(cmd->cdb));
+	case ISCSI_OP_DATA_OUT:
+		t = conn_task_find(c, be32toh(c->conn_rx_bhs.itt));
+		return (t == NULL || scsi_cdb_parallel(t->t_cdb));
+	default:
+		return (false);
+	}
+}
+
 void
 conn_pdu(struct conn *c)
 {
@@ -450,6 +520,11 @@ conn_pdu(struct conn *c)
 			conn_reject(c, REJECT_DIGEST_ERROR, bhs);
 			return;
 		}
+	}
+	if (!conn_pdu_parallel(c, op)) {
+		io_exclusive();
+		if (c->conn_dead)
+			return;		/* closed meanwhile */
 	}
 	if (bhs->total_ahs_len != 0 && op != ISCSI_OP_SCSI_CMD) {
 		/* AHS is defined for SCSI Command PDUs only. */

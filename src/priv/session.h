@@ -10,6 +10,8 @@
 
 #include <sys/queue.h>
 #include <sys/socket.h>
+
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -23,7 +25,7 @@
 
 /* What an epoll event's data.ptr points at: every such struct starts
  * with this tag. */
-enum io_kind { IO_PARENT, IO_WORKER, IO_CONN, IO_TIMER, IO_POOL };
+enum io_kind { IO_PARENT, IO_WORKER, IO_CONN, IO_TIMER, IO_POOL, IO_WAKE };
 
 struct conn;
 struct session;
@@ -42,18 +44,25 @@ struct io_target {
 	uint32_t		 it_nsessions;
 };
 
-/* One reactor: an epoll set and what it serves. */
+/*
+ * One reactor: a thread, its epoll set and the sessions it serves
+ * (reactor.h).  io_reactor 0 is io's main thread, which also takes the
+ * parent's and the workers' channels.  The targets and LUNs are every
+ * reactor's.
+ */
 struct io_reactor {
 	int			 r_epfd;
+	pthread_mutex_t		 r_mtx;		/* held while it runs */
+	unsigned		 r_idx;
 	struct lun_table	*r_luns;
 	struct io_target	*r_targets;	/* one per lun_table entry */
 	size_t			 r_ntargets;
 	struct conn_list	 r_conns;	/* every live connection */
 	struct conn_list	 r_dead;	/* freed after a batch */
+	uint32_t		 r_nconns;	/* in r_conns */
 	bool			 r_release;	/* a session's held tasks
 						   may run (task_release_held) */
-	uint8_t			 r_tsih_used[65536 / 8];
-	uint16_t		 r_tsih_next;
+	bool			 r_release_alone; /* ... one needs io_exclusive */
 };
 
 struct session {
@@ -84,8 +93,32 @@ struct session {
 	struct task_hold	 sess_held;
 };
 
+/* An eventfd in a reactor's epoll set: its wakeup, or its I/O threads'
+ * completions (rf_cq; NULL: the calling thread's). */
+struct iopool_cq;
+struct reactor_fd {
+	enum io_kind		 rf_kind;	/* IO_WAKE or IO_POOL: first */
+	int			 rf_fd;
+	struct iopool_cq	*rf_cq;
+};
+
+/*
+ * reactor.c, for io.c (reactor_size and reactor_threads are in io.h):
+ * once the main reactor is set up, let the threads run.  Each event of
+ * the main loop that is not io's own goes to reactor_event, and each
+ * batch ends with reactor_batch_end.  A new session goes to
+ * reactor_pick's reactor.  Shutdown stops the threads and gives their
+ * connections to the main reactor.
+ */
+void	reactor_go(struct io_reactor *);
+void	reactor_event(enum io_kind *, uint32_t events);
+void	reactor_batch_end(void);
+struct io_reactor *reactor_pick(void);
+void	reactor_each_conn(void (*)(struct conn *));
+void	reactor_stop(void);
+
 /* TSIH bookkeeping (io.c). */
-void	io_tsih_release(struct io_reactor *, uint16_t);
+void	io_tsih_release(uint16_t);
 
 /* session.c */
 struct session *session_new(struct io_reactor *, struct io_target *,
@@ -127,6 +160,8 @@ void	session_conn_logout_request(struct conn *, uint16_t secs);
 bool	session_conn_flush(struct conn *);
 void	session_conn_close(struct conn *, const char *why);
 struct conn *session_conn_next(struct conn *);	/* in r_conns */
+/* Shutdown: reactor m takes over every connection (and session) of r. */
+void	session_adopt(struct io_reactor *m, struct io_reactor *r);
 /* Free connections closed during the last batch of events. */
 void	session_reap(struct io_reactor *);
 

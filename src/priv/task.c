@@ -33,6 +33,7 @@
 #include "pdu.h"
 #include "util.h"
 #include "priv/lun.h"
+#include "priv/reactor.h"
 #include "priv/scsi.h"
 #include "priv/session.h"
 #include "priv/conn.h"
@@ -399,6 +400,13 @@ task_release_held(struct session *s)
 
 	while (task_held_runnable(s)) {
 		t = TAILQ_FIRST(&s->sess_held);
+		if (!io_alone() && !scsi_cdb_parallel(t->t_cdb)) {
+			/* It needs the other reactors stopped: at the end
+			 * of the batch (session_reap), holding nothing. */
+			t->t_conn->conn_r->r_release = true;
+			t->t_conn->conn_r->r_release_alone = true;
+			return;
+		}
 		TAILQ_REMOVE(&s->sess_held, t, t_hentry);
 		t->t_held = false;
 		c = t->t_conn;
