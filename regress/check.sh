@@ -8,6 +8,9 @@
 #   regress         bats --tap regress/*.bats with IETD_BIN=build/ietd
 #   unit-asan       the unit tests of build-asan/
 #   regress-asan    regress/*.bats with IETD_BIN=build-asan/ietd
+#   regress-tsan    the suites that cross io's reactor threads
+#                   (TSAN_BATS) with IETD_BIN=build-tsan/ietd
+#                   (ThreadSanitizer); any report fails the part
 #   iscsi-test-cu   libiscsi's conformance suite against the lists in
 #                   regress/iscsi-test-cu.expected.<kind of LUN>
 #   iscsi-test-cu-asan  the same against build-asan/ietd (a memory error
@@ -23,8 +26,8 @@
 # Environment: CHECK_PARTS (default: all of the above, in that order),
 # CHECK_TIMEOUT_<part> in seconds, BATS_FILTER (passed to bats -f),
 # CHECK_BUILD and CHECK_BUILD_ASAN (the two trees, default build and
-# build-asan), CHECK_BUILD_FUZZ (default build-fuzz), FUZZ_SECONDS, and
-# those of regress/lib/common.bash.
+# build-asan), CHECK_BUILD_TSAN (default build-tsan), CHECK_BUILD_FUZZ
+# (default build-fuzz), FUZZ_SECONDS, and those of regress/lib/common.bash.
 
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
@@ -34,11 +37,16 @@ IETD_TOP=$(pwd)
 export IETD_TOP
 BUILD=${CHECK_BUILD:-build}
 BUILD_ASAN=${CHECK_BUILD_ASAN:-build-asan}
+BUILD_TSAN=${CHECK_BUILD_TSAN:-build-tsan}
 BUILD_FUZZ=${CHECK_BUILD_FUZZ:-build-fuzz}
 OUT=$BUILD/check
 mkdir -p "$OUT" || exit 2
 
-PARTS=${CHECK_PARTS:-unit regress unit-asan regress-asan iscsi-test-cu iscsi-test-cu-asan fuzz}
+PARTS=${CHECK_PARTS:-unit regress unit-asan regress-asan regress-tsan iscsi-test-cu iscsi-test-cu-asan fuzz}
+# The suites whose sessions meet across reactors: task management,
+# reservations, unit attentions, several connections, the fence.
+TSAN_BATS="regress/reactors.bats regress/ffp.bats regress/reservations.bats
+    regress/sessions.bats regress/slowio.bats"
 passed=0
 failed=0
 skipped=0
@@ -154,6 +162,27 @@ for part in $PARTS; do
 		    IETD_HELPERS="$(cd "$BUILD" && pwd)/regress" \
 		    ASAN_OPTIONS="$ASAN_RUNTIME" UBSAN_OPTIONS="$UBSAN_RUNTIME" \
 		    bats --tap "${bats_filter[@]}" $(bats_files)
+		;;
+	regress-tsan)
+		if [ ! -x "$BUILD_TSAN/ietd" ]; then
+			broken "$part" "no $BUILD_TSAN/ietd (make tsan)"
+			continue
+		fi
+		rm -rf "$OUT/tsan" && mkdir -p "$OUT/tsan"
+		run_part "$part" "$(limit "$part" 1500)" env \
+		    IETD_BIN="$(cd "$BUILD_TSAN" && pwd)/ietd" \
+		    IETD_HELPERS="$(cd "$BUILD" && pwd)/regress" \
+		    TSAN_OPTIONS="log_path=$(cd "$OUT" && pwd)/tsan/report" \
+		    REGRESS_START_TIMEOUT=40 \
+		    bats --tap "${bats_filter[@]}" $TSAN_BATS
+		# Reports go to files: a test that never stops its daemon
+		# would lose them with its log.
+		if ls "$OUT"/tsan/report.* >/dev/null 2>&1; then
+			cat "$OUT"/tsan/report.*
+			failed=$((failed + 1))
+			summary+=("$(printf '%-18s ThreadSanitizer reports: %s' \
+			    "$part" "$(ls "$OUT"/tsan/report.* | wc -l)")")
+		fi
 		;;
 	iscsi-test-cu|iscsi-test-cu-asan)
 		b=$BUILD

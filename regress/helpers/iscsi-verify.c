@@ -281,6 +281,9 @@ run_iscsi(struct opts *o)
 	lun = url->lun;
 	iscsi_set_targetname(iscsi, url->target);
 	iscsi_set_session_type(iscsi, ISCSI_SESSION_NORMAL);
+	/* A target that went away is an error, not a reason to retry
+	 * forever at full speed (libiscsi's default). */
+	iscsi_set_noautoreconnect(iscsi, 1);
 	iscsi_set_header_digest(iscsi, ISCSI_HEADER_DIGEST_NONE);
 	if (iscsi_full_connect_sync(iscsi, url->portal, lun) != 0) {
 		fprintf(stderr, "iscsi-verify: login to %s failed: %s\n",
