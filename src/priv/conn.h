@@ -191,6 +191,10 @@ conn_maxcmdsn(const struct conn *c)
 /* wire.c */
 struct iobuf	*iobuf_new(size_t);
 void		 iobuf_unref(struct iobuf *);
+/* The bounded per-thread buffer cache: its bound, a share of one for
+ * all reactors; and emptied when a reactor thread ends. */
+void		 iobuf_cache_share(unsigned threads);
+void		 iobuf_cache_free(void);
 void		 conn_events_update(struct conn *);
 struct txpdu	*conn_tx_new(struct conn *, uint8_t opcode);
 void		 conn_tx_recycle(struct conn *, struct txpdu *);
@@ -225,6 +229,7 @@ uint8_t		*conn_data_dest(struct conn *);
 void		 conn_scsi_cmd(struct conn *);
 void		 conn_data_out(struct conn *);
 struct task	*conn_task_find(struct conn *, uint32_t itt);
+void		 task_cache_free(void);	/* a reactor thread ends */
 void		 task_free(struct conn *, struct task *);
 /* Held tasks (task attributes): can the first run, and run those that
  * can. */

@@ -160,6 +160,7 @@ reactor_go(struct io_reactor *m)
 	    iopool_fd(), NULL) == -1)
 		fatal("io: epoll_ctl I/O threads");
 	rs.all[0] = m;
+	session_threads(rs.n);
 	for (i = 1; i < rs.n; i++) {
 		rs.all[i]->r_luns = m->r_luns;
 		rs.all[i]->r_targets = m->r_targets;
@@ -221,6 +222,7 @@ rt_main(void *arg)
 		reactor_batch_end();
 	}
 	pthread_mutex_unlock(&r->r_mtx);
+	session_thread_end();
 	return (NULL);
 }
 
@@ -361,8 +363,11 @@ reactor_stop(void)
 			log_warn("io: stopping reactor %u", i);
 	}
 	reactor_batch_end();
+	/* A reactor may finish its batch with an io_exclusive: let it. */
+	pthread_mutex_unlock(&m->r_mtx);
 	for (i = 1; i < n; i++)
 		pthread_join(((struct reactor *)rs.all[i])->rt_tid, NULL);
+	pthread_mutex_lock(&m->r_mtx);
 	rs.n = 1;
 	for (i = 1; i < n; i++)
 		rt_adopt(m, (struct reactor *)rs.all[i]);

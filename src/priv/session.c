@@ -255,6 +255,19 @@ session_conn_next(struct conn *c)
 	return (TAILQ_NEXT(c, conn_entry));
 }
 
+void
+session_threads(unsigned n)
+{
+	iobuf_cache_share(n);
+}
+
+void
+session_thread_end(void)
+{
+	iobuf_cache_free();
+	task_cache_free();
+}
+
 static void
 session_conn_move(struct conn *c, struct io_reactor *r)
 {

@@ -160,6 +160,10 @@ void	session_conn_logout_request(struct conn *, uint16_t secs);
 bool	session_conn_flush(struct conn *);
 void	session_conn_close(struct conn *, const char *why);
 struct conn *session_conn_next(struct conn *);	/* in r_conns */
+/* The per-thread caches of tasks and buffers: how many reactors share
+ * their bound, and a reactor thread's end (which empties its own). */
+void	session_threads(unsigned reactors);
+void	session_thread_end(void);
 /* Shutdown: reactor m takes over every connection (and session) of r. */
 void	session_adopt(struct io_reactor *m, struct io_reactor *r);
 /* Free connections closed during the last batch of events. */

@@ -71,6 +71,18 @@ task_new(void)
 	return (t);
 }
 
+void
+task_cache_free(void)
+{
+	struct task	*t;
+
+	while ((t = task_cache) != NULL) {
+		task_cache = TAILQ_NEXT(t, t_entry);
+		free(t);
+	}
+	task_ncached = 0;
+}
+
 static void
 task_release(struct task *t)
 {

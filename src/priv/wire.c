@@ -50,10 +50,35 @@ static const uint8_t	 zero_pad[4];
 #define IOBUF_MIN	4096
 #define IOBUF_SMALL	1024
 #define IOBUF_CLASSES	12		/* 4 KiB ... 8 MiB */
-#define IOBUF_CACHE_MAX	(16U * 1024 * 1024)
+#define IOBUF_CACHE_MAX	(16U * 1024 * 1024)	/* over all reactors */
+#define IOBUF_CACHE_MIN	(2U * 1024 * 1024)	/* per reactor, at least */
 
 static __thread struct iobuf	*iobuf_cache[IOBUF_CLASSES];
 static __thread size_t		 iobuf_cached;
+static size_t			 iobuf_cache_max = IOBUF_CACHE_MAX;
+
+void
+iobuf_cache_share(unsigned threads)
+{
+	iobuf_cache_max = IOBUF_CACHE_MAX / (threads > 0 ? threads : 1);
+	if (iobuf_cache_max < IOBUF_CACHE_MIN)
+		iobuf_cache_max = IOBUF_CACHE_MIN;
+}
+
+void
+iobuf_cache_free(void)
+{
+	struct iobuf	*ib;
+	int		 k;
+
+	for (k = 0; k < IOBUF_CLASSES; k++)
+		while ((ib = iobuf_cache[k]) != NULL) {
+			iobuf_cache[k] = ib->ib_next;
+			free(ib->ib_data);
+			free(ib);
+		}
+	iobuf_cached = 0;
+}
 
 static int
 iobuf_class(size_t len, size_t *cap)
@@ -115,7 +140,7 @@ iobuf_unref(struct iobuf *ib)
 		return;
 	}
 	k = iobuf_class(ib->ib_cap, &cap);
-	if (k < IOBUF_CLASSES && iobuf_cached + cap <= IOBUF_CACHE_MAX) {
+	if (k < IOBUF_CLASSES && iobuf_cached + cap <= iobuf_cache_max) {
 		ib->ib_next = iobuf_cache[k];
 		iobuf_cache[k] = ib;
 		iobuf_cached += cap;
