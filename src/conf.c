@@ -508,18 +508,25 @@ kw_statedir(struct parse *ps, const struct keyword *kw,
 	return (0);
 }
 
+/* "<keyword> <n>": a thread count from 1 to max, into *out (0 if bad). */
+static void
+kw_count(struct parse *ps, const struct keyword *kw, const struct words *w,
+    int max, uint32_t *out)
+{
+	const char	*errstr;
+
+	*out = strtonum(w->w_argv[1], 1, max, &errstr);
+	if (errstr != NULL)
+		conf_err(ps, ps->ps_line, "%s %s: %s (want 1 to %d)",
+		    kw->kw_name, w->w_argv[1], errstr, max);
+}
+
 /* Wthreads <n>: I/O threads, as IET's per-target worker threads. */
 static int
 kw_wthreads(struct parse *ps, const struct keyword *kw,
     const struct words *w)
 {
-	const char	*errstr;
-
-	ps->ps_target->ct_wthreads = strtonum(w->w_argv[1], 1,
-	    CONF_WTHREADS_MAX, &errstr);
-	if (errstr != NULL)
-		conf_err(ps, ps->ps_line, "Wthreads %s: %s (want 1 to %d)",
-		    w->w_argv[1], errstr, CONF_WTHREADS_MAX);
+	kw_count(ps, kw, w, CONF_WTHREADS_MAX, &ps->ps_target->ct_wthreads);
 	return (0);
 }
 
@@ -528,17 +535,11 @@ static int
 kw_iothreads(struct parse *ps, const struct keyword *kw,
     const struct words *w)
 {
-	const char	*errstr;
-
 	if (ps->ps_conf->conf_reactors != 0) {
 		conf_err(ps, ps->ps_line, "IOThreads given twice");
 		return (0);
 	}
-	ps->ps_conf->conf_reactors = strtonum(w->w_argv[1], 1,
-	    CONF_REACTORS_MAX, &errstr);
-	if (errstr != NULL)
-		conf_err(ps, ps->ps_line, "IOThreads %s: %s (want 1 to %d)",
-		    w->w_argv[1], errstr, CONF_REACTORS_MAX);
+	kw_count(ps, kw, w, CONF_REACTORS_MAX, &ps->ps_conf->conf_reactors);
 	return (0);
 }
 

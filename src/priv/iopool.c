@@ -41,7 +41,7 @@ static struct {
 	pthread_cond_t	 cv;
 	struct iop_list	 todo;
 	struct iopool_cq first;		/* the main thread's */
-	struct iopool_cq *cqs;		/* the others */
+	struct iopool_cq *cqs;		/* every queue, first the last */
 	unsigned	 size;		/* threads to start */
 	bool		 on;
 } pool = {
@@ -49,6 +49,7 @@ static struct {
 	.cv = PTHREAD_COND_INITIALIZER,
 	.todo = TAILQ_HEAD_INITIALIZER(pool.todo),
 	.first = { TAILQ_HEAD_INITIALIZER(pool.first.cq_done), -1, 0, NULL },
+	.cqs = &pool.first,
 	.size = CONF_WTHREADS_DEFAULT,
 };
 
@@ -256,7 +257,7 @@ static unsigned
 iop_busy(void)
 {
 	struct iopool_cq	*cq;
-	unsigned		 n = pool.first.cq_busy;
+	unsigned		 n = 0;
 
 	for (cq = pool.cqs; cq != NULL; cq = cq->cq_next)
 		n += cq->cq_busy;
@@ -274,8 +275,7 @@ iopool_drain(void)
 		log_info("waiting for %u backing store operation(s) to end",
 		    busy);
 	while (pool.on && iop_busy() > 0) {
-		for (cq = &pool.first; cq != NULL; cq = cq == &pool.first ?
-		    pool.cqs : cq->cq_next) {
+		for (cq = pool.cqs; cq != NULL; cq = cq->cq_next) {
 			if (cq->cq_busy == 0)
 				continue;
 			pfd.fd = cq->cq_efd;

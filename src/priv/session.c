@@ -494,8 +494,10 @@ conn_pdu_parallel(struct conn *c, int op)
 	const struct iscsi_scsi_cmd	*cmd;
 	const struct task		*t;
 
-	if (io_alone() || !TAILQ_EMPTY(&c->conn_sess->sess_cmdq))
-		return (io_alone());
+	if (io_alone())
+		return (true);
+	if (!TAILQ_EMPTY(&c->conn_sess->sess_cmdq))
+		return (false);
 	switch (op) {
 	case ISCSI_OP_NOP_OUT:
 		return (true);
