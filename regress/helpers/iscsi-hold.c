@@ -15,6 +15,9 @@
  *	read LBA N	READ(16) of N blocks: "read: GOOD <first 8 bytes in
  *			hex>"
  *	write LBA N HH	WRITE(16) of N blocks, every byte 0xHH
+ *	writelong LBA N HH LEN
+ *			the same WRITE(16), with LEN bytes of data (its
+ *			Expected Data Transfer Length): "writelong: ..."
  *	luns		REPORT LUNS: "luns: GOOD <lun> ..."
  *	wait FILE	create FILE.ready, then wait (answering NOP-Ins) until
  *			FILE.go exists, at most 60 s
@@ -181,6 +184,30 @@ op_write(uint64_t lba, uint32_t n, uint8_t byte)
 }
 
 static void
+op_writelong(uint64_t lba, uint32_t n, uint8_t byte, uint32_t len)
+{
+	struct scsi_task	*task;
+	struct iscsi_data	 d;
+	uint8_t			*buf;
+
+	if (len > XFER_MAX || len == 0 || (buf = malloc(len)) == NULL)
+		die("writelong: too long");
+	memset(buf, byte, len);
+	if ((task = scsi_cdb_write16(lba, n * blocksize, blocksize, 0, 0, 0,
+	    0, 0)) == NULL)
+		die("writelong: cdb");
+	task->expxferlen = (int)len;
+	d.data = buf;
+	d.size = len;
+	if (iscsi_scsi_command_sync(iscsi, cur_lun, task, &d) == NULL)
+		die("writelong");
+	if (status("writelong", task))
+		printf("\n");
+	scsi_free_scsi_task(task);
+	free(buf);
+}
+
+static void
 op_luns(void)
 {
 	struct scsi_task		*task;
@@ -242,6 +269,7 @@ static const struct {
 } ops[] = {
 	{ "lun", 1 }, { "tur", 0 }, { "cap", 0 }, { "read", 2 },
 	{ "write", 3 }, { "luns", 0 }, { "wait", 1 }, { "readloop", 2 },
+	{ "writelong", 4 },
 };
 
 static void
@@ -281,6 +309,9 @@ step(int argc, char **argv)
 	else if (strcmp(op, "write") == 0)
 		op_write(number(argv[1]), (uint32_t)number(argv[2]),
 		    (uint8_t)number(argv[3]));
+	else if (strcmp(op, "writelong") == 0)
+		op_writelong(number(argv[1]), (uint32_t)number(argv[2]),
+		    (uint8_t)number(argv[3]), (uint32_t)number(argv[4]));
 	else if (strcmp(op, "luns") == 0)
 		op_luns();
 	else if (strcmp(op, "wait") == 0)

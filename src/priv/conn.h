@@ -33,6 +33,8 @@
 #define CONN_RXB_SIZE	(32 * 1024)	/* batched receive buffer */
 #define CONN_RX_DIRECT	2048	/* data this long is read in place */
 #define CONN_RX_FLUSH	(256 * 1024)	/* send answers after this input */
+#define CONN_PIPE_MIN	(64 * 1024)	/* write data this long is piped */
+#define CONN_PIPE_SIZE	(1024 * 1024)	/* asked of F_SETPIPE_SZ */
 
 /*
  * A reference-counted payload (Data-In data is shared by its PDUs).
@@ -89,6 +91,7 @@ struct task {
 	struct iobuf		*t_buf;	/* NULL when failed */
 	bool			 t_failed;	/* t_sc has the answer */
 	bool			 t_read;	/* R bit: Data-In */
+	bool			 t_piped;	/* its data is in conn_pipe */
 	uint8_t			 t_attr;	/* task attribute */
 	uint32_t		 t_recv;	/* data bytes received */
 	bool			 t_unsol_open;	/* unsolicited due */
@@ -141,6 +144,17 @@ struct conn {
 	bool			 conn_rx_inplace; /* data is in a task */
 	struct iobuf		*conn_rx_ib;	/* immediate data's buffer */
 	bool			 conn_rx_ddig_bad; /* data digest error */
+	/*
+	 * A WRITE's immediate data can wait in a pipe, taken from the
+	 * socket with splice(2) without a copy, until sbc_read_write
+	 * splices it into the LUN's file (one copy instead of two).
+	 */
+	bool			 conn_rx_piped;	/* this data is in conn_pipe */
+	bool			 conn_rx_hdr_only; /* read no data with the
+						   next header */
+	bool			 conn_pipe_failed;
+	int			 conn_pipe[2];	/* -1 until first needed */
+	size_t			 conn_pipe_cap;
 	size_t			 conn_rxb_head;	/* unparsed bytes ... */
 	size_t			 conn_rxb_tail;	/* ... end here */
 	uint8_t			 conn_rxb[CONN_RXB_SIZE];
@@ -207,6 +221,8 @@ void		 conn_tx_copy(struct conn *, struct txpdu *, const void *,
 int		 conn_write(struct conn *);
 bool		 conn_rx_ready(const struct conn *);
 void		 conn_read(struct conn *);
+void		 conn_rx_unpipe(struct conn *);
+void		 conn_pipe_close(struct conn *);
 
 /* session.c */
 int		 conn_cmdsn(struct conn *, uint32_t cmdsn, bool immediate);
@@ -226,6 +242,7 @@ int		 cmdq_abort(struct session *, uint32_t itt, uint64_t lun,
 
 /* task.c */
 uint8_t		*conn_data_dest(struct conn *);
+bool		 conn_data_pipe_ok(struct conn *);
 void		 conn_scsi_cmd(struct conn *);
 void		 conn_data_out(struct conn *);
 struct task	*conn_task_find(struct conn *, uint32_t itt);

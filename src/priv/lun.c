@@ -999,6 +999,42 @@ lun_write_nowait(struct lun *lun, const void *buf, size_t len, uint64_t off,
 	return (-1);
 }
 
+bool
+lun_write_inloop(const struct lun *lun)
+{
+	if (lun->lun_fd == -1 || lun->lun_readonly || lun->lun_direct)
+		return (false);
+	return (lun->lun_memory ||
+	    (__atomic_load_n(&lun->lun_no_nowait_write, __ATOMIC_RELAXED) &&
+	    !__atomic_load_n(&lun->lun_no_nowait, __ATOMIC_RELAXED)));
+}
+
+int
+lun_write_pipe(struct lun *lun, int pipefd, size_t len, uint64_t off)
+{
+	loff_t	 at = (loff_t)off;
+	ssize_t	 n;
+
+	if (lun->lun_readonly || !lun_range_ok(lun, len, off)) {
+		errno = lun->lun_readonly ? EROFS : EINVAL;
+		return (-1);
+	}
+	while (len > 0) {
+		n = splice(pipefd, NULL, lun->lun_fd, &at, len, SPLICE_F_MOVE);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		if (n == 0) {
+			errno = ENOSPC;
+			return (-1);
+		}
+		len -= (size_t)n;
+	}
+	return (0);
+}
+
 /* Can the file system say that a read would wait (RWF_NOWAIT)?  NFS,
  * FUSE and SMB cannot. */
 static bool

@@ -159,6 +159,14 @@ int	lun_write_nowait(struct lun *, const void *, size_t len, uint64_t off,
 	    size_t *done);
 bool	lun_cached(struct lun *, uint64_t off, size_t len);
 /*
+ * Are the LUN's writes made at once in the event loop (tmpfs, and a
+ * local file system that cannot say whether a write would wait)?  Then
+ * lun_write_pipe may take their data from a pipe: splice(2) moves it
+ * from there into the file, one copy fewer than pwrite from a buffer.
+ */
+bool	lun_write_inloop(const struct lun *);
+int	lun_write_pipe(struct lun *, int pipefd, size_t len, uint64_t off);
+/*
  * The whole of [off, off + len) of a descriptor of a backing store (EIO
  * if it ends first; a write ENOSPC if nothing more goes in), and its
  * fdatasync; for the I/O threads, which hold

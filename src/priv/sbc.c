@@ -250,6 +250,22 @@ sbc_read_write(struct scsi_cmd *cmd)
 		scsi_good(cmd);
 		return;
 	}
+	/* The data waits in a pipe (task.c): into the file, one copy. */
+	if (cmd->sc_piped && !rw.bytchk && lun_write_inloop(lun)) {
+		cmd->sc_piped = false;
+		if (cmd->sc_xfer_len > 0 && lun_write_pipe(lun,
+		    cmd->sc_pipe_fd, cmd->sc_xfer_len, off) == -1) {
+			scsi_write_error(cmd, "write");
+			return;
+		}
+		sbc_write_done(cmd, rw.fua);
+		return;
+	}
+	/* Not fetched from its pipe (out of memory): the initiator retries. */
+	if (cmd->sc_buf == NULL && cmd->sc_xfer_len > 0) {
+		busy(cmd);
+		return;
+	}
 	/* EDTL short of the transfer length: write only what we have. */
 	if (!rw.bytchk && bgio_write(cmd, off, rw.fua ||
 	    lun_write_syncs(lun)))

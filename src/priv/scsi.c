@@ -743,6 +743,21 @@ scsi_cdb_parallel(const uint8_t *cdb)
 	}
 }
 
+/* The plain WRITEs: sbc_read_write splices their data (sc_piped). */
+bool
+scsi_cdb_pipe_ok(const uint8_t *cdb)
+{
+	switch (cdb[0]) {
+	case OP_WRITE_6:
+	case OP_WRITE_10:
+	case OP_WRITE_12:
+	case OP_WRITE_16:
+		return (true);
+	default:
+		return (false);
+	}
+}
+
 void
 scsi_fence_lifted(struct lun *lun)
 {

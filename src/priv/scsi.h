@@ -64,6 +64,11 @@ struct scsi_cmd {
 	uint32_t	 sc_buf_len;	/* Expected Data Transfer Length */
 	bool		 sc_ref_ok;	/* Data-In may stay in the backing
 					   store (lun_read_datain) */
+	/* A WRITE's Data-Out data is not in sc_buf (NULL) but waits in the
+	 * pipe sc_pipe_fd: sbc_read_write splices it into the LUN's file
+	 * and clears sc_piped, or leaves both for the caller to fetch. */
+	bool		 sc_piped;
+	int		 sc_pipe_fd;
 	/* A command may end later (sc_pending): then this is called with
 	 * the outputs set.  NULL: the caller cannot wait, and scsi_exec
 	 * finishes every command before it returns. */
@@ -98,6 +103,8 @@ enum scsi_dir scsi_cdb_dir(const uint8_t *cdb);
 void	scsi_exec(struct scsi_cmd *);
 /* May a reactor run this command without stopping the others? */
 bool	scsi_cdb_parallel(const uint8_t *cdb);
+/* May this command's Data-Out data wait in a pipe (sc_piped)? */
+bool	scsi_cdb_pipe_ok(const uint8_t *cdb);
 bool	scsi_cmd_cancel(struct scsi_cmd *);
 /*
  * Background work of the logical units (a sanitize): how many ms the

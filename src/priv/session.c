@@ -188,6 +188,7 @@ session_conn_add(struct session *s, int fd, uint16_t cid, uint32_t statsn,
 		goto fail;
 	}
 	c->conn_kind = IO_CONN;
+	c->conn_pipe[0] = c->conn_pipe[1] = -1;
 	c->conn_r = s->sess_reactor;
 	c->conn_sess = s;
 	/* RFC 7143 13: digests and segment lengths are per connection. */
@@ -320,6 +321,7 @@ session_conn_close(struct conn *c, const char *why)
 	epoll_ctl(r->r_epfd, EPOLL_CTL_DEL, c->conn_fd, NULL);
 	close(c->conn_fd);
 	c->conn_fd = -1;
+	conn_pipe_close(c);
 	conn_free_tasks(c);
 	textx_clear(&c->conn_textx);
 	cmdq_purge_conn(s, c);

@@ -43,11 +43,14 @@ static void	task_write_start(struct conn *, struct task *,
 static void	task_r2t_send(struct conn *, struct task *);
 static void	task_done(struct conn *, struct task *);
 static void	task_run(struct conn *, struct task *);
+static void	task_run_piped(struct conn *, struct task *);
 static void	task_finish(struct conn *, struct task *);
 static void	task_unpend(struct session *, struct task *);
 static void	task_respond(struct conn *, struct task *, uint32_t);
 static void	task_buf_drop(struct conn *, struct task *);
 static void	task_complete(struct scsi_cmd *);
+static bool	task_pipe_session(const struct session *);
+static struct iobuf *task_buf_get(struct conn *, uint32_t);
 
 /*
  * Freed tasks wait here for the next command (per reactor thread,
@@ -220,6 +223,57 @@ conn_data_dest(struct conn *c)
 		return (t->t_buf->ib_data + off);
 	}
 	return (NULL);
+}
+
+/*
+ * May the immediate data of the command whose header was just read wait
+ * in the connection's pipe (conn.h), for sbc_read_write to splice into
+ * its LUN's file?  All of a plain WRITE's data, long, whole words
+ * (no pad) and no DataDigest, for a LUN whose writes are made in the
+ * event loop, on a session of one connection (nothing is kept for its
+ * CmdSN turn, cmdq.c).  conn_scsi_cmd and task_run check again and fetch
+ * the data into a buffer when anything else is to be done with it.
+ */
+bool
+conn_data_pipe_ok(struct conn *c)
+{
+	const struct iscsi_scsi_cmd	*cmd = (const void *)&c->conn_rx_bhs;
+	uint32_t			 len = pdu_data_len(&c->conn_rx_bhs);
+	const struct session		*s = c->conn_sess;
+	const struct lun		*lun;
+
+	if (pdu_opcode(&c->conn_rx_bhs) != ISCSI_OP_SCSI_CMD ||
+	    (cmd->flags & (ISCSI_CMD_READ | ISCSI_CMD_WRITE)) !=
+	    ISCSI_CMD_WRITE || cmd->total_ahs_len != 0 || c->conn_ddig ||
+	    len < CONN_PIPE_MIN || len % 4 != 0 || len != be32toh(cmd->edtl) ||
+	    !scsi_cdb_pipe_ok(cmd->cdb))
+		return (false);
+	if (s->sess_target == NULL || !task_pipe_session(s))
+		return (false);
+	lun = lun_find(s->sess_target->it_lt, pdu_lun_decode(cmd->lun));
+	return (lun != NULL && lun_write_inloop(lun));
+}
+
+/* Piped data needs one connection, and no command kept for its turn. */
+static bool
+task_pipe_session(const struct session *s)
+{
+	return (s->sess_nconns + s->sess_hold == 1 &&
+	    TAILQ_EMPTY(&s->sess_cmdq));
+}
+
+/* A piped task's data into its buffer after all; false: out of memory. */
+static bool
+task_unpipe(struct conn *c, struct task *t)
+{
+	t->t_piped = false;
+	conn_rx_unpipe(c);
+	if (c->conn_dead || (t->t_buf = task_buf_get(c, t->t_edtl)) == NULL)
+		return (false);
+	if (t->t_buf->ib_data != c->conn_rx_dst)
+		memcpy(t->t_buf->ib_data, c->conn_rx_dst, t->t_edtl);
+	c->conn_buf_bytes += t->t_edtl;
+	return (true);
 }
 
 /* The task's buffer: the one immediate data went to, or a new one. */
@@ -448,6 +502,48 @@ task_done(struct conn *c, struct task *t)
 {
 	if (!task_hold(c, t))
 		task_run(c, t);
+	else if (t->t_piped && !task_unpipe(c, t) && !c->conn_dead) {
+		t->t_failed = true;	/* it answers when it runs */
+		t->t_sc.sc_status = SCSI_STATUS_TASK_SET_FULL;
+	}
+}
+
+/*
+ * Execute a task whose data waits in the pipe: sbc_read_write takes it
+ * from there, or the command needs no data (an error); if it is kept
+ * for later (sc_pending: parked behind its LUN's fence) the data goes
+ * to its buffer now, since the pipe is the next command's.
+ */
+static void
+task_run_piped(struct conn *c, struct task *t)
+{
+	struct scsi_cmd	*sc = &t->t_sc;
+
+	if (sc->sc_lun == NULL || !lun_write_inloop(sc->sc_lun)) {
+		if (!task_unpipe(c, t)) {
+			if (!c->conn_dead)
+				sc->sc_status = SCSI_STATUS_TASK_SET_FULL;
+			return;
+		}
+		sc->sc_buf = t->t_buf->ib_data;
+		scsi_exec(sc);
+		return;
+	}
+	sc->sc_piped = true;
+	sc->sc_pipe_fd = c->conn_pipe[0];
+	scsi_exec(sc);
+	if (!sc->sc_piped) {
+		/* Taken: all of it, unless an error or a shorter transfer
+		 * length left some for conn_read to drain. */
+		t->t_piped = false;
+		if (sc->sc_status == SCSI_STATUS_GOOD &&
+		    sc->sc_xfer_len == t->t_edtl)
+			c->conn_rx_piped = false;
+		return;
+	}
+	sc->sc_piped = false;
+	if (sc->sc_pending && task_unpipe(c, t))
+		sc->sc_buf = t->t_buf->ib_data;
 }
 
 /* Execute a task, answer (now or through task_complete), free it. */
@@ -466,7 +562,12 @@ task_run(struct conn *c, struct task *t)
 		sc->sc_buf_len = t->t_edtl;
 		sc->sc_ref_ok = task_ref_ok(c, t);
 		sc->sc_done = task_complete;
-		scsi_exec(sc);
+		if (t->t_piped)
+			task_run_piped(c, t);
+		else
+			scsi_exec(sc);
+		if (c->conn_dead)
+			return;		/* the close freed the task */
 		if (sc->sc_pending) {
 			t->t_pending = true;
 			t->t_conn = c;
@@ -542,6 +643,11 @@ conn_scsi_cmd(struct conn *c)
 	uint32_t		 dlen = pdu_data_len(&c->conn_rx_bhs);
 	bool			 rd, wr;
 
+	if (c->conn_rx_piped && !task_pipe_session(c->conn_sess)) {
+		conn_rx_unpipe(c);	/* cmdq_defer may copy it */
+		if (c->conn_dead)
+			return;
+	}
 	if (!conn_cmdsn(c, be32toh(cmd->cmdsn),
 	    (cmd->opcode & ISCSI_OP_IMMEDIATE) != 0))
 		return;
@@ -591,6 +697,8 @@ conn_scsi_cmd(struct conn *c)
 		    c->conn_tag, t->t_edtl);
 		t->t_failed = true;
 		scsi_sense(&t->t_sc, SKEY_ILLEGAL_REQUEST, 0x24, 0x00);
+	} else if (c->conn_rx_piped) {
+		t->t_piped = true;	/* no buffer: its data is piped */
 	} else if (t->t_edtl > 0 &&
 	    (c->conn_buf_bytes + t->t_edtl > CONN_BUF_MAX ||
 	    (t->t_buf = task_buf_get(c, t->t_edtl)) == NULL)) {

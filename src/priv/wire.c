@@ -10,6 +10,7 @@
  */
 #include <sys/param.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -22,6 +23,7 @@
 #include <bsd/vis.h>
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +42,8 @@
 #include "priv/conn.h"
 
 static const uint8_t	 zero_pad[4];
+
+static bool	conn_pipe_open(struct conn *, size_t);
 
 /*
  * Buffers: page-aligned (O_DIRECT wants it), in power-of-two sizes from
@@ -502,9 +506,10 @@ conn_rx_none(struct conn *c, ssize_t n)
 	return (-1);
 }
 
-/* Read into conn_rxb: >0 bytes, 0 would block, -1 closed. */
+/* Read into conn_rxb, at most max bytes (0: as many as fit): >0 bytes,
+ * 0 would block, -1 closed. */
 static ssize_t
-conn_rx_fill(struct conn *c)
+conn_rx_fill(struct conn *c, size_t max)
 {
 	size_t	 avail = c->conn_rxb_tail - c->conn_rxb_head;
 	ssize_t	 n;
@@ -514,9 +519,10 @@ conn_rx_fill(struct conn *c)
 		c->conn_rxb_head = 0;
 		c->conn_rxb_tail = avail;
 	}
+	if (max == 0 || max > sizeof(c->conn_rxb) - avail)
+		max = sizeof(c->conn_rxb) - avail;
 	do
-		n = read(c->conn_fd, c->conn_rxb + avail,
-		    sizeof(c->conn_rxb) - avail);
+		n = read(c->conn_fd, c->conn_rxb + avail, max);
 	while (n == -1 && errno == EINTR);
 	if (n > 0) {
 		c->conn_rxb_tail += n;
@@ -532,16 +538,22 @@ conn_rx_header(struct conn *c)
 {
 	struct iscsi_bhs	*bhs = &c->conn_rx_bhs;
 	const uint8_t		*p;
-	size_t			 avail, hlen, dlen;
+	size_t			 avail, hlen, dlen, need;
 	ssize_t			 n;
 
 	for (;;) {
 		avail = c->conn_rxb_tail - c->conn_rxb_head;
 		p = c->conn_rxb + c->conn_rxb_head;
-		if (avail >= ISCSI_BHS_SIZE && avail >= (hlen =
-		    conn_rx_hdr_len(c, (const struct iscsi_bhs *)p)))
+		if (avail < ISCSI_BHS_SIZE)
+			need = ISCSI_BHS_SIZE - avail;
+		else if (avail < (hlen = conn_rx_hdr_len(c,
+		    (const struct iscsi_bhs *)p)))
+			need = hlen - avail;
+		else
 			break;
-		if ((n = conn_rx_fill(c)) <= 0)
+		/* After piped data more may follow: leave it in the
+		 * socket, for splice. */
+		if ((n = conn_rx_fill(c, c->conn_rx_hdr_only ? need : 0)) <= 0)
 			return (n);
 	}
 	memcpy(bhs, p, ISCSI_BHS_SIZE);
@@ -568,11 +580,149 @@ conn_rx_header(struct conn *c)
 	c->conn_rx_got = 0;
 	c->conn_rx_inplace = false;
 	c->conn_rx_dst = NULL;
-	if (dlen > 0 && (c->conn_rx_dst = conn_data_dest(c)) != NULL)
+	c->conn_rx_piped = dlen > 0 && conn_data_pipe_ok(c) &&
+	    conn_pipe_open(c, dlen);
+	c->conn_rx_hdr_only = c->conn_rx_piped;
+	if (c->conn_rx_piped)
+		;			/* conn_rx_pipe_fill */
+	else if (dlen > 0 && (c->conn_rx_dst = conn_data_dest(c)) != NULL)
 		c->conn_rx_inplace = true;
 	else
 		c->conn_rx_dst = c->conn_rx_data;
 	c->conn_rx_state = RX_DATA;
+	return (1);
+}
+
+/*
+ * The connection's pipe, for data of dlen bytes (conn.h): made when
+ * first needed, as large as F_SETPIPE_SZ allows up to CONN_PIPE_SIZE.
+ * Data up to half of it goes there; the pipe's slots are pages or
+ * smaller pieces of the socket's buffers, so it may fill up before, and
+ * then conn_rx_pipe_fill fetches what it holds (conn_rx_unpipe).
+ */
+static bool
+conn_pipe_open(struct conn *c, size_t dlen)
+{
+	int	 n;
+
+	if (c->conn_pipe[0] == -1) {
+		if (c->conn_pipe_failed)
+			return (false);
+		if (pipe2(c->conn_pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+			log_debug(1, "%s: pipe2: %s", c->conn_tag,
+			    strerror(errno));
+			c->conn_pipe[0] = c->conn_pipe[1] = -1;
+			c->conn_pipe_failed = true;
+			return (false);
+		}
+		if ((n = fcntl(c->conn_pipe[0], F_SETPIPE_SZ, CONN_PIPE_SIZE))
+		    == -1)
+			n = fcntl(c->conn_pipe[0], F_GETPIPE_SZ);
+		c->conn_pipe_cap = n > 0 ? (size_t)n : 0;
+	}
+	return (dlen <= c->conn_pipe_cap / 2);
+}
+
+void
+conn_pipe_close(struct conn *c)
+{
+	if (c->conn_pipe[0] != -1) {
+		close(c->conn_pipe[0]);
+		close(c->conn_pipe[1]);
+		c->conn_pipe[0] = c->conn_pipe[1] = -1;
+	}
+	c->conn_rx_piped = false;
+}
+
+/* Read what the pipe holds into [p, +len): bytes read, or -1. */
+static ssize_t
+conn_pipe_read(struct conn *c, uint8_t *p, size_t len)
+{
+	size_t	 got = 0;
+	ssize_t	 n;
+
+	while (got < len) {
+		n = read(c->conn_pipe[0], p + got, len - got);
+		if (n > 0)
+			got += (size_t)n;
+		else if (n == -1 && errno == EINTR)
+			continue;
+		else if (n == -1 && errno == EAGAIN)
+			break;
+		else
+			return (-1);
+	}
+	return ((ssize_t)got);
+}
+
+/*
+ * The piped data received so far goes where conn_data_dest says, as if
+ * it had been read from the socket: for conn_scsi_cmd when it must keep
+ * it in a buffer after all, or when the pipe is full.
+ */
+void
+conn_rx_unpipe(struct conn *c)
+{
+	if (!c->conn_rx_piped)
+		return;
+	c->conn_rx_piped = false;
+	if ((c->conn_rx_dst = conn_data_dest(c)) != NULL)
+		c->conn_rx_inplace = true;
+	else
+		c->conn_rx_dst = c->conn_rx_data;
+	if (conn_pipe_read(c, c->conn_rx_dst, c->conn_rx_got) !=
+	    (ssize_t)c->conn_rx_got)
+		session_conn_close(c, "pipe: read failed");
+}
+
+/* Empty the pipe of data that was not taken (the command failed). */
+static void
+conn_rx_pipe_drain(struct conn *c)
+{
+	c->conn_rx_piped = false;
+	if (conn_pipe_read(c, c->conn_rx_data, c->conn_p[P_MAX_RECV_DSL]) ==
+	    -1)
+		session_conn_close(c, "pipe: read failed");
+}
+
+/*
+ * Piped data: what conn_rxb holds of it is copied into the pipe, the
+ * rest spliced from the socket.  1 complete, 0 needs more bytes, -1
+ * connection ends, 2 the pipe is full: continue as unpiped.
+ */
+static int
+conn_rx_pipe_fill(struct conn *c)
+{
+	size_t	 avail, want;
+	ssize_t	 n;
+	int	 q;
+
+	while ((want = c->conn_rx_dlen - c->conn_rx_got) > 0) {
+		if ((avail = c->conn_rxb_tail - c->conn_rxb_head) > 0)
+			n = write(c->conn_pipe[1], c->conn_rxb +
+			    c->conn_rxb_head, MIN(avail, want));
+		else
+			n = splice(c->conn_fd, NULL, c->conn_pipe[1], NULL,
+			    want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			if (avail > 0)
+				c->conn_rxb_head += (size_t)n;
+			else
+				c->conn_rx_seen = true;
+			c->conn_rx_got += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0 || (n == -1 && errno != EAGAIN))
+			return (conn_rx_none(c, n));
+		/* EAGAIN: the socket is empty, or the pipe full. */
+		if (avail == 0 && (ioctl(c->conn_fd, FIONREAD, &q) == -1 ||
+		    q == 0))
+			return (0);
+		conn_rx_unpipe(c);
+		return (c->conn_dead ? -1 : 2);
+	}
 	return (1);
 }
 
@@ -641,7 +791,10 @@ conn_rx_payload(struct conn *c)
 {
 	size_t	 want, avail;
 	ssize_t	 n;
+	int	 r;
 
+	if (c->conn_rx_piped && (r = conn_rx_pipe_fill(c)) != 2)
+		return (r);
 	while ((want = c->conn_rx_dlen + c->conn_rx_tlen - c->conn_rx_got) >
 	    0) {
 		avail = c->conn_rxb_tail - c->conn_rxb_head;
@@ -654,7 +807,7 @@ conn_rx_payload(struct conn *c)
 		if (want >= CONN_RX_DIRECT)
 			n = conn_rx_direct(c);
 		else
-			n = conn_rx_fill(c);
+			n = conn_rx_fill(c, 0);
 		if (n <= 0)
 			return (n);
 	}
@@ -691,6 +844,11 @@ conn_read(struct conn *c)
 		c->conn_rx_inplace = false;
 		if (c->conn_dead)
 			return;
+		if (c->conn_rx_piped) {
+			conn_rx_pipe_drain(c);
+			if (c->conn_dead)
+				return;
+		}
 		taken += ISCSI_BHS_SIZE + c->conn_rx_dlen;
 		if (taken >= CONN_RX_FLUSH && !TAILQ_EMPTY(&c->conn_txq)) {
 			taken = 0;
