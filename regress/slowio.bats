@@ -186,6 +186,39 @@ others_answer() {
 	stop_daemon
 }
 
+@test "an ORDERED write held behind a flush keeps its piped data until it runs, and reads back" {
+	start_daemon
+	# A first write teaches io that LUN 1 (ext4) writes in the event
+	# loop; its 64 KiB writes' immediate data is then piped (pipe.bats).
+	# An ORDERED one behind a held flush on LUN 0 waits: its data must
+	# leave the pipe for a buffer, and be written when the flush ends.
+	touch "$GATE"
+	"$(helper ffpdu)" -t 30 127.0.0.1 "$PORT" "$TARGET" \
+	    lun:1 write:5:300:1:512 recv:1 lun:0 sync:1 lun:1 \
+	    attr:2 write:2:8:128:65536 attr:1 write:3:200:128:65536 \
+	    recv:1 recv:2 read:4:8:128 read:6:200:128 until:0x21 until:0x21 \
+	    >"$T/ff.out" 2>&1 &
+	BG=$!
+	wait_held
+	sleep 0.5
+	run grep -E 'rsp itt=0x[123] ' "$T/ff.out"
+	[ "$status" -ne 0 ] || fail "answered while the flush was held" \
+	    "$(cat "$T/ff.out")"
+	rm -f "$GATE"
+	wait "$BG" || fail "ffpdu failed" "$(cat "$T/ff.out")"
+	BG=
+	local w r
+	for i in 2:4 3:6; do
+		w=$(grep -o "writedata itt=0x${i%:*} hash=[0-9a-f]*" "$T/ff.out")
+		r=$(grep -o "readdata itt=0x${i#*:} hash=[0-9a-f]*" "$T/ff.out")
+		[ -n "$w" ] && [ "${w##*=}" = "${r##*=}" ] ||
+		    fail "write ${i%:*} does not read back" "$(cat "$T/ff.out")"
+	done
+	run grep -c 'rsp itt=0x[1-6] status=0x00 ' "$T/ff.out"
+	[ "$output" = 6 ] || fail "not all GOOD" "$(cat "$T/ff.out")"
+	stop_daemon
+}
+
 # A slow device under an O_DIRECT (blockio) LUN: its reads and writes
 # run on the I/O threads too.
 blockio_conf() {
