@@ -106,6 +106,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(&c, 0xa5, sizeof(c));	/* outputs must all be set */
 		c.sc_nexus = (data[0] & 4) ? &nexus : NULL;
 		c.sc_ref_ok = (data[0] & 8) != 0;
+		c.sc_piped = false;
 		c.sc_done = NULL;	/* cannot wait: scsi_exec finishes */
 		c.sc_target = tgt;
 		c.sc_lun_id = data[0] & 3;

@@ -60,6 +60,7 @@ run(uint64_t lunid, const uint8_t *cdb16, uint8_t *data, uint32_t len)
 	c.sc_buf = data;
 	c.sc_buf_len = len;
 	c.sc_ref_ok = false;
+	c.sc_piped = false;
 	c.sc_done = NULL;	/* cannot wait: scsi_exec finishes */
 	scsi_exec(&c);
 	return (c);
@@ -535,6 +536,7 @@ test_read_ref(void)
 	c.sc_buf = back;
 	c.sc_buf_len = sizeof(back);
 	c.sc_ref_ok = true;
+	c.sc_piped = false;
 	scsi_exec(&c);
 	CHECK(is_good(&c) && c.sc_ref && c.sc_xfer_len == sizeof(back) &&
 	    c.sc_ref_off == 30 * 512 &&
@@ -1434,6 +1436,90 @@ test_sbc_misc(void)
 	CHECK(is_sense(&c, SKEY_DATA_PROTECT, 0x27, 0));
 }
 
+/* Run WRITE(10) of n blocks at lba with its data in pipe fd (sc_piped). */
+static struct scsi_cmd
+run_piped(const struct lun_target *lt, int fd, uint32_t lba, uint16_t n)
+{
+	struct scsi_cmd	 c;
+	static uint8_t	 cdb[16];
+
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x2a;
+	put_be32(cdb + 2, lba);
+	put_be16(cdb + 7, n);
+	memset(&c, 0xa5, sizeof(c));
+	c.sc_nexus = NULL;
+	c.sc_target = lt;
+	c.sc_lun = lun_find(lt, 0);
+	c.sc_lun_id = 0;
+	c.sc_cdb = cdb;
+	c.sc_buf = NULL;
+	c.sc_buf_len = n * 512U;
+	c.sc_ref_ok = false;
+	c.sc_piped = true;
+	c.sc_pipe_fd = fd;
+	c.sc_done = NULL;
+	scsi_exec(&c);
+	return (c);
+}
+
+/*
+ * A WRITE whose data waits in a pipe: sbc_read_write splices it into a
+ * tmpfs LUN's file and clears sc_piped; a command that fails leaves it
+ * there for the caller (task.c) to drain.
+ */
+static void
+test_piped(void)
+{
+	char			 dir[] = "/dev/shm/test_scsi.XXXXXX";
+	char			 path[64];
+	struct conf		*conf;
+	struct conf_target	*ct;
+	struct lun_table	*t2;
+	const struct lun_target	*lt;
+	struct scsi_cmd		 c;
+	uint8_t			 data[4096], back[4096];
+	int			 p[2], fd;
+
+	if (mkdtemp(dir) == NULL) {
+		printf("test_scsi: no /dev/shm: piped writes not tested\n");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/lun.img", dir);
+	mkfile(path, 64 * 512);
+	conf = conf_new(&ct);
+	add_lun(ct, 0, LUN_FILEIO, IOMODE_WB, path, 0, 20);
+	t2 = lun_table_open(conf);
+	CHECK(t2 != NULL);
+	if (t2 == NULL || pipe2(p, O_NONBLOCK) == -1)
+		exit(2);
+	lt = lun_target_find(t2, 1);
+	CHECK(lun_write_inloop(lun_find(lt, 0)));
+
+	memset(data, 0x5c, sizeof(data));
+	CHECK(write(p[1], data, sizeof(data)) == (ssize_t)sizeof(data));
+	c = run_piped(lt, p[0], 8, 8);
+	CHECK(is_good(&c) && !c.sc_piped && c.sc_xfer_len == 4096);
+	CHECK(read(p[0], back, 1) == -1);	/* all taken */
+	fd = open(path, O_RDONLY);
+	CHECK(pread(fd, back, sizeof(back), 8 * 512) == (ssize_t)sizeof(back) &&
+	    memcmp(back, data, sizeof(back)) == 0);
+
+	/* Past the end: the data stays in the pipe. */
+	CHECK(write(p[1], data, sizeof(data)) == (ssize_t)sizeof(data));
+	c = run_piped(lt, p[0], 60, 8);
+	CHECK(ILLEGAL(&c, 0x21) && c.sc_piped);
+	CHECK(read(p[0], back, sizeof(back)) == (ssize_t)sizeof(back));
+
+	close(fd);
+	close(p[0]);
+	close(p[1]);
+	lun_table_free(t2);
+	conf_del(conf);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -1462,6 +1548,7 @@ main(void)
 		test_mode_select();
 		test_report_opcodes();
 		test_sbc_misc();
+		test_piped();
 	}
 	CHECK(lun_sync_all(tab) == 0);
 	lun_table_free(tab);
