@@ -52,16 +52,6 @@ bytes_are() {
 	    fail "$1 at $2, $3 bytes: expected all $4, got $got"
 }
 
-# hold_wait file: wait (30 s) for iscsi-hold's file.ready.
-hold_wait() {
-	local i
-	for ((i = 0; i < 300; i++)); do
-		[ -e "$1.ready" ] && return 0
-		sleep 0.1
-	done
-	fail "$1.ready never appeared"
-}
-
 @test "128 KiB writes to a tmpfs LUN pass through a pipe in io and read back identical" {
 	[ -n "$SHM" ] || skip "/dev/shm is not tmpfs"
 	start_daemon
@@ -71,7 +61,7 @@ hold_wait() {
 	"$HOLD" "$(iscsi_url "$TARGET" 0)" write 0 256 0x5a wait "$T/w" \
 	    read 0 256 >"$T/a.out" 2>&1 &
 	CLIENT_PIDS+=($!)
-	hold_wait "$T/w"
+	wait_file "$T/w.ready"
 	# One pipe (two descriptors) for the connection that wrote.
 	[ "$(pipes_of "$io")" -eq 2 ] ||
 	    fail "io holds $(pipes_of "$io") pipe ends, expected 2"
@@ -112,7 +102,7 @@ hold_wait() {
 	    wait "$T/w" write 512 128 0x66 write 512 128 0x33 read 512 1 \
 	    >"$T/a.out" 2>&1 &
 	CLIENT_PIDS+=($!)
-	hold_wait "$T/w"
+	wait_file "$T/w.ready"
 	truncate -s 64M "$T/lun1.img"
 	kill -HUP "$(parent_pid)"
 	wait_for_log 'capacity changed from 65536 to 131072 blocks' 20

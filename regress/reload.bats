@@ -62,16 +62,6 @@ hold_end() {
 	    "$(cat "$T/$name.out")"
 }
 
-# wait_file path: wait (at most 30 s) until path exists.
-wait_file() {
-	local i
-	for ((i = 0; i < 300; i++)); do
-		[ -e "$1" ] && return 0
-		sleep 0.1
-	done
-	fail "$1 never appeared:" "$(cat "$T"/*.out 2>/dev/null)"
-}
-
 # expect name: $T/name.out is exactly stdin.
 expect() {
 	diff -u - "$T/$1.out" >&2 || fail "iscsi-hold $1: unexpected output"

@@ -165,43 +165,28 @@ op_read(const char *op, uint64_t lba, uint32_t n, bool quiet)
 	return (good);
 }
 
+/* WRITE(16) of n blocks at lba carrying len bytes of byte (its EDTL);
+ * the answer is printed as op's. */
 static void
-op_write(uint64_t lba, uint32_t n, uint8_t byte)
-{
-	struct scsi_task	*task;
-	uint8_t			*buf;
-
-	if ((uint64_t)n * blocksize > XFER_MAX ||
-	    (buf = malloc((size_t)n * blocksize)) == NULL)
-		die("write: too long");
-	memset(buf, byte, (size_t)n * blocksize);
-	task = iscsi_write16_sync(iscsi, cur_lun, lba, buf, n * blocksize,
-	    blocksize, 0, 0, 0, 0, 0);
-	if (status("write", task))
-		printf("\n");
-	scsi_free_scsi_task(task);
-	free(buf);
-}
-
-static void
-op_writelong(uint64_t lba, uint32_t n, uint8_t byte, uint32_t len)
+op_write(const char *op, uint64_t lba, uint32_t n, uint8_t byte,
+    uint64_t len)
 {
 	struct scsi_task	*task;
 	struct iscsi_data	 d;
 	uint8_t			*buf;
 
 	if (len > XFER_MAX || len == 0 || (buf = malloc(len)) == NULL)
-		die("writelong: too long");
+		die("write: too long");
 	memset(buf, byte, len);
 	if ((task = scsi_cdb_write16(lba, n * blocksize, blocksize, 0, 0, 0,
 	    0, 0)) == NULL)
-		die("writelong: cdb");
+		die("write: cdb");
 	task->expxferlen = (int)len;
 	d.data = buf;
 	d.size = len;
 	if (iscsi_scsi_command_sync(iscsi, cur_lun, task, &d) == NULL)
-		die("writelong");
-	if (status("writelong", task))
+		die(op);
+	if (status(op, task))
 		printf("\n");
 	scsi_free_scsi_task(task);
 	free(buf);
@@ -307,11 +292,12 @@ step(int argc, char **argv)
 		op_read("read", number(argv[1]), (uint32_t)number(argv[2]),
 		    false);
 	else if (strcmp(op, "write") == 0)
-		op_write(number(argv[1]), (uint32_t)number(argv[2]),
-		    (uint8_t)number(argv[3]));
+		op_write(op, number(argv[1]), (uint32_t)number(argv[2]),
+		    (uint8_t)number(argv[3]),
+		    (uint64_t)number(argv[2]) * blocksize);
 	else if (strcmp(op, "writelong") == 0)
-		op_writelong(number(argv[1]), (uint32_t)number(argv[2]),
-		    (uint8_t)number(argv[3]), (uint32_t)number(argv[4]));
+		op_write(op, number(argv[1]), (uint32_t)number(argv[2]),
+		    (uint8_t)number(argv[3]), number(argv[4]));
 	else if (strcmp(op, "luns") == 0)
 		op_luns();
 	else if (strcmp(op, "wait") == 0)

@@ -234,6 +234,17 @@ daemon_log() {
 	cat "$LOG"
 }
 
+# wait_file path: wait (at most 30 s) until path exists (a helper's
+# "ready" file); on failure show the tests' client outputs ($T/*.out).
+wait_file() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ -e "$1" ] && return 0
+		sleep 0.1
+	done
+	fail "$1 never appeared:" "$(cat "$T"/*.out 2>/dev/null)"
+}
+
 # wait_for_log pattern [timeout]: wait until the latest log has a line
 # matching the extended regular expression.
 wait_for_log() {

@@ -251,7 +251,7 @@ sbc_read_write(struct scsi_cmd *cmd)
 		return;
 	}
 	/* The data waits in a pipe (task.c): into the file, one copy. */
-	if (cmd->sc_piped && !rw.bytchk && lun_write_inloop(lun)) {
+	if (cmd->sc_piped) {
 		cmd->sc_piped = false;
 		if (cmd->sc_xfer_len > 0 && lun_write_pipe(lun,
 		    cmd->sc_pipe_fd, cmd->sc_xfer_len, off) == -1) {

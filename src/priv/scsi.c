@@ -733,13 +733,9 @@ scsi_cdb_parallel(const uint8_t *cdb)
 	case OP_READ_10:
 	case OP_READ_12:
 	case OP_READ_16:
-	case OP_WRITE_6:
-	case OP_WRITE_10:
-	case OP_WRITE_12:
-	case OP_WRITE_16:
 		return (true);
 	default:
-		return (false);
+		return (scsi_cdb_pipe_ok(cdb));
 	}
 }
 

@@ -66,7 +66,9 @@ struct scsi_cmd {
 					   store (lun_read_datain) */
 	/* A WRITE's Data-Out data is not in sc_buf (NULL) but waits in the
 	 * pipe sc_pipe_fd: sbc_read_write splices it into the LUN's file
-	 * and clears sc_piped, or leaves both for the caller to fetch. */
+	 * and clears sc_piped; a command that fails before leaves both for
+	 * the caller to drain.  Only for a plain WRITE (scsi_cdb_pipe_ok)
+	 * to a LUN whose writes lun_write_inloop allows. */
 	bool		 sc_piped;
 	int		 sc_pipe_fd;
 	/* A command may end later (sc_pending): then this is called with

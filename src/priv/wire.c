@@ -44,6 +44,7 @@
 static const uint8_t	 zero_pad[4];
 
 static bool	conn_pipe_open(struct conn *, size_t);
+static void	conn_rx_place(struct conn *);
 
 /*
  * Buffers: page-aligned (O_DIRECT wants it), in power-of-two sizes from
@@ -583,14 +584,21 @@ conn_rx_header(struct conn *c)
 	c->conn_rx_piped = dlen > 0 && conn_data_pipe_ok(c) &&
 	    conn_pipe_open(c, dlen);
 	c->conn_rx_hdr_only = c->conn_rx_piped;
-	if (c->conn_rx_piped)
-		;			/* conn_rx_pipe_fill */
-	else if (dlen > 0 && (c->conn_rx_dst = conn_data_dest(c)) != NULL)
+	if (!c->conn_rx_piped)
+		conn_rx_place(c);
+	c->conn_rx_state = RX_DATA;
+	return (1);
+}
+
+/* Where the data goes: in place (conn_data_dest), or conn_rx_data. */
+static void
+conn_rx_place(struct conn *c)
+{
+	if (c->conn_rx_dlen > 0 &&
+	    (c->conn_rx_dst = conn_data_dest(c)) != NULL)
 		c->conn_rx_inplace = true;
 	else
 		c->conn_rx_dst = c->conn_rx_data;
-	c->conn_rx_state = RX_DATA;
-	return (1);
 }
 
 /*
@@ -666,10 +674,7 @@ conn_rx_unpipe(struct conn *c)
 	if (!c->conn_rx_piped)
 		return;
 	c->conn_rx_piped = false;
-	if ((c->conn_rx_dst = conn_data_dest(c)) != NULL)
-		c->conn_rx_inplace = true;
-	else
-		c->conn_rx_dst = c->conn_rx_data;
+	conn_rx_place(c);
 	if (conn_pipe_read(c, c->conn_rx_dst, c->conn_rx_got) !=
 	    (ssize_t)c->conn_rx_got)
 		session_conn_close(c, "pipe: read failed");
