@@ -12,7 +12,8 @@
 # a mismatch, or a target cannot start; never on a timing.
 #
 # Environment (all optional):
-#	IETD, LOAD		ietd and ietd-load binaries (make passes them)
+#	IETD, LOAD, FLOOR	ietd, ietd-load and forkfloor binaries (make
+#				passes them)
 #	BENCH_SECONDS		seconds per run (5)
 #	BENCH_ROUNDS		rounds, at least 2 (3)
 #	BENCH_SIZE		LUN size for truncate(1) (256M)
@@ -25,6 +26,7 @@ set -u
 
 IETD=${IETD:-build/ietd}
 LOAD=${LOAD:-build/ietd-load}
+FLOOR=${FLOOR:-build/ietd-forkfloor}
 SECS=${BENCH_SECONDS:-5}
 ROUNDS=${BENCH_ROUNDS:-3}
 SIZE=${BENCH_SIZE:-256M}
@@ -49,6 +51,7 @@ WORKLOADS='4K-randread-QD1|-m read -p random -b 4096 -q 1
 128K-seqread-QD16|-m read -p sequential -b 131072 -q 16
 128K-seqwrite-QD16|-m write -p sequential -b 131072 -q 16
 4sess-4K-randread-QD32|-m read -p random -b 4096 -q 32 -s 4
+4K-randread-QD4|-m read -p random -b 4096 -q 4
 64sess-4K-randread-QD4|-m read -p random -b 4096 -q 4 -s 64
 login-8clients|-L 8'
 
@@ -111,6 +114,7 @@ trap 'say interrupted; exit 130' INT TERM HUP
 [ "$(id -u)" = 0 ] || die "run as root (ietd binds and opens LUNs as root)"
 [ -x "$IETD" ] || die "$IETD: not built (run make bench)"
 [ -x "$LOAD" ] || die "$LOAD: not built (run make bench)"
+[ -x "$FLOOR" ] || die "$FLOOR: not built (run make bench)"
 command -v tgtd >/dev/null && command -v tgtadm >/dev/null ||
     die "tgtd not found: install the Debian package tgt"
 [ "$ROUNDS" -ge 2 ] 2>/dev/null || die "BENCH_ROUNDS must be 2 or more"
@@ -273,6 +277,8 @@ while [ $r -le "$ROUNDS" ]; do
 	say "round $r of $ROUNDS"
 	ceil=$(loopback)
 	[ -n "$ceil" ] && echo "loopback - mbps=$ceil" >> "$RES"
+	floor=$("$FLOOR" -t "$SECS") || die "forkfloor failed"
+	echo "forkfloor - $floor" >> "$RES"
 	echo "$WORKLOADS" | while IFS='|' read -r name args; do
 		case $name in *"$ONLY"*) ;; *) continue ;; esac
 		# A, then B: ietd, then tgtd, in every round.

@@ -1,7 +1,8 @@
 # table.awk: the medians table of bench.sh from its results file.
 #
 # Input lines: "<workload> <target> key=value ..." (or "... FAIL"),
-# and "loopback - mbps=<n>"; -v order="<workload> ..." sets the rows.
+# "loopback - mbps=<n>" and "forkfloor - cpu_us_per_fork=<n> ...";
+# -v order="<workload> ..." sets the rows.
 
 function median(key,    n, i, j, t, v) {
 	n = cnt[key]
@@ -86,6 +87,19 @@ END {
 			printf "  %-21s ietd %s, tgtd %s of it\n", nm,
 			    frac(rd[nm, 1], ceil), frac(rd[nm, 2], ceil)
 		}
+	}
+	# What one fork per login costs before any login work.
+	fl = median("forkfloor" SUBSEP "-" SUBSEP "cpu_us_per_fork")
+	if (fl != "") {
+		printf "fork floor (forkfloor: fork, _exit and wait of an "\
+		    "empty child): %.1f us of CPU\n", fl
+		li = median("login-8clients" SUBSEP "ietd" SUBSEP \
+		    "cpu_us_per_io")
+		lt = median("login-8clients" SUBSEP "tgtd" SUBSEP \
+		    "cpu_us_per_io")
+		if (li != "" && lt != "")
+			printf "  login-8clients        ietd %.2f, tgtd %.2f "\
+			    "of it per login\n", li / fl, lt / fl
 	}
 	# The load generator is one thread: near 1.00 core it sets the pace.
 	print "client CPU (ietd-load, one thread), in cores:"
