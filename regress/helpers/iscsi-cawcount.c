@@ -90,6 +90,9 @@ usage:
 		return (2);
 	}
 	iscsi_set_session_type(iscsi, ISCSI_SESSION_NORMAL);
+	/* A target that went away is an error, not a reason to retry
+	 * forever (libiscsi's default). */
+	iscsi_set_noautoreconnect(iscsi, 1);
 	if (iscsi_full_connect_sync(iscsi, url->portal, url->lun) != 0) {
 		fprintf(stderr, "iscsi-cawcount: %s\n", iscsi_get_error(iscsi));
 		goto out;

@@ -334,6 +334,9 @@ main(int argc, char **argv)
 		die("iscsi_create_context");
 	if ((url = iscsi_parse_full_url(iscsi, argv[0])) == NULL)
 		die("bad url");
+	/* A target that went away is an error, not a reason to retry
+	 * forever (libiscsi's default). */
+	iscsi_set_noautoreconnect(iscsi, 1);
 	iscsi_set_targetname(iscsi, url->target);
 	iscsi_set_session_type(iscsi, ISCSI_SESSION_NORMAL);
 	iscsi_set_header_digest(iscsi, ISCSI_HEADER_DIGEST_NONE);

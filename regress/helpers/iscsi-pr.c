@@ -119,6 +119,9 @@ session(int n)
 	iscsi_set_targetname(iscsi, url->target);
 	iscsi_set_session_type(iscsi, ISCSI_SESSION_NORMAL);
 	iscsi_set_header_digest(iscsi, ISCSI_HEADER_DIGEST_NONE);
+	/* A target that went away is an error, not a reason to retry
+	 * forever (libiscsi's default). */
+	iscsi_set_noautoreconnect(iscsi, 1);
 	iscsi_set_isid_random(iscsi, n << 16, 0);
 	if (iscsi_full_connect_sync(iscsi, url->portal, url->lun) != 0)
 		die("login", iscsi);

@@ -171,6 +171,9 @@ main(int argc, char **argv)
 	iscsi_set_session_type(iscsi, ISCSI_SESSION_NORMAL);
 	if (isid >= 0)
 		iscsi_set_isid_random(iscsi, 0x123456, (uint32_t)isid);
+	/* A target that went away is an error, not a reason to retry
+	 * forever (libiscsi's default). */
+	iscsi_set_noautoreconnect(iscsi, 1);
 	if (iscsi_full_connect_sync(iscsi, url->portal, url->lun) != 0) {
 		fprintf(stderr, "iscsi-raw: %s\n", iscsi_get_error(iscsi));
 		goto out;
