@@ -43,10 +43,15 @@ OUT=$BUILD/check
 mkdir -p "$OUT" || exit 2
 
 PARTS=${CHECK_PARTS:-unit regress unit-asan regress-asan regress-tsan iscsi-test-cu iscsi-test-cu-asan fuzz}
-# The suites whose sessions meet across reactors: task management,
-# reservations, unit attentions, several connections, the fence.
+# The suites whose sessions meet across reactors (task management,
+# reservations, unit attentions, several connections, the fence), and
+# those whose sessions land on both of the default two reactors while io's
+# main thread reloads, judges logins (ACLs, CHAP) and hands connections
+# over: the data path (spliced writes, digests, SCSI) and bad input.
 TSAN_BATS="regress/reactors.bats regress/ffp.bats regress/reservations.bats
-    regress/sessions.bats regress/slowio.bats"
+    regress/sessions.bats regress/slowio.bats regress/pipe.bats
+    regress/io.bats regress/digest.bats regress/scsi.bats regress/acl.bats
+    regress/chap.bats regress/reload.bats regress/malformed.bats"
 passed=0
 failed=0
 skipped=0
@@ -169,7 +174,7 @@ for part in $PARTS; do
 			continue
 		fi
 		rm -rf "$OUT/tsan" && mkdir -p "$OUT/tsan"
-		run_part "$part" "$(limit "$part" 1500)" env \
+		run_part "$part" "$(limit "$part" 2400)" env \
 		    IETD_BIN="$(cd "$BUILD_TSAN" && pwd)/ietd" \
 		    IETD_HELPERS="$(cd "$BUILD" && pwd)/regress" \
 		    TSAN_OPTIONS="log_path=$(cd "$OUT" && pwd)/tsan/report" \
