@@ -9,8 +9,8 @@
  * It is built and linked like ietd (libc the only shared library, every
  * symbol bound at start-up), so its memory map has about as many
  * mappings as ietd's parent (23 against 25) and a fork copies about as
- * much.  make bench prints it
- * beside the login rate: no login can cost ietd less than this.
+ * much.  make bench prints it beside the login rate: no login can cost
+ * ietd less than this.
  */
 #include <sys/resource.h>
 #include <sys/time.h>
