@@ -98,8 +98,8 @@ END {
 		lt = median("login-8clients" SUBSEP "tgtd" SUBSEP \
 		    "cpu_us_per_io")
 		if (li != "" && lt != "")
-			printf "  login-8clients        ietd %.2f, tgtd %.2f "\
-			    "of it per login\n", li / fl, lt / fl
+			printf "  %-21s ietd %.2f, tgtd %.2f of it per "\
+			    "login\n", "login-8clients", li / fl, lt / fl
 	}
 	# The load generator is one thread: near 1.00 core it sets the pace.
 	print "client CPU (ietd-load, one thread), in cores:"
